@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "ModelSpec", "get_model"]
+__all__ = [
+    "DEFAULT_MODEL", "DURATIONS", "FPS_VALUES", "MAX_IMAGE_BYTES", "MAX_PROMPT_CHARS",
+    "MODELS", "QUALITIES", "ModelSpec", "get_model",
+]  # fmt: skip
 
 _COGVIDEOX_SIZES = (
     "720x480", "1024x1024", "1280x960", "960x1280",
