@@ -1,0 +1,254 @@
+"""One error root, a small tree, and the one function that maps server answers onto it.
+
+The tree (``retryable`` says whether waiting and trying again can help)::
+
+    CogVideoError                 root; fields: message, status_code, code, request_id, task_id
+    ├── ValidationError           bad input caught locally; nothing was sent (also a ValueError)
+    ├── ConfigError               no key for a custom base URL, bad setting values
+    ├── APIError                  the server answered with an error body
+    │   ├── BadRequestError       400: bad/missing parameter, unknown model, prompt too long
+    │   │   └── ContentFilterError    1301: the platform's content-safety filter refused it
+    │   ├── AuthenticationError   401 / 1000-1005 (the key is never part of the message)
+    │   ├── PermissionDeniedError 403 / 1220
+    │   ├── RateLimitError        429 / 1302, 1303, 1305: back off and retry   (retryable)
+    │   ├── QuotaError            1113 out of balance, 1304 / 1308+ usage caps: retrying cannot help
+    │   └── ServerError           5xx / 500, 1200, 1230, 1234                  (retryable)
+    ├── NetworkError              connect/read failure, timeout, dropped connection (retryable)
+    ├── ProtocolError             an answer we cannot read; malformed JSON is retryable,
+    │                             an unknown task_status is not (never poll it forever)
+    ├── TaskFailedError           the task itself ended FAIL; ``detail`` holds what the body said
+    ├── WaitTimeoutError          we stopped waiting; the task may still finish on the server
+    └── DownloadError             a result file could not be fetched (``expired`` for 403/404/410)
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CogVideoError",
+    "ConfigError",
+    "ContentFilterError",
+    "DownloadError",
+    "NetworkError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "QuotaError",
+    "RateLimitError",
+    "ServerError",
+    "TaskFailedError",
+    "ValidationError",
+    "WaitTimeoutError",
+    "error_from_response",
+    "parse_retry_after",
+]
+
+
+class CogVideoError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        task_id: str | None = None,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.request_id = request_id
+        self.task_id = task_id
+        self.retry_after = retry_after
+        if retryable is not None:
+            self.retryable = retryable
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        tags = []
+        if self.status_code is not None:
+            tags.append(f"HTTP {self.status_code}")
+        if self.code is not None:
+            tags.append(f"code {self.code}")
+        if tags:
+            parts.append(f"({', '.join(tags)})")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.message!r}, status_code={self.status_code!r}, code={self.code!r})"
+        )
+
+
+class ValidationError(CogVideoError, ValueError):
+    """Bad input, found before anything was sent. ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ConfigError(CogVideoError):
+    """Settings that cannot work, found before anything was sent."""
+
+
+class APIError(CogVideoError):
+    """The server answered with an error body."""
+
+
+class BadRequestError(APIError):
+    """The server rejected a parameter."""
+
+
+class ContentFilterError(BadRequestError):
+    """The platform's content-safety filter refused the prompt or image."""
+
+
+class AuthenticationError(APIError):
+    """The key is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIError):
+    """The key may not use this API."""
+
+
+class RateLimitError(APIError):
+    """Too many requests or tasks at once; slowing down helps."""
+
+    retryable = True
+
+
+class QuotaError(APIError):
+    """Out of balance or over a usage cap: retrying cannot help."""
+
+
+class ServerError(APIError):
+    """A fault on the server's side; usually passes."""
+
+    retryable = True
+
+
+class NetworkError(CogVideoError):
+    """No usable answer reached us: connect/read failure, timeout, dropped connection."""
+
+    retryable = True
+
+
+class ProtocolError(CogVideoError):
+    """An answer that does not follow the wire format."""
+
+
+class TaskFailedError(CogVideoError):
+    """The task ended FAIL on the server. ``detail`` is whatever its body carried."""
+
+    def __init__(self, message: str, *, task_id: str | None = None, detail: Any = None) -> None:
+        super().__init__(message, task_id=task_id)
+        self.detail = detail
+
+
+class WaitTimeoutError(CogVideoError, TimeoutError):
+    """We gave up waiting; the server-side task may still finish and can be picked up later."""
+
+
+class DownloadError(CogVideoError):
+    """A result file could not be saved."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, expired: bool = False) -> None:
+        # A 5xx from the file host passes; an expired or refused URL does not.
+        retryable = status_code is not None and status_code >= 500
+        super().__init__(message, status_code=status_code, retryable=retryable)
+        self.expired = expired
+
+
+_AUTH_CODES = frozenset(range(1000, 1006))
+_BAD_REQUEST_CODES = frozenset({*range(1210, 1216), 1261})
+_RATE_CODES = frozenset({1302, 1303, 1305})
+_SERVER_CODES = frozenset({500, 1200, 1230, 1234})
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _error_fields(body: bytes) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    err = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(err, dict):
+        return None, None
+    code, message = err.get("code"), err.get("message")
+    return (None if code is None else str(code)), (None if message is None else str(message))
+
+
+def _error_class(status: int, code: int | None) -> type[APIError]:
+    if code == 1301:
+        return ContentFilterError
+    if status == 401 or code in _AUTH_CODES:
+        return AuthenticationError
+    if status == 403 or code == 1220:
+        return PermissionDeniedError
+    if code == 1113 or code == 1304 or (code is not None and 1308 <= code <= 1399):
+        return QuotaError
+    if status == 429 or code in _RATE_CODES:
+        return RateLimitError
+    if status >= 500 or status == 408 or code in _SERVER_CODES:
+        return ServerError
+    if status == 400 or code in _BAD_REQUEST_CODES:
+        return BadRequestError
+    return APIError
+
+
+def error_from_response(
+    status: int,
+    body: bytes,
+    *,
+    retry_after: str | None = None,
+    request_id: str | None = None,
+    task_id: str | None = None,
+) -> APIError:
+    """Map an HTTP status plus the body's business code to one error, per the API notes' table."""
+    code_text, message = _error_fields(body)
+    code = int(code_text) if code_text is not None and code_text.isdigit() else None
+    cls = _error_class(status, code)
+    if message is None:
+        snippet = body[:200].decode("utf-8", "replace").strip()
+        message = snippet or f"HTTP {status} with an empty body"
+    if cls is ContentFilterError:
+        message = f"blocked by the platform's content filter: {message}"
+    elif cls is QuotaError and code == 1113:
+        message = f"account out of balance, retrying cannot help: {message}"
+    return cls(
+        message,
+        status_code=status,
+        code=code_text,
+        request_id=request_id,
+        task_id=task_id,
+        retry_after=parse_retry_after(retry_after),
+    )

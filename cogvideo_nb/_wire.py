@@ -1,0 +1,186 @@
+"""Reading the API's answers into typed values, shared by the sync and async clients."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from ._errors import DownloadError, ProtocolError, error_from_response
+
+__all__ = ["Download", "FileSink", "TaskState", "TaskStatus", "parse_task", "raise_for_error"]
+
+
+class TaskStatus(str, Enum):
+    """What the server says of a task. The engine's richer job states live in ``_jobs``."""
+
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+
+
+# Spellings seen in examples and third-party code; anything else is an error, never "keep polling".
+_STATUS_ALIASES = {
+    "PROCESSING": TaskStatus.PROCESSING,
+    "PENDING": TaskStatus.PROCESSING,
+    "SUBMITTED": TaskStatus.PROCESSING,
+    "SUCCESS": TaskStatus.SUCCESS,
+    "FAIL": TaskStatus.FAIL,
+    "FAILED": TaskStatus.FAIL,
+}
+_KNOWN_KEYS = {"id", "model", "request_id", "task_status", "video_result", "emulated"}
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """One answer about one task."""
+
+    id: str
+    status: TaskStatus
+    model: str | None = None
+    request_id: str | None = None
+    video_url: str | None = None
+    cover_url: str | None = None
+    emulated: bool = False
+    fail_reason: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Download:
+    """A result file saved to disk, with what is needed to trust it later."""
+
+    path: Path
+    sha256: str
+    size: int
+    content_type: str
+
+
+def raise_for_error(
+    response: httpx.Response, *, request_id: str | None = None, task_id: str | None = None
+) -> None:
+    if response.status_code >= 400:
+        raise error_from_response(
+            response.status_code,
+            response.content,
+            retry_after=response.headers.get("retry-after"),
+            request_id=request_id,
+            task_id=task_id,
+        )
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        snippet = response.content[:120].decode("utf-8", "replace")
+        raise ProtocolError(
+            f"the server's answer is not valid JSON: {snippet!r}",
+            status_code=response.status_code,
+            retryable=True,  # a torn body is a passing fault; asking again is safe (idempotent ids)
+        ) from None
+    if not isinstance(data, dict):
+        raise ProtocolError("the server's answer is not a JSON object", retryable=True)
+    return data
+
+
+def _fail_reason(data: dict[str, Any]) -> str:
+    """The API documents no reason field, so show whatever else the body carries."""
+    extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
+    for key in ("fail_reason", "message", "error", "msg", "reason"):
+        value = extra.get(key)
+        if isinstance(value, dict) and "message" in value:
+            return str(value["message"])
+        if value:
+            return str(value)
+    return json.dumps(extra, ensure_ascii=False) if extra else "the server gave no reason"
+
+
+def parse_task(response: httpx.Response, *, task_id: str | None = None) -> TaskState:
+    """A submit or poll answer as a TaskState; errors and odd answers raise."""
+    raise_for_error(response, task_id=task_id)
+    data = _json(response)
+    raw_status = str(data.get("task_status", "")).upper()
+    status = _STATUS_ALIASES.get(raw_status)
+    if status is None:
+        raise ProtocolError(f"unknown task_status {data.get('task_status')!r}; not polling it forever")
+    ident = data.get("id") or task_id
+    if not ident:
+        raise ProtocolError("the answer names no task id", retryable=True)
+    video = cover = None
+    results = data.get("video_result") or []
+    if status is TaskStatus.SUCCESS:
+        if not results or not isinstance(results[0], dict) or not results[0].get("url"):
+            raise ProtocolError("task SUCCESS without a video_result url", retryable=True)
+        video, cover = results[0].get("url"), results[0].get("cover_image_url")
+    emulated = data.get("emulated") is True or response.headers.get("x-cogvideo-emulator") == "1"
+    return TaskState(
+        id=str(ident),
+        status=status,
+        model=data.get("model"),
+        request_id=data.get("request_id"),
+        video_url=video,
+        cover_url=cover,
+        emulated=emulated,
+        fail_reason=_fail_reason(data) if status is TaskStatus.FAIL else None,
+        raw=data,
+    )
+
+
+_ACCEPT = {"video": ("video/",), "image": ("image/",)}
+_NEUTRAL = ("application/octet-stream", "binary/octet-stream", "")
+
+
+class FileSink:
+    """Streams one response into ``dest`` atomically: temp file, size cap, sha256, then rename."""
+
+    def __init__(self, response: httpx.Response, dest: Path, *, kind: str, max_bytes: int) -> None:
+        if response.status_code in (403, 404, 410):
+            raise DownloadError(
+                f"result URL refused with HTTP {response.status_code}; it has probably expired",
+                status_code=response.status_code,
+                expired=True,
+            )
+        if response.status_code >= 400:
+            raise DownloadError(
+                f"download failed with HTTP {response.status_code}",
+                status_code=response.status_code,
+            )
+        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not (ctype.startswith(_ACCEPT[kind]) or ctype in _NEUTRAL):
+            raise DownloadError(f"expected a {kind} file but the server sent {ctype!r}")
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise DownloadError(f"file is {int(declared)} bytes, over the {max_bytes}-byte cap")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.dest, self.content_type, self.max_bytes = dest, ctype, max_bytes
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+        self._tmp = Path(tmp)
+        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise DownloadError(f"file grew over the {self.max_bytes}-byte cap")
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    def commit(self) -> Download:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self._tmp, self.dest)
+        return Download(self.dest, self._hash.hexdigest(), self.size, self.content_type)
+
+    def discard(self) -> None:
+        self._file.close()
+        self._tmp.unlink(missing_ok=True)
