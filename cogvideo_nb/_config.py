@@ -81,7 +81,7 @@ class _Setting:
 _SETTINGS: dict[str, _Setting] = {
     "api_key": _Setting(("ZHIPUAI_API_KEY", "ZAI_API_KEY"), None, Secret),
     "base_url": _Setting(("ZHIPUAI_BASE_URL", "ZAI_BASE_URL"), None),
-    "output_dir": _Setting(("COGVIDEO_OUTPUT_DIR",), "cogvideo_outputs", Path),
+    "output_dir": _Setting(("COGVIDEO_OUTPUT_DIR",), Path("cogvideo_outputs"), Path),
     "concurrency": _Setting(("COGVIDEO_CONCURRENCY",), 3, _positive_int),
     "timeout": _Setting(("COGVIDEO_TIMEOUT",), 900.0, _positive_float),
     "model": _Setting(("COGVIDEO_MODEL",), "cogvideox-flash"),

@@ -1,0 +1,267 @@
+"""Client behaviour over httpx.MockTransport: parsing, retries, waits, downloads, sync and async alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cogvideo_nb import (
+    AsyncClient,
+    AuthenticationError,
+    BadRequestError,
+    Client,
+    DownloadError,
+    NetworkError,
+    ProtocolError,
+    QuotaError,
+    RateLimitError,
+    RetryPolicy,
+    ServerError,
+    TaskFailedError,
+    TaskStatus,
+    ValidationError,
+    WaitTimeoutError,
+)
+
+from ._mock import BASE, Script, error, ok_submit, status
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def client(script: Script, sleeps: Sleeps | None = None, **kw: object) -> Client:
+    return Client(
+        "sk-test",
+        BASE,
+        transport=script.sync(),
+        sleep=sleeps if sleeps is not None else Sleeps(),
+        seed=1,
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def test_submit_sends_validated_body_with_bearer_key() -> None:
+    script = Script([ok_submit("t-9")])
+    state = client(script).submit("a red fox", fps=60)
+    assert state.id == "t-9" and state.status is TaskStatus.PROCESSING
+    sent = script.seen[0]
+    assert sent.url == f"{BASE}/videos/generations"
+    assert sent.headers["authorization"] == "Bearer sk-test"
+    assert script.bodies()[0]["fps"] == 60 and script.bodies()[0]["prompt"] == "a red fox"
+
+
+def test_bad_input_sends_nothing() -> None:
+    script = Script([])
+    with pytest.raises(ValidationError):
+        client(script).submit("x", fps=24)
+    assert script.seen == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("PROCESSING", "PROCESSING"),
+        ("PENDING", "PROCESSING"),
+        ("SUBMITTED", "PROCESSING"),
+        ("SUCCESS", "SUCCESS"),
+        ("FAIL", "FAIL"),
+        ("FAILED", "FAIL"),
+        ("success", "SUCCESS"),
+    ],
+)
+def test_status_spellings(raw: str, expected: str) -> None:
+    state = client(Script([status(raw)])).get("task-1")
+    assert state.status.value == expected
+
+
+def test_unknown_status_is_an_error_not_a_loop() -> None:
+    script = Script([status("QUEUED_FOREVER")])
+    with pytest.raises(ProtocolError, match="unknown task_status 'QUEUED_FOREVER'"):
+        client(script).get("task-1")
+    assert len(script.seen) == 1
+
+
+def test_success_carries_urls_and_emulated_flag() -> None:
+    state = client(Script([status("SUCCESS", emulated=True)])).get("task-1")
+    assert state.video_url == "https://cdn.test/v.mp4" and state.cover_url == "https://cdn.test/c.png"
+    assert state.emulated
+
+
+def test_fail_shows_whatever_the_body_carries() -> None:
+    state = client(Script([status("FAIL", message="GPU fell over")])).get("task-1")
+    assert state.status is TaskStatus.FAIL and state.fail_reason == "GPU fell over"
+    state = client(Script([status("FAIL")])).get("task-1")
+    assert state.fail_reason == "the server gave no reason"
+
+
+def test_rate_limit_is_retried_honouring_retry_after_and_reusing_request_id() -> None:
+    script = Script([error(429, "1302", headers={"Retry-After": "7"}), error(429, "1305"), ok_submit()])
+    sleeps = Sleeps()
+    client(script, sleeps).submit("a fox")
+    assert sleeps[0] == 7.0
+    assert 0 < sleeps[1] <= 1.0  # second attempt: backoff ceiling base*2 = 1.0
+    ids = {b["request_id"] for b in script.bodies()}
+    assert len(script.bodies()) == 3 and len(ids) == 1
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        error(500, "500"),
+        error(503, "1234"),
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("dropped"),
+        httpx.Response(200, content=b'{"id": "t", "task_st'),
+    ],
+)
+def test_passing_faults_are_retried(answer: object) -> None:
+    script = Script([answer, status("PROCESSING")])  # type: ignore[list-item]
+    assert client(script).get("task-1").status is TaskStatus.PROCESSING
+    assert len(script.seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "cls"),
+    [
+        (error(429, "1113"), QuotaError),
+        (error(401, "1002"), AuthenticationError),
+        (error(400, "1214"), BadRequestError),
+        (error(429, "1304"), QuotaError),
+    ],
+)
+def test_hopeless_errors_are_not_retried(answer: httpx.Response, cls: type[Exception]) -> None:
+    script = Script([answer, ok_submit()])
+    sleeps = Sleeps()
+    with pytest.raises(cls):
+        client(script, sleeps).submit("a fox")
+    assert len(script.seen) == 1 and sleeps == []
+
+
+def test_retries_are_capped_in_count() -> None:
+    script = Script([error(500, "500")] * 3)
+    with pytest.raises(ServerError):
+        client(script, retry=RetryPolicy(max_attempts=3)).get("t")
+    assert len(script.seen) == 3
+
+
+def test_retries_are_capped_in_time() -> None:
+    script = Script([error(429, "1302", headers={"Retry-After": "20"})] * 5)
+    sleeps = Sleeps()
+    with pytest.raises(RateLimitError):
+        client(script, sleeps, retry=RetryPolicy(max_attempts=10, max_elapsed=45)).get("t")
+    assert sleeps == [20.0, 20.0]
+
+
+def test_network_error_is_wrapped() -> None:
+    script = Script([httpx.ConnectError("refused")] * 2)
+    with pytest.raises(NetworkError, match="ConnectError"):
+        client(script, retry=RetryPolicy(max_attempts=2)).get("t")
+
+
+def test_wait_polls_until_success() -> None:
+    script = Script([status("PROCESSING"), status("PROCESSING"), status("SUCCESS")])
+    sleeps = Sleeps()
+    state = client(script, sleeps).wait("task-1", poll_interval=2)
+    assert state.status is TaskStatus.SUCCESS and sleeps == [2, 2]
+
+
+def test_wait_raises_on_fail() -> None:
+    with pytest.raises(TaskFailedError, match="task task-1 failed: bad luck") as info:
+        client(Script([status("FAIL", fail_reason="bad luck")])).wait("task-1")
+    assert info.value.task_id == "task-1"
+
+
+def test_wait_deadline() -> None:
+    with pytest.raises(WaitTimeoutError, match="still PROCESSING"):
+        client(Script([status("PROCESSING")])).wait("task-1", timeout=1, poll_interval=5)
+
+
+def mp4(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(
+        200, content=b"\0\0\0\x18ftypmp42" + b"x" * 5000, headers={"content-type": "video/mp4"}
+    )
+
+
+def test_download_is_atomic_hashed_and_keyless(tmp_path: Path) -> None:
+    script = Script([mp4])
+    got = client(script).download("https://cdn.test/v.mp4", tmp_path / "out" / "v.mp4")
+    assert got.path.read_bytes().startswith(b"\0\0\0\x18ftyp") and got.size == 5012
+    import hashlib
+
+    assert got.sha256 == hashlib.sha256(got.path.read_bytes()).hexdigest()
+    assert "authorization" not in script.seen[0].headers
+    assert [p.name for p in got.path.parent.iterdir()] == ["v.mp4"]
+
+
+def test_download_rejects_wrong_type_and_leaves_nothing(tmp_path: Path) -> None:
+    page = httpx.Response(200, text="<html>login</html>", headers={"content-type": "text/html"})
+    with pytest.raises(DownloadError, match="expected a video file but the server sent 'text/html'"):
+        client(Script([page])).download("https://cdn.test/v.mp4", tmp_path / "v.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_size_cap(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="cap"):
+        client(Script([mp4])).download("https://cdn.test/v.mp4", tmp_path / "v.mp4", max_bytes=1000)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_expired_url(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="expired") as info:
+        client(Script([httpx.Response(403, text="AccessDenied")])).download(
+            "https://cdn.test/v.mp4", tmp_path / "v.mp4"
+        )
+    assert info.value.expired and not info.value.retryable
+
+
+def test_download_retries_a_torn_stream(tmp_path: Path) -> None:
+    class Torn(httpx.SyncByteStream):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            yield b"partial"
+            raise httpx.ReadError("reset")
+
+    torn = httpx.Response(200, stream=Torn(), headers={"content-type": "video/mp4"})
+    got = client(Script([torn, mp4])).download("https://cdn.test/v.mp4", tmp_path / "v.mp4")
+    assert got.size == 5012 and [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
+
+
+async def test_async_client_same_behaviour(tmp_path: Path) -> None:
+    script = Script(
+        [
+            error(429, "1302", headers={"Retry-After": "1"}),
+            ok_submit("a-1"),
+            status("PROCESSING", "a-1"),
+            status("SUCCESS", "a-1"),
+            mp4,
+        ]
+    )
+    sleeps: list[float] = []
+
+    async def sleep(s: float) -> None:
+        sleeps.append(s)
+
+    async with AsyncClient("sk-test", BASE, transport=script.async_(), sleep=sleep) as c:
+        task = await c.submit("a fox")
+        done = await c.wait(task.id, poll_interval=3)
+        got = await c.download(done.video_url or "", tmp_path / "a.mp4")
+    assert sleeps == [1.0, 3]
+    assert got.size == 5012
+    assert len({b["request_id"] for b in script.bodies()}) == 1
+
+
+async def test_async_hopeless_error() -> None:
+    async with AsyncClient("sk-test", BASE, transport=Script([error(429, "1113")]).async_()) as c:
+        with pytest.raises(QuotaError):
+            await c.submit("a fox")
+
+
+def test_bad_task_id_is_refused_before_sending() -> None:
+    script = Script([])
+    with pytest.raises(ValueError, match="bad task id"):
+        client(script).get("../videos")
+    assert script.seen == []

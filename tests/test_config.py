@@ -1,0 +1,102 @@
+"""One precedence, read lazily: explicit > %config override > environment > default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cogvideo_nb import Client, ConfigError
+from cogvideo_nb._config import DEFAULT_BASE_URL, clear_overrides, resolve, resolve_settings, set_overrides
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in (
+        "ZHIPUAI_API_KEY",
+        "ZAI_API_KEY",
+        "ZHIPUAI_BASE_URL",
+        "ZAI_BASE_URL",
+        "COGVIDEO_CONCURRENCY",
+        "COGVIDEO_OUTPUT_DIR",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    clear_overrides()
+    yield
+    clear_overrides()
+
+
+def test_defaults_mean_emulator() -> None:
+    s = resolve_settings()
+    assert s.api_key is None and s.base_url is None and s.uses_emulator
+    assert s.concurrency == 3 and s.output_dir == Path("cogvideo_outputs")
+
+
+def test_env_is_read_when_asked_not_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    c1 = Client()
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "sk-env")
+    c2 = Client()
+    assert c1.emulated and not c2.emulated
+    assert c2.base_url == DEFAULT_BASE_URL
+
+
+def test_zai_names_are_a_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAI_API_KEY", "sk-zai")
+    monkeypatch.setenv("ZAI_BASE_URL", "https://zai.test/v4/")
+    s = resolve_settings()
+    assert s.api_key is not None and s.api_key.reveal() == "sk-zai"
+    assert s.base_url == "https://zai.test/v4"
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "sk-zhipu")
+    assert resolve("api_key").reveal() == "sk-zhipu"
+
+
+def test_precedence_explicit_over_override_over_env_over_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve("concurrency") == 3
+    monkeypatch.setenv("COGVIDEO_CONCURRENCY", "5")
+    assert resolve("concurrency") == 5
+    set_overrides(concurrency=7)
+    assert resolve("concurrency") == 7
+    assert resolve("concurrency", 2) == 2
+    set_overrides(concurrency=None)
+    assert resolve("concurrency") == 5
+
+
+def test_bad_env_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COGVIDEO_CONCURRENCY", "lots")
+    with pytest.raises(ConfigError, match=r"bad value 'lots' for \$COGVIDEO_CONCURRENCY"):
+        resolve_settings()
+
+
+def test_unknown_setting() -> None:
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        set_overrides(colour="red")
+
+
+def test_custom_base_url_without_key_fails_before_sending() -> None:
+    c = Client(base_url="https://proxy.test/v4")
+    assert not c.emulated
+    with pytest.raises(ConfigError, match=r"no API key for https://proxy\.test/v4"):
+        c.get("t1")
+
+
+def test_import_reads_no_environment() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import os\n"
+        "class Spy(dict):\n"
+        "    def get(self, *a):\n        raise SystemExit('env read at import: %r' % (a,))\n"
+        "    __getitem__ = get\n"
+        "real = os.environ\n"
+        "os.environ = Spy(real)\n"
+        "import cogvideo_nb, cogvideo_nb._config\n"
+        "os.environ = real\n"
+        "print('clean')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=False
+    )
+    assert out.stdout.strip() == "clean", out.stderr
