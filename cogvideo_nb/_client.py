@@ -62,6 +62,8 @@ class _BaseClient:
         self.retry = retry or RetryPolicy()
         self._rng = random.Random(seed)
         self._bearer = _BearerAuth(self._token)
+        # Told of every retry decision, so a scheduler can slow down on 429 without re-parsing.
+        self.on_retry: Callable[[CogVideoError, float], None] | None = None
 
     # -- configuration ---------------------------------------------------------------------------
     @property
@@ -169,6 +171,8 @@ class Client(_BaseClient):
             delay = state.next_delay(error)
             if delay is None:
                 raise self._scrub(error) from None
+            if self.on_retry is not None:
+                self.on_retry(error, delay)
             self._sleep(delay)
 
     def submit(self, request: VideoRequest | str | None = None, **options: Any) -> TaskState:
@@ -260,6 +264,8 @@ class AsyncClient(_BaseClient):
             delay = state.next_delay(error)
             if delay is None:
                 raise self._scrub(error) from None
+            if self.on_retry is not None:
+                self.on_retry(error, delay)
             await self._sleep(delay)
 
     async def _base(self) -> None:
