@@ -1,0 +1,123 @@
+"""Run the emulator as a child process that cannot outlive its parent.
+
+A subprocess rather than threads in the kernel: rendering stays off the kernel's GIL, and the
+emulator's state dir survives a kernel restart while the process itself is reaped with the
+kernel (atexit here, plus the child's own watch on ``--parent-pid`` for hard kills).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from ._config import EmulatorConfig, default_state_dir
+
+__all__ = ["BackgroundEmulator", "ensure_background", "start_background"]
+
+_URL_RE = re.compile(r"listening on (http://\S+)")
+_shared: BackgroundEmulator | None = None
+_shared_lock = threading.Lock()
+
+
+class BackgroundEmulator:
+    """Handle on a child emulator: its URL, and a :meth:`stop` that is safe to call twice."""
+
+    def __init__(self, proc: subprocess.Popen[str], base_url: str, state_dir: Path) -> None:
+        self.proc = proc
+        self.base_url = base_url
+        self.state_dir = state_dir
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def __repr__(self) -> str:
+        state = "running" if self.alive() else f"exited {self.proc.returncode}"
+        return f"<BackgroundEmulator pid={self.pid} {self.base_url} {state}>"
+
+
+def start_background(
+    state_dir: str | Path | None = None,
+    *,
+    config: EmulatorConfig | None = None,
+    timeout: float = 20.0,
+) -> BackgroundEmulator:
+    """Spawn ``python -m cogvideo_nb.emulator --port 0`` and wait for the URL it prints.
+
+    The child takes its knobs from this process's ``COGVIDEO_EMULATOR_*`` env vars, overridden
+    by ``config`` if given. Its stderr goes to ``<state_dir>/emulator.log``.
+    """
+    state = Path(state_dir).expanduser() if state_dir else default_state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    if config is not None:
+        env.update(config.to_env())
+    # the child must import this same package even from an uninstalled checkout
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+    cmd = [
+        sys.executable, "-m", "cogvideo_nb.emulator", "--host", "127.0.0.1", "--port", "0",
+        "--state-dir", str(state), "--parent-pid", str(os.getpid()),
+    ]  # fmt: skip
+    with open(state / "emulator.log", "a", encoding="utf-8") as log_file:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file, env=env,
+            text=True, encoding="utf-8", start_new_session=os.name == "posix",
+        )  # fmt: skip
+    line = _first_line(proc.stdout, timeout) if proc.stdout else None
+    match = _URL_RE.search(line or "")
+    if match is None:
+        handle = BackgroundEmulator(proc, "", state)
+        handle.stop()
+        tail = _tail(state / "emulator.log")
+        raise RuntimeError(f"emulator did not start within {timeout:g}s: {line!r}\n{tail}")
+    handle = BackgroundEmulator(proc, match[1], state)
+    atexit.register(handle.stop)
+    return handle
+
+
+def ensure_background() -> str:
+    """Base URL of this interpreter's one shared background emulator, started on first use."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.alive():
+            _shared = start_background()
+        return _shared.base_url
+
+
+def _first_line(stream: IO[str], timeout: float) -> str | None:
+    # readline() cannot time out on a pipe portably, so a daemon thread does the blocking read
+    box: queue.Queue[str] = queue.Queue(maxsize=1)
+    threading.Thread(target=lambda: box.put(stream.readline()), daemon=True).start()
+    try:
+        return box.get(timeout=timeout)
+    except queue.Empty:
+        return None
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text("utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,345 @@
+"""The HTTP side: the two API routes, signed-URL style file downloads, faults and stats.
+
+Stdlib ``ThreadingHTTPServer`` on purpose: the emulator must run wherever the package imports,
+with no web framework, and HTTP/1.1 keep-alive so real clients reuse connections as they would
+against the platform.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import random
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+from ._config import EmulatorConfig
+from ._store import ApiError, Task, TaskStore, create_task, submit_reply, task_reply
+
+__all__ = ["API_PREFIX", "EmulatorApp", "EmulatorHTTPServer", "key_identity"]
+
+log = logging.getLogger("cogvideo_nb.emulator")
+
+API_PREFIX = "/api/paas/v4"
+_SUBMIT = API_PREFIX + "/videos/generations"
+_POLL = API_PREFIX + "/async-result/"
+_FILE_RE = re.compile(r"^[A-Za-z0-9-]{1,64}(\.mp4|_cover\.png)$")
+_MAX_BODY = 32 * 1024 * 1024
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
+        body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        return cls(status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+
+    @classmethod
+    def error(cls, status: int, code: str, message: str, **headers: str) -> Reply:
+        return cls.json(status, {"error": {"code": code, "message": message}}, headers)
+
+    @classmethod
+    def xml(cls, status: int, code: str, message: str) -> Reply:
+        body = f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+        body += f"<Message>{message}</Message></Error>"
+        return cls(status, body.encode(), {"Content-Type": "application/xml"})
+
+
+class TaskRunner(Protocol):
+    def schedule(self, task: Task) -> None: ...
+    def refresh(self, task: Task) -> Task: ...
+
+
+class EmulatorApp:
+    """State shared by all request threads: config, store, RNGs and request counters."""
+
+    def __init__(self, config: EmulatorConfig, store: TaskStore, scheduler: TaskRunner) -> None:
+        self.config = config
+        self.store = store
+        self.scheduler = scheduler
+        self.lock = threading.Lock()
+        seed = config.seed
+        self.timing_rng = random.Random(seed)  # used under store.lock by create_task
+        # a separate stream, so turning faults on does not change processing times
+        self.fault_rng = random.Random(None if seed is None else seed + 7919)
+        self.requests = {"submit": 0, "poll": 0, "file": 0}
+
+    def count(self, kind: str) -> None:
+        with self.lock:
+            self.requests[kind] += 1
+
+    def roll(self, p: float) -> bool:
+        if p <= 0:
+            return False
+        with self.lock:
+            return self.fault_rng.random() < p
+
+    def stats(self) -> dict[str, Any]:
+        tasks = [
+            {"id": t.id, "request_id": t.request_id, "model": t.model, "prompt": t.prompt,
+             "status": t.status, "created_at": t.created_at, "due_at": t.due_at}
+            for t in self.store.all()
+        ]  # fmt: skip
+        with self.lock:
+            return {"tasks": tasks, "requests": dict(self.requests)}
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
+        self.app = app
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: EmulatorHTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "CogVideoEmulator/1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def do_POST(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        path = urllib.parse.urlsplit(self.path).path.rstrip("/")
+        if path == _SUBMIT:
+            self._api("submit", lambda key: self._submit(body, key))
+        else:
+            self._send(Reply.error(404, "404", f"no such route: POST {path}"))
+
+    def do_GET(self) -> None:
+        self._get(head=False)
+
+    def do_HEAD(self) -> None:
+        self._get(head=True)
+
+    def _get(self, *, head: bool) -> None:
+        self._read_body()
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith(_POLL):
+            task_id = urllib.parse.unquote(path[len(_POLL) :]).strip("/")
+            self._api("poll", lambda key: self._poll(task_id), head=head)
+        elif path.startswith("/files/"):
+            self.server.app.count("file")
+            self._send(self._file(path[len("/files/") :]), head=head)
+        elif path == "/_emulator/stats":
+            self._send(Reply.json(200, self.server.app.stats()), head=head)
+        elif path == "/_emulator/health":
+            self._send(Reply.json(200, {"ok": True, "emulated": True}), head=head)
+        else:
+            self._send(Reply.error(404, "404", f"no such route: GET {path}"), head=head)
+
+    # -- API routes, wrapped in auth and faults ----------------------------------------------
+
+    def _api(self, kind: str, handler: Callable[[str], Reply], *, head: bool = False) -> None:
+        app = self.server.app
+        cfg = app.config
+        app.count(kind)
+        auth = self.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            self._send(Reply.error(401, "1001", "missing Authorization: Bearer <api key>"))
+            return
+        key = key_identity(token.strip(), cfg.accepted_keys)
+        if key is None:
+            self._send(Reply.error(401, "1002", "invalid api key"))
+            return
+        if app.roll(cfg.p_slow):
+            time.sleep(cfg.slow_seconds)
+        if app.roll(cfg.p_drop):
+            self._drop()
+            return
+        if app.roll(cfg.p_500):
+            self._send(Reply.error(500, "500", "emulated internal server error (p_500)"))
+            return
+        if app.roll(cfg.p_429):
+            retry = _retry_after(1.0 * cfg.time_scale)
+            self._send(Reply.error(429, "1302", "emulated rate limit (p_429)", **{"Retry-After": retry}))
+            return
+        try:
+            reply = handler(key)
+        except ApiError as exc:
+            reply = Reply.error(exc.status, exc.code, exc.message)
+        if app.roll(cfg.p_drop_after):
+            self._drop()  # the work is done (task created) but the client never hears of it
+            return
+        if reply.status == 200 and app.roll(cfg.p_malformed):
+            reply.body = reply.body[: max(1, len(reply.body) // 2)]
+        self._send(reply, head=head)
+
+    def _submit(self, body: bytes, key: str) -> Reply:
+        app = self.server.app
+        try:
+            data = json.loads(body.decode("utf-8")) if body else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ApiError(400, "1210", f"request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "1210", "request body must be a JSON object")
+        task = create_task(app.store, app.config, app.timing_rng, data, key)
+        app.scheduler.schedule(task)
+        return Reply.json(200, submit_reply(task))
+
+    def _poll(self, task_id: str) -> Reply:
+        app = self.server.app
+        task = app.store.get(task_id) if task_id else None
+        if task is None:
+            raise ApiError(404, "1214", f"task not found: {task_id}")
+        app.scheduler.refresh(task)
+        expires = int(time.time() + app.config.url_ttl)
+        return Reply.json(200, task_reply(task, self._origin(), expires))
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _file(self, name: str) -> Reply:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        if not _FILE_RE.match(name):
+            return Reply.xml(404, "NoSuchKey", "The specified key does not exist.")
+        raw = (query.get("expires") or [""])[0]
+        if not raw.isdigit():
+            return Reply.xml(403, "AccessDenied", "Query-string authentication requires expires")
+        if int(raw) < time.time():
+            return Reply.xml(403, "AccessDenied", "Request has expired")
+        path = self.server.app.store.files_dir / name
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return Reply.xml(404, "NoSuchKey", "The specified key does not exist.")
+        ctype = "video/mp4" if name.endswith(".mp4") else "image/png"
+        headers = {"Content-Type": ctype, "Accept-Ranges": "bytes"}
+        try:
+            rng = _parse_range(self.headers.get("Range"), len(data))
+        except _Unsatisfiable:
+            reply = Reply.xml(416, "InvalidRange", "The requested range is not satisfiable")
+            reply.headers["Content-Range"] = f"bytes */{len(data)}"
+            return reply
+        if rng is None:
+            return Reply(200, data, headers)
+        start, end = rng
+        headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+        return Reply(206, data[start : end + 1], headers)
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _origin(self) -> str:
+        host, port = self.server.server_address[:2]
+        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - only naming the wildcard, not binding it
+            return f"http://{self.headers.get('Host') or f'localhost:{port}'}"
+        host_s = f"[{host!s}]" if ":" in str(host) else str(host)
+        return f"http://{host_s}:{port}"
+
+    def _read_body(self) -> bytes | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > _MAX_BODY:
+            self.close_connection = True
+            self._send(Reply.error(413, "1210", "request body too large"))
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        self.wfile.flush()
+
+    def _send(self, reply: Reply, *, head: bool = False) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.send_header("X-CogVideo-Emulator", "1")
+        self.end_headers()
+        if not head:
+            self.wfile.write(reply.body)
+
+
+def key_identity(token: str, accepted: frozenset[str] | None) -> str | None:
+    """A stable account fingerprint for a bearer token, or None if the token is refused.
+
+    A plain ``id.secret`` key and the SDK's HS256 JWT built from it map to the same account, so
+    per-key limits and request_id dedup hold whichever way a client authenticates.
+    """
+    parts = token.split(".")
+    claims = _jwt_claims(parts[1]) if len(parts) == 3 else None
+    if claims is not None and isinstance(claims.get("api_key"), str):
+        key_id: str = claims["api_key"]
+        if accepted is not None:
+            secrets_ = [k.split(".", 1)[1] for k in accepted if k.split(".", 1)[0] == key_id and "." in k]
+            exp = claims.get("exp")
+            if not any(_jwt_signed(parts, s) for s in secrets_):
+                return None
+            if isinstance(exp, (int, float)) and exp < time.time() * 1000:
+                return None
+    else:
+        if accepted is not None and token not in accepted:
+            return None
+        key_id = token.split(".", 1)[0]
+    return hashlib.sha256(key_id.encode("utf-8")).hexdigest()[:16]
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _jwt_claims(payload: str) -> dict[str, Any] | None:
+    try:
+        claims = json.loads(_b64url(payload))
+    except (binascii.Error, ValueError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _jwt_signed(parts: list[str], secret: str) -> bool:
+    signing_input = f"{parts[0]}.{parts[1]}".encode()
+    expected = hmac.new(secret.encode("utf-8"), signing_input, hashlib.sha256).digest()
+    try:
+        return hmac.compare_digest(expected, _b64url(parts[2]))
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _retry_after(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:.3g}"
+
+
+class _Unsatisfiable(Exception):
+    pass
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=`` range -> (start, end) inclusive; None means serve it all (RFC 9110 allows
+    ignoring ranges it cannot use, e.g. multi-range)."""
+    if not header:
+        return None
+    m = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
+    if not m or not (m[1] or m[2]):
+        return None
+    if m[1]:
+        start = int(m[1])
+        end = int(m[2]) if m[2] else size - 1
+        if end < start:
+            return None
+        if start >= size:
+            raise _Unsatisfiable
+        return start, min(end, size - 1)
+    suffix = int(m[2])
+    if suffix == 0 or size == 0:
+        raise _Unsatisfiable
+    return max(0, size - suffix), size - 1
