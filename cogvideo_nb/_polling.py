@@ -2,8 +2,9 @@
 
 Fixed 10 s polling spends about duration/10 requests a job and notices completion 5 s late on
 average. A job's duration depends mostly on its parameters (model, size, fps, length, quality),
-so we keep a log-normal estimate per parameter key and poll at its quantiles: nothing until the
-earliest likely finish, then densely through the likely window, then backing off. With no
+so we keep a log-normal estimate per parameter key: nothing until the earliest likely finish,
+then evenly through the likely window at the spacing that best trades requests for lag, then
+backing off. With no
 history it starts quickly and backs off geometrically, so a first job is never much worse
 than the fixed loop.
 """
@@ -21,8 +22,6 @@ from typing import Any
 __all__ = ["DurationModel", "PollPolicy", "duration_key", "simulate", "simulate_fixed"]
 
 _Z = NormalDist()
-# Quantiles of the expected finish at which to poll: one jump to the early edge, then dense.
-LADDER = (0.03, 0.2, 0.4, 0.6, 0.8, 0.95)
 
 
 def duration_key(params: Mapping[str, Any]) -> str:
@@ -37,8 +36,8 @@ class DurationModel:
     """Past durations per key (most recent ``keep``), with fallbacks to the model, then to all."""
 
     keep: int = 50
-    prior_sigma: float = 0.35  # log-space spread assumed before evidence arrives
-    prior_weight: float = 2.0  # how many observations the prior is worth
+    prior_sigma: float = 0.25  # log-space spread assumed before evidence arrives
+    prior_weight: float = 1.0  # how many observations the prior is worth
     _by_key: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
 
     def add(self, key: str, seconds: float) -> None:
@@ -89,31 +88,33 @@ class PollPolicy:
     max_interval: float = 15.0
     first_poll: float = 2.0  # with no history: first look after this, then 1.5x later each time
     jitter: float = 0.08  # +/- fraction, so jobs started together do not poll in lockstep
+    poll_cost: float = 0.25  # seconds of detection lag one request is worth avoiding
 
     def expected(self, key: str) -> float | None:
         """Median expected duration, for ETAs."""
         return self.model.quantile(key, 0.5)
 
     def next_delay(self, key: str, elapsed: float, rng: random.Random | None = None) -> float:
-        delay = self._raw_delay(key, elapsed)
+        delay, cap = self._raw_delay(key, elapsed)
         if rng is not None and self.jitter:
             delay *= 1 + rng.uniform(-self.jitter, self.jitter)
-        return max(self.min_interval, min(self.max_interval, delay))
+        return max(self.min_interval, min(cap, delay))
 
-    def _raw_delay(self, key: str, elapsed: float) -> float:
+    def _raw_delay(self, key: str, elapsed: float) -> tuple[float, float]:
+        """(delay, cap): a learned jump to the likely window may exceed ``max_interval``."""
         if self.model.estimate(key) is None:
-            # Geometric: polls at 2, 3, 4.5, 6.75 ... s (each wait half the time so far), to the cap.
-            return max(self.first_poll, elapsed * 0.5)
-        for p in LADDER:
-            q = self.model.quantile(key, p)
-            assert q is not None
-            if q > elapsed + self.min_interval / 2:
-                return q - elapsed
-        # Past the likely window: back off from a tenth of the median, growing with overrun.
-        q95 = self.model.quantile(key, LADDER[-1]) or elapsed
-        median = self.model.quantile(key, 0.5) or elapsed
-        overrun = max(0.0, (elapsed - q95) / max(median, 1e-9) * 4)
-        return float(max(self.min_interval, 0.1 * median) * 1.5**overrun)
+            # Geometric: polls at 2, 4, 6, 9, 13.5 ... s (each wait half the time so far), to the cap.
+            return max(self.first_poll, elapsed * 0.5), self.max_interval
+        q_lo, median, q_hi = (self.model.quantile(key, p) or 0.0 for p in (0.02, 0.5, 0.98))
+        if elapsed < q_lo - self.min_interval / 2:
+            return q_lo - elapsed, math.inf  # nothing to learn before the earliest likely finish
+        # Even spacing d through the likely window minimises lag + poll_cost * polls, whose
+        # expected sum is about d/2 + poll_cost * (median - q_lo) / d.
+        d = max(self.min_interval, min(self.max_interval, math.sqrt(2 * self.poll_cost * (median - q_lo))))
+        if elapsed < q_hi:
+            return d, self.max_interval
+        overrun = (elapsed - q_hi) / max(median, 1e-9)
+        return d * 1.5 ** (4 * overrun), self.max_interval
 
 
 def simulate(
