@@ -93,7 +93,7 @@ class EmulatorConfig:
 
         changes: dict[str, object] = {}
         floats = ("seconds", "time_scale", "median_seconds", "sigma", "min_seconds",
-                  "max_seconds", "slow_seconds", "url_ttl", "duration_scale")  # fmt: skip
+                  "max_seconds", "duration_scale", *FAULT_KNOBS)  # fmt: skip
         for name in floats:
             if (raw := get(name.upper())) is not None:
                 changes[name] = _number(name, raw)
@@ -126,7 +126,8 @@ class EmulatorConfig:
                 text = "none"
             else:
                 text = str(value)
-            env[ENV_PREFIX + f.name.upper()] = text
+            name = "KEYS" if f.name == "accepted_keys" else f.name.upper()
+            env[ENV_PREFIX + name] = text
         return env
 
 

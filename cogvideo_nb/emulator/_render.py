@@ -186,7 +186,7 @@ class _Scene:
         t = 0.5 + 0.35 * np.cos(2 * np.pi * x / width) + 0.15 * (y / height - 0.5)
         t = np.clip(t, 0, 1)[..., None]
         self.bg: U8 = (c1 * (1 - t) + c2 * t).astype(np.uint8)
-        r = max(4, height // 7)
+        r = max(4, min(width, height) // 7)
         yy, xx = np.mgrid[-r:r, -r:r].astype(np.float32)
         dist = np.sqrt(xx**2 + yy**2)
         alpha = np.clip((r - dist) / 2.0, 0, 1)[..., None]
@@ -264,8 +264,9 @@ class _Overlay:
         self.w, self.h = width, height
         img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
         draw = ImageDraw.Draw(img)
-        label_font = _font(max(10, height // 16))
-        pad = max(3, height // 60)
+        short = min(width, height)  # portrait clips get the same type size as landscape
+        label_font = _font(max(10, short // 16))
+        pad = max(3, short // 60)
         label_box = draw.textbbox((pad * 2, pad * 2), "EMULATED", font=label_font)
         draw.rectangle(
             (label_box[0] - pad, label_box[1] - pad, label_box[2] + pad, label_box[3] + pad),
@@ -273,7 +274,7 @@ class _Overlay:
         )
         draw.text((pad * 2, pad * 2), "EMULATED", font=label_font, fill=(255, 255, 255, 255))
 
-        px = max(9, height // (22 if compact else 16))
+        px = max(9, short // (22 if compact else 16))
         font = _font(px)
         max_lines = 2 if compact else max(2, (height // 2) // (px + 2))
         lines = _wrap(draw, prompt or "(image only)", font, width - 8 * pad)

@@ -333,8 +333,8 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     if m[1]:
         start = int(m[1])
-        end = int(m[2]) if m[2] else size - 1
-        if end < start:
+        end = int(m[2]) if m[2] else max(start, size - 1)
+        if end < start:  # syntactically invalid: ignored, per RFC 9110
             return None
         if start >= size:
             raise _Unsatisfiable
