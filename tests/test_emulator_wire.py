@@ -253,3 +253,20 @@ def test_emulator_never_imports_the_client() -> None:
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     assert alias.name.split(".")[-1] not in forbidden, path.name
+
+
+def test_head_on_api_routes_sends_no_body_and_keeps_the_connection_usable(emu: Emulator) -> None:
+    with httpx.Client(headers=AUTH) as client:
+        head = client.head(f"{emu.base_url}/async-result/missing")
+        assert head.status_code == 404 and head.content == b""
+        assert int(head.headers["content-length"]) > 0
+        assert client.get(f"{emu.base_url}/async-result/missing").json()["error"]["code"] == "1214"
+
+
+def test_stop_cuts_keep_alive_connections() -> None:
+    with httpx.Client(headers=AUTH) as client:
+        with running() as emu:
+            url = f"{emu.base_url}/async-result/x"
+            assert client.get(url).status_code == 404
+        with pytest.raises(httpx.TransportError):
+            client.get(url)

@@ -88,6 +88,7 @@ class Emulator:
             return
         server.shutdown()
         server.server_close()
+        server.close_connections()
         if self._scheduler is not None:
             self._scheduler.stop()
         if self._thread is not None:

@@ -35,6 +35,15 @@ class EmulatorConfig:
     Processing time per task: ``seconds`` if set (fixed), else drawn from ``timing``
     (``uniform`` over min/max or ``lognormal`` around ``median_seconds`` with ``sigma``),
     then multiplied by ``time_scale``. ``seed`` makes times, outcomes and faults repeatable.
+
+    Faults, each a probability per API request (submit or poll): ``p_500`` (500, code "500"),
+    ``p_429`` (429 "1302" with ``Retry-After`` = 1 s x ``time_scale``), ``p_drop`` (connection
+    closed before any work), ``p_drop_after`` (closed after the work: a submit's task exists),
+    ``p_slow`` (sleep ``slow_seconds`` first; not scaled, it is for client timeouts) and
+    ``p_malformed`` (a 200's body truncated; the work, e.g. the task, is done). ``p_fail`` is
+    per task: it ends FAIL. ``url_ttl`` is the result links' lifetime in seconds.
+    Env: ``COGVIDEO_EMULATOR_<FIELD>`` (``KEYS`` for accepted_keys, comma-separated lists) and
+    ``COGVIDEO_EMULATOR_FAULTS="p_500=0.1,p_429=0.05"``.
     """
 
     seconds: float | None = None

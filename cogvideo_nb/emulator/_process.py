@@ -17,10 +17,11 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from ._config import EmulatorConfig, default_state_dir
+from ._config import ENV_PREFIX, EmulatorConfig, default_state_dir
 
 __all__ = ["BackgroundEmulator", "ensure_background", "start_background"]
 
+STATE_ENV = ENV_PREFIX + "STATE"
 _URL_RE = re.compile(r"listening on (http://\S+)")
 _shared: BackgroundEmulator | None = None
 _shared_lock = threading.Lock()
@@ -71,7 +72,8 @@ def start_background(
     state = Path(state_dir).expanduser() if state_dir else default_state_dir()
     state.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    if config is not None:
+    if config is not None:  # authoritative: no stray parent knob may leak past it
+        env = {k: v for k, v in env.items() if not k.startswith(ENV_PREFIX) or k == STATE_ENV}
         env.update(config.to_env())
     # the child must import this same package even from an uninstalled checkout
     pkg_root = str(Path(__file__).resolve().parents[2])

@@ -151,11 +151,13 @@ def _open_image(data: bytes | None) -> Image.Image | None:
     if not data:
         return None
     try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
+        raw = Image.open(io.BytesIO(data))
+        raw.load()
     except (OSError, ValueError, Image.DecompressionBombError):
         return None  # an unreadable image renders as text, like a text-only request
-    return ImageOps.exif_transpose(img).convert("RGB")
+    img = ImageOps.exif_transpose(raw).convert("RGB")
+    img.thumbnail((1280, 1280))  # bounds per-clip cost whatever the upload's resolution
+    return img
 
 
 def _palette(prompt: str) -> tuple[U8, U8, U8]:

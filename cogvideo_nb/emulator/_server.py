@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import random
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -99,12 +101,33 @@ class EmulatorApp:
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
+    """Tracks open connections so stopping cuts keep-alive clients off, as a dead process would."""
+
     daemon_threads = True
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
         self.app = app
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._conns_lock:
+            self._conns.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conns_lock:
+            self._conns.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._conns_lock:
+            conns, self._conns = list(self._conns), set()
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -128,30 +151,31 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply.error(404, "404", f"no such route: POST {path}"))
 
     def do_GET(self) -> None:
-        self._get(head=False)
+        self._get()
 
     def do_HEAD(self) -> None:
-        self._get(head=True)
+        self._get()
 
-    def _get(self, *, head: bool) -> None:
-        self._read_body()
+    def _get(self) -> None:
+        if self._read_body() is None:
+            return
         path = urllib.parse.urlsplit(self.path).path
         if path.startswith(_POLL):
             task_id = urllib.parse.unquote(path[len(_POLL) :]).strip("/")
-            self._api("poll", lambda key: self._poll(task_id), head=head)
+            self._api("poll", lambda key: self._poll(task_id))
         elif path.startswith("/files/"):
             self.server.app.count("file")
-            self._send(self._file(path[len("/files/") :]), head=head)
+            self._send(self._file(path[len("/files/") :]))
         elif path == "/_emulator/stats":
-            self._send(Reply.json(200, self.server.app.stats()), head=head)
+            self._send(Reply.json(200, self.server.app.stats()))
         elif path == "/_emulator/health":
-            self._send(Reply.json(200, {"ok": True, "emulated": True}), head=head)
+            self._send(Reply.json(200, {"ok": True, "emulated": True}))
         else:
-            self._send(Reply.error(404, "404", f"no such route: GET {path}"), head=head)
+            self._send(Reply.error(404, "404", f"no such route: GET {path}"))
 
     # -- API routes, wrapped in auth and faults ----------------------------------------------
 
-    def _api(self, kind: str, handler: Callable[[str], Reply], *, head: bool = False) -> None:
+    def _api(self, kind: str, handler: Callable[[str], Reply]) -> None:
         app = self.server.app
         cfg = app.config
         app.count(kind)
@@ -185,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if reply.status == 200 and app.roll(cfg.p_malformed):
             reply.body = reply.body[: max(1, len(reply.body) // 2)]
-        self._send(reply, head=head)
+        self._send(reply)
 
     def _submit(self, body: bytes, key: str) -> Reply:
         app = self.server.app
@@ -248,10 +272,13 @@ class _Handler(BaseHTTPRequestHandler):
         return f"http://{host_s}:{port}"
 
     def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > _MAX_BODY:
             self.close_connection = True
-            self._send(Reply.error(413, "1210", "request body too large"))
+            self._send(Reply.error(400, "1210", "bad Content-Length or body too large"))
             return None
         return self.rfile.read(length) if length > 0 else b""
 
@@ -259,14 +286,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.wfile.flush()
 
-    def _send(self, reply: Reply, *, head: bool = False) -> None:
+    def _send(self, reply: Reply) -> None:
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("X-CogVideo-Emulator", "1")
         self.end_headers()
-        if not head:
+        if self.command != "HEAD":
             self.wfile.write(reply.body)
 
 
