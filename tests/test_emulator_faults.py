@@ -217,3 +217,13 @@ def _pid_alive(pid: int) -> bool:
             return f.read().split(") ")[1][0] != "Z"
     except OSError:
         return True
+
+
+@pytest.mark.parametrize("bad", [["--faults", "p_boom=1"], ["--faults", "p_500=2"]])
+def test_cli_rejects_bad_knobs(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from cogvideo_nb.emulator.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(bad)
+    assert exc.value.code == 2
+    assert "p_" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -270,3 +271,13 @@ def test_stop_cuts_keep_alive_connections() -> None:
             assert client.get(url).status_code == 404
         with pytest.raises(httpx.TransportError):
             client.get(url)
+
+
+def test_concurrent_bursts_respect_dedup_and_the_limit(emu: Emulator) -> None:
+    with ThreadPoolExecutor(10) as pool:
+        same = list(pool.map(lambda _: submit(emu, prompt="#seconds=2 x", request_id="burst"), range(10)))
+    assert len({r.json()["id"] for r in same}) == 1
+    with ThreadPoolExecutor(10) as pool:
+        many = list(pool.map(lambda i: submit(emu, prompt=f"#seconds=2 n{i}"), range(10)))
+    codes = sorted(r.status_code for r in many)
+    assert codes == [200] * 4 + [429] * 6  # 5 in flight per key, one of them is "burst"

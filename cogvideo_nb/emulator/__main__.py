@@ -40,17 +40,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
 
-    config = EmulatorConfig.from_env()
     changes: dict[str, object] = {}
     for name in ("seconds", "time_scale", "seed", "max_in_flight"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     if args.keys is not None:
         changes["accepted_keys"] = frozenset(k.strip() for k in args.keys.split(",") if k.strip())
-    if args.faults:
-        changes.update(parse_faults(args.faults))
     try:
-        config = config.replace(**changes)
+        if args.faults:
+            changes.update(parse_faults(args.faults))
+        config = EmulatorConfig.from_env().replace(**changes)
     except ValueError as exc:
         parser.error(str(exc))
 

@@ -219,8 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "1210", f"request body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ApiError(400, "1210", "request body must be a JSON object")
-        task = create_task(app.store, app.config, app.timing_rng, data, key)
-        app.scheduler.schedule(task)
+        task, created = create_task(app.store, app.config, app.timing_rng, data, key)
+        if created:
+            app.scheduler.schedule(task)
         return Reply.json(200, submit_reply(task))
 
     def _poll(self, task_id: str) -> Reply:

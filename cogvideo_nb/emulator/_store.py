@@ -283,8 +283,9 @@ def draw_seconds(config: EmulatorConfig, rng: random.Random) -> float:
 
 def create_task(
     store: TaskStore, config: EmulatorConfig, rng: random.Random, data: dict[str, Any], key_fp: str
-) -> Task:
-    """Validate, then return the caller's existing task for a repeated request_id or a new one.
+) -> tuple[Task, bool]:
+    """Validate, then return ``(task, created)``: the caller's task for a repeated request_id,
+    or a new one.
 
     The duplicate lookup, the in-flight count and the insert happen under one lock, so a burst
     of retries can neither create two tasks nor slip past the concurrency limit.
@@ -294,7 +295,7 @@ def create_task(
     request_id = data.get("request_id")
     with store.lock:
         if request_id and (existing := store.by_request(key_fp, request_id)) is not None:
-            return existing
+            return existing, False
         if store.processing_count(key_fp) >= config.max_in_flight:
             raise ApiError(429, "1302", f"too many tasks in progress (limit {config.max_in_flight})")
         seconds = draw_seconds(config, rng)
@@ -322,7 +323,7 @@ def create_task(
             user_id=data.get("user_id"), image_source=image_source,
         )  # fmt: skip
         store.add(task)
-        return task
+        return task, True
 
 
 def submit_reply(task: Task) -> dict[str, Any]:
