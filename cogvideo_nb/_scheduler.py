@@ -8,6 +8,7 @@ the next request leaves, so a crash at any point loses nothing and duplicates no
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from collections.abc import Coroutine
@@ -81,7 +82,8 @@ class Scheduler:
         self._gap = submit_gap
         self._last_submit = 0.0
         self._submit_lock: asyncio.Lock | None = None
-        self._calm_since = time.monotonic()
+        self._last_429 = -math.inf
+        self.calm_seconds = 5.0
         client.on_retry = self._on_retry
 
     # -- public, call on the scheduler's loop -----------------------------------------------------
@@ -144,11 +146,21 @@ class Scheduler:
         try:
             if job.status is JobStatus.DETACHED:
                 job.move(JobStatus.RUNNING if job.task_id else JobStatus.QUEUED, note="resumed")
-            await slots.acquire()
-            holding = True
-            if job.task_id is None:
-                await self._submit(job)
-            elif job.status is not JobStatus.RUNNING:
+            while True:
+                await slots.acquire()
+                holding = True
+                if job.task_id is not None:
+                    break
+                try:
+                    await self._submit(job)
+                    break
+                except RateLimitError as exc:
+                    # Still limited after the client's retries: back to the queue, never failed.
+                    job.move(JobStatus.QUEUED, note=f"rate limited, will retry: {exc.message}")
+                    await slots.release()
+                    holding = False
+                    await asyncio.sleep(max(self._gap, exc.retry_after or 0.0, 0.5))
+            if job.status is not JobStatus.RUNNING:
                 job.move(JobStatus.RUNNING)
             if not await self._poll(job):
                 return
@@ -269,19 +281,20 @@ class Scheduler:
             self._last_submit = time.monotonic()
 
     def _on_retry(self, error: CogVideoError, delay: float) -> None:
-        """On 429, halve the pace and shrink the cap by one; both recover after a calm minute."""
+        """On 429: double the submit gap (to 2 s at most) and take one slot away (AIMD)."""
         if not isinstance(error, RateLimitError):
             return
-        self._gap = min(10.0, max(self._gap * 2, 0.5))
-        self._calm_since = time.monotonic()
+        self._gap = min(2.0, max(self._gap * 2, 0.25))
+        self._last_429 = time.monotonic()
         slots = self._get_slots()
         if slots.limit > 1:
             self._spawn(slots.set_limit(slots.limit - 1))
 
     def _recover(self) -> None:
-        if time.monotonic() - self._calm_since > 60 and self._gap > self._base_gap:
-            self._gap = max(self._base_gap, self._gap / 2)
-            self._calm_since = time.monotonic()
-            slots = self._get_slots()
-            if slots.limit < self.concurrency:
-                self._spawn(slots.set_limit(slots.limit + 1))
+        """After a calm spell, give back pace and one slot per submit."""
+        if time.monotonic() - self._last_429 < self.calm_seconds:
+            return
+        self._gap = max(self._base_gap, self._gap / 2)
+        slots = self._get_slots()
+        if slots.limit < self.concurrency:
+            self._spawn(slots.set_limit(slots.limit + 1))

@@ -1,0 +1,225 @@
+"""The scheduler against the emulator: faults, caps, deadlines, stop, ledger agreement, downloads."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from cogvideo_nb import AsyncClient, build_request
+from cogvideo_nb._downloads import verify
+from cogvideo_nb._jobs import JobStatus
+from cogvideo_nb._ledger import Ledger
+from cogvideo_nb._polling import PollPolicy
+from cogvideo_nb._scheduler import Scheduler
+from cogvideo_nb.emulator import Emulator, EmulatorConfig
+
+from ._mock import Script, ok_submit, status
+from .conftest import FAST, FAST_RETRY
+
+POLICY = dict(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+
+
+def scheduler(emu: Emulator, out: Path, *, key: str = "sk-test", **kw: object) -> Scheduler:
+    client = AsyncClient(key, emu.base_url, retry=FAST_RETRY, timeout=5)
+    opts: dict[str, object] = dict(output_dir=out, policy=PollPolicy(**POLICY), submit_gap=0.0, seed=1)  # type: ignore[arg-type]
+    opts.update(kw)
+    return Scheduler(client, **opts)  # type: ignore[arg-type]
+
+
+def tasks_by_request(emu: Emulator) -> Counter[str]:
+    return Counter(t["request_id"] for t in emu.stats()["tasks"])
+
+
+@pytest.mark.slow
+async def test_hundred_jobs_with_faults_end_right(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(
+        FAST, seconds=None, timing="uniform", min_seconds=0.2, max_seconds=0.8, max_in_flight=20,
+        p_500=0.03, p_429=0.02, p_drop=0.02, p_malformed=0.02, p_drop_after=0.01, p_fail=0.08, seed=11,
+    )  # fmt: skip
+    s = scheduler(emu, tmp_path / "out", concurrency=8)
+    s.calm_seconds = 0.5  # injected 429s are noise here, not overload: recover quickly
+    jobs = [s.add(build_request(f"scene {i}: a paper boat on a river")) for i in range(100)]
+    await asyncio.wait_for(s.wait(), 120)
+    server = {t["request_id"]: t for t in emu.stats()["tasks"]}
+    assert max(tasks_by_request(emu).values()) == 1, "a retried submit made a second task"
+    assert len(server) == 100
+    for job in jobs:
+        task = server[job.id]
+        assert job.task_id == task["id"]
+        if task["status"] == "FAIL":
+            assert job.status is JobStatus.FAILED and "FAIL" in (job.error or "")
+        else:
+            assert job.status is JobStatus.SUCCEEDED, (job.status, job.error)
+            assert verify(job.video_path, job.video_sha256) and verify(job.cover_path, job.cover_sha256)
+    fails = sum(j.status is JobStatus.FAILED for j in jobs)
+    assert 0 < fails < 20
+    rows = {j.id: j for j in Ledger(tmp_path / "out" / "ledger.sqlite").history(200)}
+    assert {k: v.status for k, v in rows.items()} == {j.id: j.status for j in jobs}
+    await s.aclose()
+
+
+async def test_cap_limits_tasks_in_flight(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(seconds=0.3)
+    s = scheduler(emu, tmp_path, concurrency=2)
+    peak = 0
+
+    def watch(_: object) -> None:
+        nonlocal peak
+        peak = max(peak, sum(j.status in (JobStatus.SUBMITTING, JobStatus.RUNNING) for j in s.jobs.values()))
+
+    for i in range(6):
+        s.add(build_request(f"bird {i}")).subscribe(watch)
+    await asyncio.wait_for(s.wait(), 30)
+    assert peak == 2
+    assert all(j.status is JobStatus.SUCCEEDED for j in s.jobs.values())
+    await s.aclose()
+
+
+async def test_rate_limits_slow_us_down_without_duplicates(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(seconds=0.3, max_in_flight=1)
+    s = scheduler(emu, tmp_path, concurrency=4)
+    for i in range(5):
+        s.add(build_request(f"wave {i}"))
+    await asyncio.wait_for(s.wait(), 60)
+    assert all(j.status is JobStatus.SUCCEEDED for j in s.jobs.values())
+    assert max(tasks_by_request(emu).values()) == 1
+    assert s._get_slots().limit < 4 and s._gap > 0  # it backed off
+
+
+async def test_deadline_detaches_keeping_the_task_and_resume_finishes_it(
+    emulator_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(seconds=1.5)
+    s = scheduler(emu, tmp_path, deadline=0.4)
+    job = s.add(build_request("a slow glacier"))
+    await asyncio.wait_for(s.wait(), 10)
+    assert job.status is JobStatus.DETACHED and job.task_id and "gave up waiting" in (job.note or "")
+    s.deadline = 30
+    assert s.resume() == []  # detached jobs come back only when asked
+    again = s.resume(include_detached=True)
+    assert [j.id for j in again] == [job.id]
+    await asyncio.wait_for(s.wait(again), 20)
+    assert again[0].status is JobStatus.SUCCEEDED and again[0].task_id == job.task_id
+    assert len(emu.stats()["tasks"]) == 1
+
+
+async def test_stop_waiting(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(seconds=5)
+    s = scheduler(emu, tmp_path)
+    job = s.add(build_request("a long night"))
+    while job.status is not JobStatus.RUNNING:
+        await asyncio.sleep(0.02)
+    s.stop(job)
+    await asyncio.wait_for(s.wait([job]), 5)
+    assert job.status is JobStatus.DETACHED and job.note == "stopped waiting" and job.task_id
+    assert Ledger(tmp_path / "ledger.sqlite").load(job.id).status is JobStatus.DETACHED  # type: ignore[union-attr]
+
+
+async def test_a_queued_job_can_be_stopped_before_it_is_sent(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(seconds=1)
+    s = scheduler(emu, tmp_path, concurrency=1)
+    first, second = s.add(build_request("one")), s.add(build_request("two"))
+    await asyncio.sleep(0.1)
+    assert second.status is JobStatus.QUEUED
+    s.stop(second)
+    await asyncio.wait_for(s.wait(), 10)
+    assert first.status is JobStatus.SUCCEEDED and second.status is JobStatus.DETACHED
+    assert [t["request_id"] for t in emu.stats()["tasks"]] == [first.id]
+
+
+async def test_server_fail_shows_its_reason(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    s = scheduler(emulator, tmp_path)
+    job = s.add(build_request("a storm #fail"))
+    await asyncio.wait_for(s.wait(), 10)
+    assert job.status is JobStatus.FAILED
+    assert job.error == "the server reported FAIL: emulated failure requested by #fail"
+
+
+async def test_hopeless_submit_error_fails_the_job(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(accepted_keys=frozenset({"right"}))
+    s = scheduler(emu, tmp_path, key="wrong")
+    job = s.add(build_request("a fox"))
+    await asyncio.wait_for(s.wait(), 10)
+    assert job.status is JobStatus.FAILED and job.error_type == "AuthenticationError"
+
+
+async def test_ledger_row_is_written_before_the_submit_leaves(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ledger_path = tmp_path / "ledger.sqlite"
+    seen: list[str | None] = []
+
+    async def spy(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            row = sqlite3.connect(ledger_path).execute("SELECT status FROM jobs").fetchone()
+            seen.append(row[0] if row else None)
+        async with httpx.AsyncClient() as real:
+            return await real.send(request)
+
+    client = AsyncClient("sk", emulator.base_url, transport=httpx.MockTransport(spy), retry=FAST_RETRY)
+    s = Scheduler(client, output_dir=tmp_path, policy=PollPolicy(**POLICY), submit_gap=0)  # type: ignore[arg-type]
+    job = s.add(build_request("a heron"))
+    await asyncio.wait_for(s.wait(), 10)
+    assert seen == ["submitting"] and job.status is JobStatus.SUCCEEDED
+
+
+async def test_expired_urls_are_refreshed(tmp_path: Path) -> None:
+    fresh = {"url": "https://cdn.test/new.mp4", "cover_image_url": "https://cdn.test/new.png"}
+    stale = {"url": "https://cdn.test/old.mp4", "cover_image_url": "https://cdn.test/old.png"}
+
+    def files(request: httpx.Request) -> httpx.Response:
+        if "old" in request.url.path:
+            return httpx.Response(403, text="<Error><Code>AccessDenied</Code></Error>")
+        kind = "video/mp4" if request.url.path.endswith(".mp4") else "image/png"
+        return httpx.Response(
+            200, content=b"data-" + request.url.path.encode(), headers={"content-type": kind}
+        )
+
+    script = Script(
+        [
+            ok_submit("t1"),
+            status("SUCCESS", "t1", video_result=[stale]),
+            files,
+            files,
+            status("SUCCESS", "t1", video_result=[fresh]),
+            files,
+            files,
+        ]
+    )
+    client = AsyncClient("sk", "https://api.test/v4", transport=script.async_(), retry=FAST_RETRY)
+    s = Scheduler(client, output_dir=tmp_path, policy=PollPolicy(**POLICY), submit_gap=0)  # type: ignore[arg-type]
+    job = s.add(build_request("a kite"))
+    await asyncio.wait_for(s.wait(), 10)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert job.video_path is not None and job.video_path.read_bytes() == b"data-/new.mp4"
+
+
+async def test_key_never_reaches_the_ledger(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sentinel = "sk-LEDGER-SENTINEL-93b1"
+    s = scheduler(emulator, tmp_path, key=sentinel)
+    s.add(build_request("a quiet pond"))
+    await asyncio.wait_for(s.wait(), 10)
+    await s.aclose()
+    for f in tmp_path.glob("ledger.sqlite*"):
+        assert sentinel.encode() not in f.read_bytes()
+
+
+async def test_history_seeds_the_poll_policy(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    s = scheduler(emulator, tmp_path)
+    for i in range(3):
+        s.add(build_request(f"clouds {i}"))
+    await asyncio.wait_for(s.wait(), 20)
+    await s.aclose()
+    again = scheduler(emulator, tmp_path)
+    key = "model=cogvideox-flash|size=None|fps=None|duration=None|quality=None|with_audio=None"
+    assert again.policy.model.count(key) == 3
+    expected = again.policy.expected(key)
+    assert expected is not None and 0.2 < expected < 1.5
+    await again.aclose()
+
+
+def test_fast_config_is_fast() -> None:
+    assert isinstance(FAST, EmulatorConfig) and FAST.seconds is not None and FAST.seconds < 1
