@@ -215,7 +215,7 @@ def test_restart_on_the_same_state_dir_keeps_and_finishes_tasks(tmp_path: Path) 
     with running(state_dir=tmp_path) as first:
         done_id = submit(first, prompt="before").json()["id"]
         wait_done(first, done_id)
-        pending_id = submit(first, prompt="#seconds=0.8 across a restart").json()["id"]
+        pending_id = submit(first, prompt="#seconds=1.2 across a restart").json()["id"]
         old_port = first.port
     with running(state_dir=tmp_path) as second:
         assert second.port != old_port
@@ -281,3 +281,18 @@ def test_concurrent_bursts_respect_dedup_and_the_limit(emu: Emulator) -> None:
         many = list(pool.map(lambda i: submit(emu, prompt=f"#seconds=2 n{i}"), range(10)))
     codes = sorted(r.status_code for r in many)
     assert codes == [200] * 4 + [429] * 6  # 5 in flight per key, one of them is "burst"
+
+
+def test_old_finished_tasks_are_pruned_at_start(tmp_path: Path) -> None:
+    with running(state_dir=tmp_path) as emu:
+        old_id = submit(emu, prompt="old").json()["id"]
+        wait_done(emu, old_id)
+    record = tmp_path / "tasks" / f"{old_id}.json"
+    data = json.loads(record.read_text())
+    data["finished_at"] -= 3600
+    record.write_text(json.dumps(data))
+    with running(FAST.replace(retention_seconds=7200), state_dir=tmp_path) as emu:
+        assert poll(emu, old_id).json()["task_status"] == "SUCCESS"  # within retention: kept
+    with running(FAST.replace(retention_seconds=600), state_dir=tmp_path) as emu:
+        assert poll(emu, old_id).status_code == 404
+    assert not record.exists() and not (tmp_path / "files" / f"{old_id}.mp4").exists()

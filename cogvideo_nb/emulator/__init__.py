@@ -70,7 +70,7 @@ class Emulator:
             return self
         if self.state_dir is None:
             self.state_dir = Path(tempfile.mkdtemp(prefix="cogvideo-emulator-"))
-        store = TaskStore(self.state_dir)
+        store = TaskStore(self.state_dir, self.config.retention_seconds)
         self._scheduler = _Scheduler(store, self.config)
         app = EmulatorApp(self.config, store, self._scheduler)
         self._server = EmulatorHTTPServer((self.host, self._port), app)

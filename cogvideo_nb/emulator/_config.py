@@ -64,6 +64,7 @@ class EmulatorConfig:
     p_malformed: float = 0.0
     p_fail: float = 0.0
     url_ttl: float = 3600.0
+    retention_seconds: float = 7 * 86400.0  # finished tasks older than this are pruned at start
     max_in_flight: int = 5
     # None accepts any non-empty bearer token (plain key or the SDK's JWT).
     accepted_keys: frozenset[str] | None = None
@@ -102,7 +103,7 @@ class EmulatorConfig:
 
         changes: dict[str, object] = {}
         floats = ("seconds", "time_scale", "median_seconds", "sigma", "min_seconds",
-                  "max_seconds", "duration_scale", *FAULT_KNOBS)  # fmt: skip
+                  "max_seconds", "duration_scale", "retention_seconds", *FAULT_KNOBS)  # fmt: skip
         for name in floats:
             if (raw := get(name.upper())) is not None:
                 changes[name] = _number(name, raw)

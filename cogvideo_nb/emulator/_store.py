@@ -100,8 +100,9 @@ class TaskStore:
     one can be polled on the other.
     """
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, retention: float = 7 * 86400.0) -> None:
         self.root = state_dir
+        self.retention = retention
         self.tasks_dir = state_dir / "tasks"
         self.files_dir = state_dir / "files"
         self.inputs_dir = state_dir / "inputs"
@@ -114,12 +115,26 @@ class TaskStore:
 
     def _load(self) -> None:
         now = time.time()
-        for d in (self.files_dir, self.tasks_dir):
+        for d in (self.files_dir, self.tasks_dir, self.inputs_dir):
             for tmp in d.glob(".*.tmp"):
                 if now - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
                     tmp.unlink(missing_ok=True)
         for path in sorted(self.tasks_dir.glob("*.json")):
-            self._read(path)
+            task = self._read(path)
+            # a long-lived ~/.cache dir must not grow forever; the real links expire long before
+            if task and task.finished_at and now - task.finished_at > self.retention:
+                self._forget(task)
+
+    def _forget(self, task: Task) -> None:
+        self._tasks.pop(task.id, None)
+        self._by_request.pop((task.key_fp, task.request_id), None)
+        for path in (
+            self.files_dir / task.video_name,
+            self.files_dir / task.cover_name,
+            self.inputs_dir / f"{task.id}.bin",
+            self.tasks_dir / f"{task.id}.json",
+        ):
+            path.unlink(missing_ok=True)
 
     def _read(self, path: Path) -> Task | None:
         try:
