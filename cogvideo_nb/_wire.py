@@ -178,6 +178,7 @@ class FileSink:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
+        os.chmod(self._tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
         os.replace(self._tmp, self.dest)
         return Download(self.dest, self._hash.hexdigest(), self.size, self.content_type)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 
@@ -43,7 +44,7 @@ def test_no_history_starts_fast_and_backs_off_to_the_cap() -> None:
         t += policy.next_delay(KEY, t)
         times.append(round(t, 2))
     assert times[:5] == [2, 4, 6, 9, 13.5]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert max(gaps) == pytest.approx(15) and gaps[-1] == pytest.approx(15)
 
 

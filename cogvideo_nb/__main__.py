@@ -1,0 +1,83 @@
+"""``python -m cogvideo_nb "a prompt"``: generate headless, save MP4 + cover, print their paths.
+
+For scripts and smoke tests. With no API key it runs on the bundled emulator and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from ._engine import get_engine
+from ._errors import CogVideoError
+from ._jobs import Job, JobStatus
+from ._models import DURATIONS, FPS_VALUES, MODELS, QUALITIES
+from ._request import build_request
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m cogvideo_nb", description=__doc__.splitlines()[0])
+    p.add_argument("prompts", nargs="*", help="one or more prompts (each becomes one video)")
+    p.add_argument("--model", choices=list(MODELS), default=None)
+    p.add_argument("--size", help="WIDTHxHEIGHT, e.g. 1920x1080")
+    p.add_argument("--fps", type=int, choices=FPS_VALUES)
+    p.add_argument("--duration", type=int, choices=DURATIONS)
+    p.add_argument("--quality", choices=QUALITIES)
+    p.add_argument("--audio", action="store_true", default=None, help="ask for AI sound effects")
+    p.add_argument("--image", help="first frame: a PNG/JPEG path or an http(s) URL")
+    p.add_argument("--out", help="output folder (default ./cogvideo_outputs)")
+    p.add_argument("--concurrency", type=int)
+    p.add_argument("--resume", action="store_true", help="finish jobs a crash or restart left behind")
+    p.add_argument("--history", action="store_true", help="list recent jobs")
+    p.add_argument("--json", action="store_true", help="print one JSON object per job")
+    return p
+
+
+def _report(job: Job, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(job.to_dict(), ensure_ascii=False))
+        return
+    tag = " [EMULATED]" if job.emulated else ""
+    if job.status is JobStatus.SUCCEEDED:
+        print(f"video: {job.video_path}{tag}")
+        print(f"cover: {job.cover_path}")
+    else:
+        print(f"{job.status.value}: {job.prompt[:60]!r} {job.error or job.note or ''}{tag}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not (args.prompts or args.resume or args.history):
+        _parser().print_usage(sys.stderr)
+        print("give a prompt, e.g.: python -m cogvideo_nb 'a red fox running through snow'", file=sys.stderr)
+        return 2
+    try:
+        opts = {"model": args.model, "size": args.size, "fps": args.fps, "duration": args.duration}
+        opts.update(quality=args.quality, with_audio=args.audio, image=args.image)
+        requests = [build_request(p, **opts) for p in args.prompts]  # all checked before any is sent
+        engine = get_engine(output_dir=args.out, concurrency=args.concurrency)
+        if args.history:
+            for job in engine.history(20):
+                print(json.dumps(job.to_dict(), ensure_ascii=False))
+            return 0
+        if engine.emulated and not args.json:
+            print(
+                "no ZHIPUAI_API_KEY set: using the bundled emulator (results are EMULATED)", file=sys.stderr
+            )
+        jobs = engine.resume() if args.resume else []
+        jobs += [engine.submit(r) for r in requests]
+        engine.wait(jobs)
+    except CogVideoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for job in jobs:
+        _report(job, args.json)
+    return 0 if all(j.status is JobStatus.SUCCEEDED for j in jobs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
