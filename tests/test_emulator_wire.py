@@ -143,6 +143,16 @@ def test_auth_rows(emu: Emulator) -> None:
         assert submit(strict, prompt="x").status_code == 200
 
 
+def test_every_answer_is_marked_as_emulated(emu: Emulator) -> None:
+    for resp in (
+        httpx.put(emu.base_url + "/videos/generations", headers=AUTH),  # stdlib's 501 page
+        httpx.get(emu.root_url + "/nowhere"),
+        httpx.get(emu.root_url + "/files/x.mp4"),
+        httpx.get(emu.root_url + "/_emulator/stats"),
+    ):
+        assert resp.headers["X-CogVideo-Emulator"] == "1", resp
+
+
 def test_unknown_task_is_404_1214(emu: Emulator) -> None:
     resp = poll(emu, "nope-123")
     assert resp.status_code == 404

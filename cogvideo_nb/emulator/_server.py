@@ -135,6 +135,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "CogVideoEmulator/1"
 
+    def end_headers(self) -> None:
+        # here, not in _send, so the stdlib's own error pages (501, 414...) carry it too
+        self.send_header("X-CogVideo-Emulator", "1")
+        super().end_headers()
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -292,7 +297,6 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.body)))
-        self.send_header("X-CogVideo-Emulator", "1")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(reply.body)
