@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Union
 
+from ._config import resolve
 from ._errors import ValidationError
 from ._models import (
     DEFAULT_MODEL,
@@ -200,7 +201,7 @@ def build_request(
     request_id: str | None = None,
 ) -> VideoRequest:
     """Validate everything and return a request ready to send, or raise :class:`ValidationError`."""
-    model = model or DEFAULT_MODEL
+    model = model or str(resolve("model"))
     spec = MODELS.get(model)
     if spec is None:
         raise ValidationError(f"unknown model {model!r}; known models: {', '.join(MODELS)}", field="model")
