@@ -83,7 +83,7 @@ class CogVideoMagics(Magics):
     @cell_magic
     def cogvideo(self, line: str, cell: str) -> None:
         """Generate a video from the cell's prompt; several prompts (split by ---) make a grid."""
-        args = self._parse(line)
+        args = parse_argstring(self.cogvideo, line)  # bad options raise a UsageError already
         prompts = [p.strip() for p in re.split(r"^\s*---+\s*$", cell, flags=re.M) if p.strip()]
         if not prompts:
             raise UsageError("the cell is empty: write a prompt below %%cogvideo")
@@ -93,14 +93,6 @@ class CogVideoMagics(Magics):
         self._show(jobs, engine, title=args.title)
         if args.wait:
             self._wait(engine, jobs)
-
-    def _parse(self, line: str) -> Any:
-        try:
-            return parse_argstring(self.cogvideo, line)
-        except UsageError:
-            raise
-        except SystemExit:  # argparse's way of saying "bad option"
-            raise UsageError(f"could not read options {line!r}; see %%cogvideo?") from None
 
     def _fill(self, text: str, extra: dict[str, str]) -> str:
         ns = self.shell.user_ns if self.shell is not None else {}

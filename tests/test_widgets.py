@@ -1,0 +1,138 @@
+"""Widgets on their trait values: card transitions, buttons, escaping, the form, the grid."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cogvideo_nb._config import resolve_settings
+from cogvideo_nb._engine import Engine
+from cogvideo_nb._html import diff_parts, job_html
+from cogvideo_nb._jobs import Job, JobStatus
+from cogvideo_nb._polling import PollPolicy
+from cogvideo_nb._request import build_request
+from cogvideo_nb.emulator import Emulator
+from cogvideo_nb.widgets import CompareGrid, JobCard, PromptForm, assemble
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+@pytest.fixture
+def engine(emulator: Emulator, tmp_path: Path) -> Iterator[Engine]:
+    settings = resolve_settings(api_key="sk-test", base_url=emulator.base_url, output_dir=tmp_path / "out")
+    eng = Engine(
+        settings, policy=PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5), submit_gap=0
+    )
+    yield eng
+    eng.close()
+
+
+def test_card_follows_the_job_to_the_player(engine: Engine) -> None:
+    job = engine.submit("a heron lifting off a pond")
+    card = JobCard(job, engine)
+    seen = set()
+    card.observe(lambda ch: seen.add(ch["new"]), "status")
+    assert job.wait_done(30) and job.status is JobStatus.SUCCEEDED
+    assert card.status == "succeeded" and {"running", "succeeded"} <= seen | {card.status}
+    assert card.video[:12].find(b"ftyp") == 4 and card.cover.startswith(b"\x89PNG")
+    assert card.video_name == job.video_path.name and card.emulated  # type: ignore[union-attr]
+    assert card.finished_at and card.finished_at >= card.created_at
+    assert "task " in card.meta_text
+
+
+def test_stop_button_detaches_and_retry_button_starts_a_new_job(engine: Engine, emulator_factory) -> None:  # type: ignore[no-untyped-def]
+    job = engine.submit("a very slow sunrise #seconds=5")
+    card = JobCard(job, engine)
+    while job.status is not JobStatus.RUNNING:
+        job.wait_done(0.02)
+    card._handle_custom_msg({"action": "stop"}, [])
+    assert job.wait_done(5) and card.status == "detached"
+    card._handle_custom_msg({"action": "retry"}, [])
+    assert card.job is not job and card.job.prompt == job.prompt and card.job.id != job.id
+    assert card.job.wait_done(30) and card.status == "succeeded"
+
+
+def test_failure_shows_the_reason(engine: Engine) -> None:
+    job = engine.submit("a storm #fail")
+    card = JobCard(job, engine)
+    assert job.wait_done(30)
+    assert card.status == "failed" and "emulated failure requested by #fail" in card.error
+
+
+def test_hostile_prompt_is_text_everywhere(engine: Engine) -> None:
+    job = engine.submit(HOSTILE)
+    card = JobCard(job, engine)
+    assert card.prompt == HOSTILE  # the front end sets textContent, never innerHTML
+    job.wait_done(30)
+    bundle = card._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    for text in (data["text/html"], job_html(job)):
+        assert "<img" not in text and "&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;" in text
+
+
+def test_front_end_never_uses_inner_html() -> None:
+    js = (Path(__file__).parents[1] / "cogvideo_nb" / "widgets" / "_card.js").read_text()
+    assert "innerHTML" not in js and "insertAdjacentHTML" not in js and "textContent" in js
+
+
+def test_grid_highlights_what_differs_and_groups_its_cards(engine: Engine) -> None:
+    jobs = [engine.submit(p) for p in ("a fox in snow, watercolor", "a fox in snow, claymation")]
+    grid = CompareGrid(jobs, engine, title="styles")
+    assert len(grid.cards) == 2 and grid.controls.title == "styles"
+    assert {c.group for c in grid.cards} == {grid.controls.group}
+    assert grid.cards[0].prompt_parts[-2:] == [["a fox in snow, ", False], ["watercolor", True]]
+    assert diff_parts(["same words", "same words"]) == [[("same words", False)], [("same words", False)]]
+    engine.wait(jobs, 30)
+
+
+def test_static_html_of_a_finished_job(engine: Engine) -> None:
+    job = engine.submit("a paper lantern", fps=30)
+    job.wait_done(30)
+    page = job_html(job)
+    assert '<video src="' in page and "controls muted playsinline" in page and "EMULATED" in page
+    assert job.video_path is not None and job.video_path.name in page and "fps=30" in page
+
+
+def test_static_html_of_waiting_and_failed_jobs() -> None:
+    job = Job(request=build_request("a kite"))
+    assert "queued" in job_html(job) and "<video" not in job_html(job)
+    job.fail(RuntimeError("boom <b>"))
+    assert "RuntimeError: boom &lt;b&gt;" in job_html(job)
+
+
+def test_form_assembles_counts_and_submits(engine: Engine) -> None:
+    form = PromptForm(engine)
+    form.fields["subject"].value = "a red fox"
+    form.fields["motion"].value = "trots through snow"
+    form.fields["light"].value = "golden hour."
+    assert form.prompt.value == "A red fox, trots through snow, golden hour."
+    assert f"{len(form.prompt.value)} / 512" in form.counter.value
+    form.prompt.value = "x" * 513
+    assert form.submit.disabled and "#cf222e" in form.counter.value
+    form.prompt.value = "a red fox trots through snow"
+    form.fps.value = 60
+    form.submit.click()
+    [card] = form.output.children
+    assert card.job.request.fps == 60 and card.job.prompt == "a red fox trots through snow"
+    assert card.job.wait_done(30) and card.status == "succeeded"
+
+
+def test_form_shows_bad_input_instead_of_sending(engine: Engine, emulator: Emulator) -> None:
+    form = PromptForm(engine)
+    form.prompt.value = "   "
+    form.submit.click()
+    assert "give a prompt or a first-frame image" in form.message.value and form.output.children == ()
+    assert emulator.stats()["tasks"] == []
+
+
+def test_form_sizes_follow_the_model(engine: Engine) -> None:
+    form = PromptForm(engine)
+    form.model.value = "cogvideox-3"
+    assert ("1280x720", "1280x720") in form.size.options and ("720x480", "720x480") not in form.size.options
+
+
+def test_assemble_skips_empty_parts() -> None:
+    assert assemble({"subject": "a cat", "style": "film grain"}) == "A cat, film grain."
+    assert assemble({}) == ""
