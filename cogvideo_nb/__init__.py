@@ -10,6 +10,7 @@ from typing import Any
 
 from ._client import AsyncClient, Client
 from ._config import Settings, resolve_settings
+from ._engine import Engine, generate, generate_many, get_engine, resume
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -28,6 +29,7 @@ from ._errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from ._jobs import Job, JobStatus
 from ._models import MODELS
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy
@@ -47,6 +49,9 @@ __all__ = [
     "ContentFilterError",
     "Download",
     "DownloadError",
+    "Engine",
+    "Job",
+    "JobStatus",
     "NetworkError",
     "PermissionDeniedError",
     "ProtocolError",
@@ -63,8 +68,12 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "build_request",
+    "generate",
+    "generate_many",
+    "get_engine",
     "load_ipython_extension",
     "resolve_settings",
+    "resume",
 ]
 
 

@@ -34,7 +34,8 @@ def test_public_names_are_pinned() -> None:
             "NetworkError", "PermissionDeniedError", "ProtocolError", "QuotaError", "RateLimitError",
             "RetryPolicy", "ServerError", "Settings", "TaskFailedError", "TaskState", "TaskStatus",
             "ValidationError", "VideoRequest", "WaitTimeoutError", "__version__", "build_request",
-            "load_ipython_extension", "resolve_settings",
+            "load_ipython_extension", "resolve_settings", "Engine", "Job", "JobStatus", "generate",
+            "generate_many", "get_engine", "resume",
         ]
     )  # fmt: skip
     for name in cogvideo_nb.__all__:
@@ -45,3 +46,23 @@ def test_every_error_descends_from_the_root() -> None:
     errors = [getattr(cogvideo_nb, n) for n in cogvideo_nb.__all__ if n.endswith("Error")]
     assert len(errors) == 16  # the root and its fifteen descendants
     assert all(issubclass(e, cogvideo_nb.CogVideoError) for e in errors)
+
+
+def test_core_modules_never_import_the_ui_layer() -> None:
+    """Imports only point down: magic and widgets use the core, never the reverse."""
+    import ast
+    from pathlib import Path
+
+    ui = {"IPython", "ipywidgets", "anywidget", "traitlets", "ipykernel"}
+    pkg = Path(cogvideo_nb.__file__).parent
+    for path in sorted(p for p in pkg.glob("_*.py") if not p.name.startswith("__")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+                if node.level and (node.module or "").split(".")[0] in ("magic", "widgets"):
+                    raise AssertionError(f"{path.name} imports the UI module {node.module}")
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any(n.split(".")[0] in ui for n in names), f"{path.name} imports {names}"
