@@ -17,7 +17,7 @@ from typing import Any
 from IPython.core.display import HTML
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
 
@@ -83,7 +83,7 @@ class CogVideoMagics(Magics):
     @cell_magic
     def cogvideo(self, line: str, cell: str) -> None:
         """Generate a video from the cell's prompt; several prompts (split by ---) make a grid."""
-        args = parse_argstring(self.cogvideo, line)  # bad options raise a UsageError already
+        args = self._parse(line)
         prompts = [p.strip() for p in re.split(r"^\s*---+\s*$", cell, flags=re.M) if p.strip()]
         if not prompts:
             raise UsageError("the cell is empty: write a prompt below %%cogvideo")
@@ -93,6 +93,14 @@ class CogVideoMagics(Magics):
         self._show(jobs, engine, title=args.title)
         if args.wait:
             self._wait(engine, jobs)
+
+    def _parse(self, line: str) -> Any:
+        """POSIX quoting (IPython's own split keeps the quotes); bad options raise UsageError."""
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"could not read options {line!r}: {exc}") from None
+        return self.cogvideo.parser.parse_args(words)
 
     def _fill(self, text: str, extra: dict[str, str]) -> str:
         ns = self.shell.user_ns if self.shell is not None else {}

@@ -100,8 +100,8 @@ def test_grid_of_prompts_times_varied_sizes(ip: InteractiveShell) -> None:
 
 def test_vary_a_prompt_placeholder(ip: InteractiveShell) -> None:
     with capture_output():
-        ip.run_cell_magic("cogvideo", "--vary style=watercolor,claymation", "a fox, {style} style")
-    assert [j.prompt for j in jobs_of(ip)] == ["a fox, watercolor style", "a fox, claymation style"]
+        ip.run_cell_magic("cogvideo", '--vary "style=oil paint,clay"', "a fox, {style} style")
+    assert [j.prompt for j in jobs_of(ip)] == ["a fox, oil paint style", "a fox, clay style"]
 
 
 def test_image_from_a_variable(ip: InteractiveShell) -> None:
@@ -123,6 +123,7 @@ def test_image_from_a_variable(ip: InteractiveShell) -> None:
         ("--vary size=720x480", "a fox", "at least two values"),
         ("--vary colour=red,blue", "a fox", "not a parameter"),
         ("--bogus", "a fox", "unrecognized arguments: --bogus"),
+        ('--vary "size=720x480', "a fox", "could not read options"),
         ("--image /no/such.png", "a fox", "image file not found"),
         ("--image {nothing}", "a fox", "nothing is not defined"),
         ("", "fine\n---\n" + "y" * 600, "prompt 2: prompt is 600 characters"),
