@@ -133,9 +133,9 @@ class Job:
             self._done.clear()
         if self.persist is not None:
             self.persist(self)
-        if status.terminal:
-            self._done.set()
         self.notify()
+        if status.terminal:  # after observers, so a waiter wakes to a display already up to date
+            self._done.set()
 
     def fail(self, error: BaseException) -> None:
         message = error.message if isinstance(error, CogVideoError) else f"{type(error).__name__}: {error}"
