@@ -107,7 +107,10 @@ function render({ model, el }) {
     v.src = videoUrl;
     v.className = "cvnb-video";
     v.dataset.cvnbGroup = model.get("group");
-    media.append(v);
+    const save = node("a", "cvnb-save", `save ${model.get("video_name")}`);
+    save.href = videoUrl;
+    save.download = model.get("video_name");
+    media.append(v, save);
   }
 
   function draw() {
