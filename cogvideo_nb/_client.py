@@ -123,10 +123,31 @@ class _BaseClient:
             "auth": self._bearer,
         }
 
-    @staticmethod
-    def _network_error(exc: httpx.HTTPError) -> NetworkError:
-        kind = type(exc).__name__
-        return NetworkError(f"network problem talking to the API ({kind}): {exc}")
+    def _retry_delay(self, state: RetryState, exc: httpx.HTTPError | CogVideoError) -> float:
+        """Seconds to wait before trying again, or raise the (scrubbed) error: the shared decision."""
+        if isinstance(exc, httpx.HTTPError):
+            error: CogVideoError = NetworkError(
+                f"network problem talking to the API ({type(exc).__name__}): {exc}"
+            )
+        else:
+            error = exc
+        del exc  # a library's message may echo the key; keep it out of this frame's locals
+        delay = state.next_delay(error)
+        if delay is None:
+            raise self._scrub(error) from None
+        if self.on_retry is not None:
+            self.on_retry(error, delay)
+        return delay
+
+    def _next_poll(self, state: TaskState, deadline: float, poll_interval: float, timeout: float) -> bool:
+        """True when the task is done; raises on FAIL or when the next poll would miss the deadline."""
+        if self._finished(state):
+            return True
+        if time.monotonic() + poll_interval > deadline:
+            raise WaitTimeoutError(
+                f"task {state.id} still {state.status.value} after {timeout:g} s", task_id=state.id
+            )
+        return False
 
     @staticmethod
     def _finished(state: TaskState) -> bool:
@@ -164,15 +185,8 @@ class Client(_BaseClient):
         while True:
             try:
                 return attempt()
-            except httpx.HTTPError as exc:
-                error: CogVideoError = self._network_error(exc)
-            except CogVideoError as exc:
-                error = exc
-            delay = state.next_delay(error)
-            if delay is None:
-                raise self._scrub(error) from None
-            if self.on_retry is not None:
-                self.on_retry(error, delay)
+            except (httpx.HTTPError, CogVideoError) as exc:
+                delay = self._retry_delay(state, exc)
             self._sleep(delay)
 
     def submit(self, request: VideoRequest | str | None = None, **options: Any) -> TaskState:
@@ -191,13 +205,8 @@ class Client(_BaseClient):
         deadline = time.monotonic() + timeout
         while True:
             state = self.get(task_id)
-            if self._finished(state):
+            if self._next_poll(state, deadline, poll_interval, timeout):
                 return state
-            if time.monotonic() + poll_interval > deadline:
-                raise WaitTimeoutError(
-                    f"task {task_id} still {state.status.value} after {timeout:g} s",
-                    task_id=task_id,
-                )
             self._sleep(poll_interval)
 
     def download(
@@ -257,15 +266,8 @@ class AsyncClient(_BaseClient):
         while True:
             try:
                 return await attempt()
-            except httpx.HTTPError as exc:
-                error: CogVideoError = self._network_error(exc)
-            except CogVideoError as exc:
-                error = exc
-            delay = state.next_delay(error)
-            if delay is None:
-                raise self._scrub(error) from None
-            if self.on_retry is not None:
-                self.on_retry(error, delay)
+            except (httpx.HTTPError, CogVideoError) as exc:
+                delay = self._retry_delay(state, exc)
             await self._sleep(delay)
 
     async def _base(self) -> None:
@@ -296,13 +298,8 @@ class AsyncClient(_BaseClient):
         deadline = time.monotonic() + timeout
         while True:
             state = await self.get(task_id)
-            if self._finished(state):
+            if self._next_poll(state, deadline, poll_interval, timeout):
                 return state
-            if time.monotonic() + poll_interval > deadline:
-                raise WaitTimeoutError(
-                    f"task {task_id} still {state.status.value} after {timeout:g} s",
-                    task_id=task_id,
-                )
             await self._sleep(poll_interval)
 
     async def download(
