@@ -187,12 +187,12 @@ class CogVideoMagics(Magics):
         if len(jobs) == 1:
             card = JobCard(jobs[0], engine)
             self.cards[jobs[0].id] = card
-            display(card, display_id=card.display_id)
+            card.show()
             return
         grid = CompareGrid(jobs, engine, title=title or "")
         for card in grid.cards:
             self.cards[card.job.id] = card
-        display(grid)
+        grid.show()
 
     def _wait(self, engine: Engine, jobs: list[Job]) -> None:
         try:

@@ -61,6 +61,17 @@ def test_one_prompt_returns_at_once_and_finishes_in_the_background(
     assert job.wait_done(30) and job.status is JobStatus.SUCCEEDED
 
 
+def test_a_finished_card_rewrites_its_static_html(ip: InteractiveShell) -> None:
+    with capture_output() as out:
+        ip.run_cell_magic("cogvideo", "", "a lantern drifting on a lake")
+        [job] = jobs_of(ip)
+        assert job.wait_done(30)
+    first, last = out.outputs[0], out.outputs[-1]
+    assert "<video" not in first.data["text/html"]
+    assert last.update and last.transient == {"display_id": f"cvnb-{job.id}"}  # type: ignore[attr-defined]
+    assert "<video" in last.data["text/html"]
+
+
 def test_wait_leaves_the_final_static_output(ip: InteractiveShell) -> None:
     with capture_output() as out:
         ip.run_cell_magic("cogvideo", "--wait --fps 60", "a lighthouse in fog")

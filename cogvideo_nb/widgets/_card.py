@@ -7,12 +7,15 @@ and ETA tick in the browser, from timestamps, so no kernel timer is needed.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
+from IPython.display import display, update_display
 
 from .._engine import Engine
 from .._html import job_html
@@ -23,6 +26,14 @@ __all__ = ["MAX_INLINE_BYTES", "JobCard"]
 _HERE = Path(__file__).parent
 # Videos above this stay on disk and are linked, not sent to the browser through the kernel.
 MAX_INLINE_BYTES = 64 << 20
+
+
+def _refresh(card: JobCard) -> None:
+    """Best effort: rewrite the output's static HTML when the job ends, so a notebook saved
+    later shows the result. Headless runners drop updates from threads; ``%cogvideo wait``
+    covers them from the running cell."""
+    with contextlib.suppress(Exception):
+        update_display(card, display_id=card.display_id)
 
 
 def _read(path: Path | None, limit: int) -> bytes:
@@ -60,6 +71,7 @@ class JobCard(anywidget.AnyWidget):
         super().__init__(group=group, prompt_parts=[list(p) for p in parts or []])
         self.job = job
         self.engine = engine
+        self.on_done: Callable[[JobCard], None] | None = None
         self.on_msg(self._on_click)
         self._sync(job)
         job.subscribe(self._sync)
@@ -90,6 +102,13 @@ class JobCard(anywidget.AnyWidget):
             for name, value in updates.items():
                 if getattr(self, name) != value:
                     setattr(self, name, value)
+        if job.done and self.on_done is not None:
+            self.on_done(self)
+
+    def show(self) -> None:
+        """Display with a display id, so the final static HTML can replace the first snapshot."""
+        display(self, display_id=self.display_id)
+        self.on_done = _refresh
 
     @staticmethod
     def _meta(job: Job) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import anywidget
 import ipywidgets as w
 import traitlets
+from IPython.display import display, update_display
 
 from .._engine import Engine
 from .._html import diff_parts, job_html
@@ -43,6 +45,18 @@ class CompareGrid(w.VBox):  # type: ignore[misc]
         self.controls = _GridControls(group=group, title=title or f"{len(jobs)} to compare")
         super().__init__([self.controls, grid])
         self.add_class("cvnb-grid")
+        self.display_id = f"cvnb-grid-{group}"
+
+    def show(self) -> None:
+        """Display with a display id; the static HTML is rewritten once every cell has ended."""
+        display(self, display_id=self.display_id)
+        for card in self.cards:
+            card.on_done = self._card_done
+
+    def _card_done(self, _: JobCard) -> None:
+        if all(c.job.done for c in self.cards):
+            with contextlib.suppress(Exception):  # best effort, as for single cards
+                update_display(self, display_id=self.display_id)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus a static HTML grid for renderers without widget state."""
