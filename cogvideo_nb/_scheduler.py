@@ -77,6 +77,7 @@ class Scheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._slots: _Slots | None = None
         self._background: set[asyncio.Future[None]] = set()
+        self._closing = False
         self._rng = random.Random(seed)
         self._base_gap = submit_gap
         self._gap = submit_gap
@@ -133,6 +134,8 @@ class Scheduler:
         return chosen
 
     async def aclose(self) -> None:
+        """Stop running jobs *without* marking them: the ledger keeps them resumable."""
+        self._closing = True
         for task in self._tasks.values():
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -168,7 +171,7 @@ class Scheduler:
             holding = False
             await self._download(job)
         except asyncio.CancelledError:
-            if not job.done:
+            if not job.done and not self._closing:  # closing is a restart, not a user's stop
                 self._detach(job, "stopped waiting")
         except CogVideoError as exc:
             job.fail(exc)

@@ -223,3 +223,20 @@ async def test_history_seeds_the_poll_policy(emulator, tmp_path: Path) -> None: 
 
 def test_fast_config_is_fast() -> None:
     assert isinstance(FAST, EmulatorConfig) and FAST.seconds is not None and FAST.seconds < 1
+
+
+async def test_closing_leaves_running_jobs_resumable(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A kernel restart closes the engine; its jobs must stay unfinished in the ledger."""
+    emu = emulator_factory(seconds=2)
+    s = scheduler(emu, tmp_path)
+    job = s.add(build_request("a night train"))
+    while job.status is not JobStatus.RUNNING:
+        await asyncio.sleep(0.02)
+    await s.aclose()
+    row = Ledger(tmp_path / "ledger.sqlite").load(job.id)
+    assert row is not None and row.status is JobStatus.RUNNING and row.task_id == job.task_id
+    again = scheduler(emu, tmp_path)
+    [resumed] = again.resume()
+    await asyncio.wait_for(again.wait([resumed]), 20)
+    assert resumed.status is JobStatus.SUCCEEDED and len(emu.stats()["tasks"]) == 1
+    await again.aclose()
