@@ -130,7 +130,11 @@ class Emulator:
 
 
 class _Scheduler:
-    """Finishes tasks at their due time: FAIL at once, SUCCESS after rendering in a worker."""
+    """Finishes tasks at their due time: FAIL at once, SUCCESS once the clip is rendered.
+
+    Rendering starts when a task arrives, so a task's processing time includes it, as a real
+    server's does: SUCCESS shows at its due time, not due time plus render time.
+    """
 
     def __init__(self, store: TaskStore, config: EmulatorConfig) -> None:
         self.store = store
@@ -159,12 +163,18 @@ class _Scheduler:
         with self._cond:
             heapq.heappush(self._heap, (task.due_at, task.id))
             self._cond.notify_all()
+        if task.outcome != "FAIL":
+            self._start_render(task)
 
     def refresh(self, task: Task) -> Task:
         """Bring a polled task up to date; covers tasks the timer has not reached yet."""
         if task.status == "PROCESSING" and time.time() >= task.due_at:
             self._dispatch(task)
         return task
+
+    def _rendered(self, task: Task) -> bool:
+        files = self.store.files_dir
+        return (files / task.video_name).is_file() and (files / task.cover_name).is_file()
 
     def _run(self) -> None:
         while True:
@@ -185,13 +195,21 @@ class _Scheduler:
                     self._dispatch(task)
 
     def _dispatch(self, task: Task) -> None:
-        if task.outcome == "FAIL":
-            with self._cond:
-                if task.status == "PROCESSING":
-                    self.store.finish(task, "FAIL", task.fail_reason or "emulated failure")
-            return
+        """The task is due: finish it now, or as soon as its render is done."""
         with self._cond:
-            if task.id in self._busy or self._stopping:
+            if task.status != "PROCESSING":
+                return
+            if task.outcome == "FAIL":
+                self.store.finish(task, "FAIL", task.fail_reason or "emulated failure")
+                return
+            if task.id not in self._busy and self._rendered(task):
+                self.store.finish(task, "SUCCESS")
+                return
+        self._start_render(task)
+
+    def _start_render(self, task: Task) -> None:
+        with self._cond:
+            if task.id in self._busy or self._stopping or self._rendered(task):
                 return
             self._busy.add(task.id)
         try:
@@ -217,12 +235,14 @@ class _Scheduler:
             )
         except Exception as exc:  # a render bug must surface as FAIL, not as a task stuck forever
             log.exception("render failed for task %s", task.id)
-            self.store.finish(task, "FAIL", f"emulator render error: {exc}")
-        else:
-            self.store.finish(task, "SUCCESS")
-        finally:
             with self._cond:
                 self._busy.discard(task.id)
+                self.store.finish(task, "FAIL", f"emulator render error: {exc}")
+            return
+        with self._cond:
+            self._busy.discard(task.id)
+            if task.status == "PROCESSING" and time.time() >= task.due_at:
+                self.store.finish(task, "SUCCESS")  # rendering ran past the due time
 
     def _image_bytes(self, task: Task) -> bytes | None:
         src = task.image_source
