@@ -7,9 +7,11 @@ into a live kernel and measure with the very same code the polling bench uses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 
 class StallProbe:
@@ -22,6 +24,7 @@ class StallProbe:
     def __init__(self, interval: float = 0.005) -> None:
         self.interval = interval
         self.worst = 0.0
+        self.worst_at = 0.0  # wall clock, to line up stalls seen by probes on other loops
         self.samples = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -29,7 +32,9 @@ class StallProbe:
         while True:
             start = time.perf_counter()
             await asyncio.sleep(self.interval)
-            self.worst = max(self.worst, time.perf_counter() - start - self.interval)
+            over = time.perf_counter() - start - self.interval
+            if over > self.worst:
+                self.worst, self.worst_at = over, time.time()
             self.samples += 1
 
     def start(self) -> asyncio.Task[None]:
@@ -38,11 +43,33 @@ class StallProbe:
         return self._task
 
     def reset(self) -> None:
-        self.worst, self.samples = 0.0, 0
+        self.worst, self.worst_at, self.samples = 0.0, 0.0, 0
 
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+
+
+@contextlib.contextmanager
+def idle_loop_probe() -> Iterator[StallProbe]:
+    """A probe on an idle loop in its own thread: the stall floor that this process and the
+    machine's load impose on any loop, whatever that loop does."""
+    probe, done = StallProbe(0.005), threading.Event()
+
+    async def run() -> None:
+        task = probe.start()
+        while not done.is_set():
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
+    thread.start()
+    try:
+        yield probe
+    finally:
+        done.set()
+        thread.join(5)
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -36,23 +36,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import StallProbe, percentile, table
+from _common import StallProbe, idle_loop_probe, percentile, table
 
 from cogvideo_nb import AsyncClient, build_request
 from cogvideo_nb._jobs import Job, JobStatus
@@ -202,28 +200,6 @@ def run_baseline(emu: Emulator, plans: Sequence[Plan], scale: float, out: Path) 
         for f in [pool.submit(one, http, p) for p in plans]:
             f.result()
     return Run("baseline", task_ids, noticed, time.time() - start, api_count(emu) - before, stall=probe.worst)
-
-
-@contextlib.contextmanager
-def idle_loop_probe() -> Iterator[StallProbe]:
-    """A probe on an idle loop in its own thread: the stall floor set by this process (the
-    in-process emulator's HTTP and render threads share our GIL) and by the machine's load."""
-    probe, done = StallProbe(0.005), threading.Event()
-
-    async def run() -> None:
-        task = probe.start()
-        while not done.is_set():
-            await asyncio.sleep(0.05)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    thread = threading.Thread(target=asyncio.run, args=(run(),), daemon=True)
-    thread.start()
-    try:
-        yield probe
-    finally:
-        done.set()
-        thread.join(5)
 
 
 # -- ours ----------------------------------------------------------------------------------------
