@@ -54,7 +54,6 @@ function render({ model, el }) {
   stop.addEventListener("click", () => model.send({ action: "stop" }));
   retry.addEventListener("click", () => model.send({ action: "retry" }));
 
-  let videoUrl = null, posterUrl = null, shownFor = null;
   // The kernel's clock and this browser's may differ: measure the offset at each update.
   let offset = 0;
 
@@ -89,28 +88,47 @@ function render({ model, el }) {
     bar.style.width = frac == null ? "" : `${Math.max(2, frac * 100)}%`;
   }
 
-  function drawMedia() {
-    const video = model.get("video");
-    const key = model.get("video_name") + ":" + (video ? video.byteLength : 0);
-    if (shownFor === key) return;
-    shownFor = key;
-    media.replaceChildren();
-    if (videoUrl) URL.revokeObjectURL(videoUrl);
-    if (posterUrl) URL.revokeObjectURL(posterUrl);
-    videoUrl = blobUrl(video, "video/mp4");
-    posterUrl = blobUrl(model.get("cover"), "image/png");
-    if (!videoUrl) return;
+  // The player outlives the view: when JupyterLab rebuilds the output (a display update when
+  // a job ends), the new view adopts the same <video>, still playing. Views get separate model
+  // proxies, so players are kept page-wide, by file name (unique per job).
+  const players = (window.__cvnbPlayers ||= new Map());
+  let current = null;
+
+  function player(name, video) {
+    let p = players.get(name);
+    if (p && p.bytes === video.byteLength) return p;
+    if (p) p.urls.forEach((u) => URL.revokeObjectURL(u));
+    const src = blobUrl(video, "video/mp4");
+    const poster = blobUrl(model.get("cover"), "image/png");
     const v = document.createElement("video");
     v.controls = true; v.muted = true; v.playsInline = true; v.preload = "auto";
     v.setAttribute("playsinline", ""); v.setAttribute("muted", "");
-    if (posterUrl) v.poster = posterUrl;
-    v.src = videoUrl;
+    if (poster) v.poster = poster;
+    v.src = src;
     v.className = "cvnb-video";
-    v.dataset.cvnbGroup = model.get("group");
-    const save = node("a", "cvnb-save", `save ${model.get("video_name")}`);
-    save.href = videoUrl;
-    save.download = model.get("video_name");
-    media.append(v, save);
+    const save = node("a", "cvnb-save", `save ${name}`);
+    save.href = src;
+    save.download = name;
+    p = { video: v, save, bytes: video.byteLength, urls: poster ? [src, poster] : [src], playing: null };
+    players.set(name, p);
+    return p;
+  }
+
+  function drawMedia() {
+    const video = model.get("video");
+    const name = model.get("video_name");
+    current = video && video.byteLength && name ? player(name, video) : null;
+    if (!current) {
+      media.replaceChildren();
+      return;
+    }
+    current.video.dataset.cvnbGroup = model.get("group");
+    if (current.video.parentNode !== media) {
+      const resume = current.playing ?? !current.video.paused;
+      media.replaceChildren(current.video, current.save);
+      current.playing = null;
+      if (resume) current.video.play().catch(() => {});
+    }
   }
 
   function draw() {
@@ -141,8 +159,8 @@ function render({ model, el }) {
   draw();
   return () => {
     clearInterval(timer);
-    if (videoUrl) URL.revokeObjectURL(videoUrl);
-    if (posterUrl) URL.revokeObjectURL(posterUrl);
+    model.off("change", draw);  // a removed view must never pull the player back
+    if (current && media.contains(current.video)) current.playing = !current.video.paused;
   };
 }
 

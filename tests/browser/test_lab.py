@@ -2,7 +2,7 @@
 
 The scenarios share one server (see conftest): the quickstart card updating live while the
 kernel is idle, a synced grid of four, a hostile prompt that must stay text, a failed task, a
-kernel restart followed by ``%cogvideo resume``, and (xfail, a known product bug) a playing
+kernel restart followed by ``%cogvideo resume``, and a playing
 video surviving the end of its grid's last job. Each leaves ``test-artifacts/<name>.png``.
 
 Run only these: ``python -m pytest tests/browser -m browser -q -x``.
@@ -327,16 +327,9 @@ _CARD_VIDEO_JS = """([i, k]) => {
 }"""
 
 
-# Product bug, reported: when the last job of a grid ends, CompareGrid._card_done calls
-# update_display for the whole grid (to rewrite its static HTML); JupyterLab re-renders the
-# output for that, so every card's view is rebuilt: a video the user is watching is replaced
-# by a new, paused one at 0:00 (and a click on Play all just before is lost). Single cards do
-# the same when their job ends (JobCard._refresh). Strict: a fix makes this XPASS, i.e. fail.
-@pytest.mark.xfail(
-    strict=True,
-    raises=PlaybackInterrupted,
-    reason="update_display when a grid's last job ends rebuilds every card: playing videos stop",
-)
+# When a job ends its output is re-displayed (to rewrite its static HTML for saved notebooks),
+# and JupyterLab rebuilds the views for that; the card keeps its <video> on the model so the
+# new view adopts the same element, still playing.
 def test_grid_keeps_playing_when_the_last_job_ends(notebook: Notebook) -> None:
     updates: list[float] = []  # when update_display_data messages reach the page
 
