@@ -193,7 +193,7 @@ class Client(_BaseClient):
         """Send one task; retries reuse its request_id so the server cannot make two."""
         req = self._as_request(request, options)
         args = self._submit_args(req)
-        return self._call(lambda: parse_task(self._http.request(**args)))
+        return self._call(lambda: parse_task(self._http.request(**args), submit=True))
 
     def get(self, task_id: str) -> TaskState:
         """The task's state, asked once (with retries for passing faults)."""
@@ -281,7 +281,7 @@ class AsyncClient(_BaseClient):
         args = self._submit_args(req)
 
         async def attempt() -> TaskState:
-            return parse_task(await self._http.request(**args))
+            return parse_task(await self._http.request(**args), submit=True)
 
         return await self._call(attempt)
 

@@ -24,23 +24,37 @@ def file_stem(job: Job) -> str:
     return f"{words or 'video'}-{job.id[-8:]}"
 
 
-async def fetch_results(client: AsyncClient, job: Job, out_dir: Path) -> tuple[Download, Download | None]:
-    """Stream video and cover concurrently. A cover that fails does not lose the video."""
+async def fetch_results(client: AsyncClient, job: Job, out_dir: Path, done: dict[str, Download]) -> None:
+    """Stream what ``done`` lacks of video and cover, concurrently, into ``done``.
+
+    Whatever succeeded is kept there even when the other file fails, so a retry after
+    refreshing expired URLs fetches only what is missing. Raises the first failure.
+    """
     if not job.video_url:
         raise DownloadError("the task succeeded without a video URL")
     stem = file_stem(job)
-    video = client.download(job.video_url, out_dir / f"{stem}.mp4", kind="video", max_bytes=MAX_VIDEO_BYTES)
-    if not job.cover_url:
-        return await video, None
-    cover = client.download(job.cover_url, out_dir / f"{stem}.png", kind="image", max_bytes=MAX_COVER_BYTES)
-    got_video, got_cover = await asyncio.gather(video, cover, return_exceptions=True)
-    if isinstance(got_video, BaseException):
-        raise got_video
-    if isinstance(got_cover, DownloadError):
-        return got_video, None  # the video matters; a lost poster is shown as missing
-    if isinstance(got_cover, BaseException):
-        raise got_cover
-    return got_video, got_cover
+    wanted = {
+        "video": (job.video_url, ".mp4", MAX_VIDEO_BYTES),
+        "cover": (job.cover_url, ".png", MAX_COVER_BYTES),
+    }
+    todo = [(kind, url, ext, cap) for kind, (url, ext, cap) in wanted.items() if url and kind not in done]
+    results = await asyncio.gather(
+        *(
+            client.download(
+                url, out_dir / f"{stem}{ext}", kind="video" if kind == "video" else "image", max_bytes=cap
+            )
+            for kind, url, ext, cap in todo
+        ),
+        return_exceptions=True,
+    )
+    failures = []
+    for (kind, *_), result in zip(todo, results, strict=True):
+        if isinstance(result, Download):
+            done[kind] = result
+        else:
+            failures.append(result)
+    if failures:
+        raise failures[0]
 
 
 def verify(path: Path | None, sha256: str | None) -> bool:

@@ -22,7 +22,7 @@ from ._jobs import Job, JobStatus
 from ._ledger import Ledger
 from ._polling import PollPolicy, duration_key
 from ._request import VideoRequest
-from ._wire import TaskStatus
+from ._wire import Download, TaskStatus
 
 __all__ = ["Scheduler"]
 
@@ -242,21 +242,28 @@ class Scheduler:
             return True
 
     async def _download(self, job: Job) -> None:
+        done: dict[str, Download] = {}
+        note = None
         for attempt in range(3):
             try:
-                video, cover = await fetch_results(self.client, job, self.output_dir)
+                await fetch_results(self.client, job, self.output_dir, done)
                 break
             except DownloadError as exc:
-                if not exc.expired or attempt == 2:
+                if exc.expired and attempt < 2:
+                    # The URLs died before we got there: ask the server for fresh ones.
+                    assert job.task_id is not None
+                    state = await self.client.get(job.task_id)
+                    job.video_url, job.cover_url = state.video_url, state.cover_url
+                    continue
+                if "video" not in done:
                     raise
-                # The URLs died before we got there: ask the server for fresh ones.
-                assert job.task_id is not None
-                state = await self.client.get(job.task_id)
-                job.video_url, job.cover_url = state.video_url, state.cover_url
+                note = f"the cover could not be saved: {exc.message}"  # the video is what matters
+                break
+        video, cover = done["video"], done.get("cover")
         job.move(
             JobStatus.SUCCEEDED, video_path=video.path, video_sha256=video.sha256,
             cover_path=cover.path if cover else None, cover_sha256=cover.sha256 if cover else None,
-            note=None,
+            note=note,
         )  # fmt: skip
 
     # -- bookkeeping -----------------------------------------------------------------------------

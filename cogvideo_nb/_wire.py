@@ -103,8 +103,12 @@ def _fail_reason(data: dict[str, Any]) -> str:
     return json.dumps(extra, ensure_ascii=False) if extra else "the server gave no reason"
 
 
-def parse_task(response: httpx.Response, *, task_id: str | None = None) -> TaskState:
-    """A submit or poll answer as a TaskState; errors and odd answers raise."""
+def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: bool = False) -> TaskState:
+    """A submit or poll answer as a TaskState; errors and odd answers raise.
+
+    A retried submit may be answered with a task that has already finished (the server found
+    it by request_id); such an answer carries no URLs, and the next poll fetches them.
+    """
     raise_for_error(response, task_id=task_id)
     data = _json(response)
     raw_status = str(data.get("task_status", "")).upper()
@@ -116,7 +120,7 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None) -> TaskS
         raise ProtocolError("the answer names no task id", retryable=True)
     video = cover = None
     results = data.get("video_result") or []
-    if status is TaskStatus.SUCCESS:
+    if status is TaskStatus.SUCCESS and not submit:
         if not results or not isinstance(results[0], dict) or not results[0].get("url"):
             raise ProtocolError("task SUCCESS without a video_result url", retryable=True)
         video, cover = results[0].get("url"), results[0].get("cover_image_url")

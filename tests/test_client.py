@@ -265,3 +265,11 @@ def test_bad_task_id_is_refused_before_sending() -> None:
     with pytest.raises(ValueError, match="bad task id"):
         client(script).get("../videos")
     assert script.seen == []
+
+
+def test_a_retried_submit_may_find_its_task_already_done() -> None:
+    """Dedup by request_id can answer a submit with a finished task, which has no URLs yet."""
+    done = httpx.Response(200, json={"id": "t-1", "request_id": "r", "task_status": "SUCCESS"})
+    script = Script([httpx.RemoteProtocolError("dropped after the task was made"), done])
+    state = client(script).submit("a fox")
+    assert state.id == "t-1" and state.video_url is None and len(script.seen) == 2
