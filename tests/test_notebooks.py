@@ -18,7 +18,9 @@ CASES = [("quickstart", 3), ("prompt_design", 8), ("comparison_grid", 11)]
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "videos"), CASES)
-def test_notebook_runs_and_shows_videos(name: str, videos: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebook_runs_and_shows_videos(
+    name: str, videos: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COGVIDEO_EMULATOR_SECONDS", "1")
     monkeypatch.setenv("COGVIDEO_EMULATOR_RENDER_FPS", "8")
     monkeypatch.setenv("COGVIDEO_EMULATOR_STATE", str(tmp_path / "emu"))
@@ -26,7 +28,9 @@ def test_notebook_runs_and_shows_videos(name: str, videos: int, tmp_path: Path, 
     path = tmp_path / f"{name}.ipynb"
     shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", path)
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
 
     def html_of(cell: nbformat.NotebookNode) -> str:
         return "".join(o.get("data", {}).get("text/html", "") for o in cell.get("outputs", []))
@@ -36,7 +40,7 @@ def test_notebook_runs_and_shows_videos(name: str, videos: int, tmp_path: Path, 
     [wait_cell] = [c for c in nb.cells if c.source.strip() == "%cogvideo wait"]
     final = html_of(wait_cell)
     assert final.count("<video") == videos and final.count("EMULATED") == videos
-    assert "poster=\"data:image/jpeg;base64," in final
+    assert 'poster="data:image/jpeg;base64,' in final
     mp4s = sorted((tmp_path / "cogvideo_outputs").glob("*.mp4"))
     assert len(mp4s) >= videos and all(p.stat().st_size > 1000 for p in mp4s)
     cards = [c for c in nb.cells if c.source.startswith("%%cogvideo")]
