@@ -13,6 +13,7 @@ import asyncio
 import atexit
 import contextlib
 import hashlib
+import importlib
 import threading
 from collections.abc import Coroutine, Iterable
 from pathlib import Path
@@ -44,6 +45,10 @@ class Engine:
         submit_gap: float = 0.2,
     ) -> None:
         self.settings = settings or resolve_settings()
+        # httpcore imports anyio's asyncio backend on a loop's first request (~45 ms, GIL held):
+        # pay it here, in the caller's thread, not as a stall of the engine's loop.
+        with contextlib.suppress(ImportError):
+            importlib.import_module("anyio._backends._asyncio")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cogvideo-engine", daemon=True)
         self._thread.start()

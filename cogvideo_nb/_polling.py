@@ -2,15 +2,16 @@
 
 Fixed 10 s polling spends about duration/10 requests a job and notices completion 5 s late on
 average. A job's duration depends mostly on its parameters (model, size, fps, length, quality),
-so we keep a log-normal estimate per parameter key: nothing until the earliest likely finish,
-then evenly through the likely window at the spacing that best trades requests for lag, then
-backing off. With no
+so we keep a log-normal estimate per parameter key and poll on the schedule that minimises
+expected lag plus ``poll_cost`` per request (Barlow-Proschan): nothing until the likely window,
+densest where finishing is most likely, then backing off. With no
 history it starts quickly and backs off geometrically, so a first job is never much worse
 than the fixed loop.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections import defaultdict, deque
@@ -37,7 +38,7 @@ class DurationModel:
 
     keep: int = 50
     prior_sigma: float = 0.25  # log-space spread assumed before evidence arrives
-    prior_weight: float = 1.0  # how many observations the prior is worth
+    prior_weight: float = 0.1  # how many observations the prior is worth: evidence wins fast
     _by_key: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
 
     def add(self, key: str, seconds: float) -> None:
@@ -89,6 +90,7 @@ class PollPolicy:
     first_poll: float = 2.0  # with no history: first look after this, then 1.5x later each time
     jitter: float = 0.08  # +/- fraction, so jobs started together do not poll in lockstep
     poll_cost: float = 0.25  # seconds of detection lag one request is worth avoiding
+    _plans: dict[tuple[float, ...], list[float]] = field(default_factory=dict, repr=False, compare=False)
 
     def expected(self, key: str) -> float | None:
         """Median expected duration, for ETAs."""
@@ -97,24 +99,75 @@ class PollPolicy:
     def next_delay(self, key: str, elapsed: float, rng: random.Random | None = None) -> float:
         delay, cap = self._raw_delay(key, elapsed)
         if rng is not None and self.jitter:
-            delay *= 1 + rng.uniform(-self.jitter, self.jitter)
+            # Bounded in seconds too: a long jump into a narrow window must still land in it.
+            spread = min(self.jitter * delay, self.min_interval / 2)
+            delay += rng.uniform(-spread, spread)
         return max(self.min_interval, min(cap, delay))
 
     def _raw_delay(self, key: str, elapsed: float) -> tuple[float, float]:
         """(delay, cap): a learned jump to the likely window may exceed ``max_interval``."""
-        if self.model.estimate(key) is None:
+        est = self.model.estimate(key)
+        if est is None:
             # Geometric: polls at 2, 4, 6, 9, 13.5 ... s (each wait half the time so far), to the cap.
             return max(self.first_poll, elapsed * 0.5), self.max_interval
-        q_lo, median, q_hi = (self.model.quantile(key, p) or 0.0 for p in (0.02, 0.5, 0.98))
-        if elapsed < q_lo - self.min_interval / 2:
-            return q_lo - elapsed, math.inf  # nothing to learn before the earliest likely finish
-        # Even spacing d through the likely window minimises lag + poll_cost * polls, whose
-        # expected sum is about d/2 + poll_cost * (median - q_lo) / d.
-        d = max(self.min_interval, min(self.max_interval, math.sqrt(2 * self.poll_cost * (median - q_lo))))
-        if elapsed < q_hi:
-            return d, self.max_interval
-        overrun = (elapsed - q_hi) / max(median, 1e-9)
-        return d * 1.5 ** (4 * overrun), self.max_interval
+        plan = self._plan(est[0], est[1])
+        k = bisect.bisect_right(plan, elapsed + self.min_interval / 2)
+        if k < len(plan):
+            return plan[k] - elapsed, math.inf
+        # Past the plan (a task far slower than its history): back off geometrically.
+        return max(self.min_interval, (elapsed - plan[-1]) * 0.5), self.max_interval
+
+    def _plan(self, mu: float, sigma: float) -> list[float]:
+        """Poll times minimising E[lag] + poll_cost * E[polls] for a log-normal duration.
+
+        Barlow and Proschan's inspection schedule: given the poll at t[k], the next one is at
+        t[k] + (F(t[k]) - F(t[k-1])) / f(t[k]) - poll_cost, dense where finishing is likely;
+        the first poll t[1] is chosen by golden-section search on the expected cost.
+        """
+        ck = (round(mu, 4), round(sigma, 4), self.poll_cost, self.min_interval, self.max_interval)
+        cached = self._plans.get(ck)
+        if cached is not None:
+            return cached
+        c, s = self.poll_cost, max(sigma, 1e-3)
+
+        def cdf(t: float) -> float:
+            return _Z.cdf((math.log(t) - mu) / s) if t > 0 else 0.0
+
+        def pdf(t: float) -> float:
+            z = (math.log(t) - mu) / s
+            return math.exp(-z * z / 2) / (t * s * math.sqrt(2 * math.pi)) if t > 0 else 0.0
+
+        def schedule(t1: float) -> list[float]:
+            ts, prev = [t1], 0.0
+            while cdf(ts[-1]) < 0.999 and len(ts) < 500:
+                t = ts[-1]
+                gap = (cdf(t) - cdf(prev)) / max(pdf(t), 1e-300) - c
+                prev = t
+                ts.append(t + max(self.min_interval, min(self.max_interval, gap)))
+            return ts
+
+        xs = [math.exp(mu + s * _Z.inv_cdf((i + 0.5) / 64)) for i in range(64)]
+
+        def cost(ts: list[float]) -> float:
+            total = 0.0
+            for x in xs:
+                k = bisect.bisect_left(ts, x)
+                total += (ts[k] - x + c * (k + 1)) if k < len(ts) else (x - ts[-1]) + c * (len(ts) + 2)
+            return total / len(xs)
+
+        lo, hi = math.exp(mu - 4 * s), math.exp(mu)
+        g = (math.sqrt(5) - 1) / 2
+        for _ in range(40):
+            a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+            if cost(schedule(a)) <= cost(schedule(b)):
+                hi = b
+            else:
+                lo = a
+        plan = schedule((lo + hi) / 2)
+        if len(self._plans) > 256:
+            self._plans.clear()
+        self._plans[ck] = plan
+        return plan
 
 
 def simulate(

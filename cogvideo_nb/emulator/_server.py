@@ -104,6 +104,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     """Tracks open connections so stopping cuts keep-alive clients off, as a dead process would."""
 
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops SYNs under bursts: 1 s client retransmits
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
@@ -133,6 +134,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: EmulatorHTTPServer
     protocol_version = "HTTP/1.1"
+    # Replies leave as two writes (headers, body); with Nagle the body waits for the client's
+    # delayed ACK, ~40 ms on every keep-alive request.
+    disable_nagle_algorithm = True
     server_version = "CogVideoEmulator/1"
 
     def end_headers(self) -> None:
