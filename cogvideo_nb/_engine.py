@@ -168,12 +168,14 @@ def _raise_for(job: Job) -> Job:
     return job
 
 
+def _engine_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Take the engine's settings out of ``options``; what stays is for the request."""
+    return {k: options.pop(k) for k in ("api_key", "base_url", "output_dir", "concurrency") if k in options}
+
+
 def generate(prompt: str | None = None, *, timeout: float | None = None, **options: Any) -> Job:
     """Generate one video and block until its files are on disk; failures raise CogVideoError."""
-    engine_opts = {
-        k: options.pop(k) for k in ("api_key", "base_url", "output_dir", "concurrency") if k in options
-    }
-    engine = get_engine(**engine_opts)
+    engine = get_engine(**_engine_options(options))
     job = engine.submit(prompt, **options)
     engine.wait([job], timeout)
     return _raise_for(job)
@@ -184,11 +186,9 @@ def generate_many(prompts: Iterable[str], *, timeout: float | None = None, **opt
 
     All prompts are validated before the first is sent, so one bad prompt sends nothing.
     """
-    engine_opts = {
-        k: options.pop(k) for k in ("api_key", "base_url", "output_dir", "concurrency") if k in options
-    }
+    engine_options = _engine_options(options)
     requests = [build_request(p, **options) for p in prompts]
-    engine = get_engine(**engine_opts)
+    engine = get_engine(**engine_options)
     jobs = [engine.submit(r) for r in requests]
     try:
         return engine.wait(jobs, timeout)

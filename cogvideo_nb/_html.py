@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ._jobs import Job, JobStatus
 
-__all__ = ["diff_parts", "job_html", "poster_data_url", "rel_url"]
+__all__ = ["diff_parts", "job_html", "params_text", "poster_data_url", "rel_url"]
 
 _STYLE = (
     "font-family:system-ui,sans-serif;border:1px solid #d0d7de;border-radius:8px;padding:10px;"
@@ -55,9 +55,9 @@ def poster_data_url(cover: Path | None, width: int = 480) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _params(job: Job) -> str:
-    items = [f"{k}={v}" for k, v in job.request.params().items() if v is not None]
-    return html.escape(" · ".join(items))
+def params_text(job: Job) -> str:
+    """The parameters the user set, as plain text (``model=cogvideox-flash · fps=60``)."""
+    return " · ".join(f"{k}={v}" for k, v in job.request.params().items() if v is not None)
 
 
 def job_html(job: Job, *, poster: bool = True) -> str:
@@ -72,7 +72,7 @@ def job_html(job: Job, *, poster: bool = True) -> str:
     )
     color = _BADGE[job.status]
     head = (
-        f'<div style="font-size:12px;color:#57606a">{label}{_params(job)}'
+        f'<div style="font-size:12px;color:#57606a">{label}{html.escape(params_text(job))}'
         f'<span style="background:{color};color:#fff;border-radius:10px;padding:1px 8px;margin-left:6px">'
         f"{e(job.status.value)}</span>{emulated}</div>"
         f'<div style="margin:6px 0;white-space:pre-wrap">{e(job.prompt)}</div>'

@@ -91,14 +91,13 @@ class Scheduler:
     def add(self, request: VideoRequest, *, label: str | None = None) -> Job:
         """Queue a request; the returned job updates itself as it runs."""
         job = Job(request=request, label=label, emulated=self.client.emulated)
+        self.ledger.record(job)
         self.start(job)
         return job
 
     def start(self, job: Job) -> None:
-        """Run (or re-attach) a job; from here on every move of it is written to the ledger."""
+        """Run (or re-attach) a job already in the ledger; every later move is written there."""
         job.persist = self.ledger.record
-        if job.id not in self.jobs:
-            self.ledger.record(job)
         self.jobs[job.id] = job
         running = self._tasks.get(job.id)
         if running is not None and not running.done():

@@ -18,7 +18,7 @@ import traitlets
 from IPython.display import display, update_display
 
 from .._engine import Engine
-from .._html import job_html
+from .._html import job_html, params_text
 from .._jobs import Job, JobStatus
 
 __all__ = ["MAX_INLINE_BYTES", "JobCard"]
@@ -84,9 +84,8 @@ class JobCard(anywidget.AnyWidget):
         """Copy the job into traits; called on the engine thread."""
         if job is not self.job:
             return
-        params = " · ".join(f"{k}={v}" for k, v in job.request.params().items() if v is not None)
         updates: dict[str, Any] = dict(
-            prompt=job.prompt, label=job.label or "", params_text=params, status=job.status.value,
+            prompt=job.prompt, label=job.label or "", params_text=params_text(job), status=job.status.value,
             note=job.note or "", error=job.error or "", emulated=job.emulated,
             created_at=job.created_at, submitted_at=job.submitted_at, expected_at=job.expected_at,
             finished_at=job.finished_at if job.done else None, kernel_now=time.time(),
