@@ -16,7 +16,8 @@ from typing import Any
 
 from IPython.core.display import HTML
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, cell_magic, magics_class, no_var_expand
+from IPython.core.magic import line_magic as _line_magic
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
@@ -34,6 +35,11 @@ __all__ = ["CogVideoMagics", "load_ipython_extension", "unload_ipython_extension
 
 _PARAMS = ("model", "size", "fps", "duration", "quality", "audio")
 _NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+
+
+# IPython's stubs type `line_magic("name")` differently from release to release; Any keeps the
+# name argument (the line and cell magic share the name `cogvideo`) without a version-bound ignore.
+line_magic: Any = _line_magic
 
 
 @magics_class
