@@ -1,15 +1,19 @@
-"""``python -m cogvideo_nb "a prompt"``: generate headless, save MP4 + cover, print their paths.
+"""``cogvideo "a prompt"``: generate headless, save MP4 + cover, print their paths.
 
-For scripts and smoke tests. With no API key it runs on the bundled emulator and says so.
+Also ``cogvideo lab`` (the tutorial notebooks in JupyterLab) and ``cogvideo batch FILE``.
+With no API key everything runs on the bundled emulator and says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from collections.abc import Sequence
+from typing import Any
 
+from . import _cli_batch, _cli_lab
 from ._engine import get_engine
 from ._errors import CogVideoError
 from ._jobs import Job, JobStatus
@@ -19,9 +23,7 @@ from ._request import build_request
 __all__ = ["main"]
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m cogvideo_nb", description=__doc__.splitlines()[0])
-    p.add_argument("prompts", nargs="*", help="one or more prompts (each becomes one video)")
+def _add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", choices=list(MODELS), default=None)
     p.add_argument("--size", help="WIDTHxHEIGHT, e.g. 1920x1080")
     p.add_argument("--fps", type=int, choices=FPS_VALUES)
@@ -29,12 +31,56 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", choices=QUALITIES)
     p.add_argument("--audio", action="store_true", default=None, help="ask for AI sound effects")
     p.add_argument("--image", help="first frame: a PNG/JPEG path or an http(s) URL")
+
+
+def _request_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts = {"model": args.model, "size": args.size, "fps": args.fps, "duration": args.duration}
+    opts.update(quality=args.quality, with_audio=args.audio, image=args.image)
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output folder (default ./cogvideo_outputs)")
     p.add_argument("--concurrency", type=int)
+    p.add_argument("--json", action="store_true", help="print one JSON object per job")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cogvideo",
+        description=__doc__.splitlines()[0],
+        epilog="more: `cogvideo lab --help`, `cogvideo batch --help`",
+    )
+    p.add_argument("prompts", nargs="*", help="one or more prompts (each becomes one video)")
+    _add_request_options(p)
+    _add_engine_options(p)
     p.add_argument("--resume", action="store_true", help="finish jobs a crash or restart left behind")
     p.add_argument("--history", action="store_true", help="list recent jobs")
-    p.add_argument("--json", action="store_true", help="print one JSON object per job")
     return p
+
+
+def _batch_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cogvideo batch", description=(_cli_batch.__doc__ or "").split("\n")[0])
+    p.add_argument("file", help="prompts, one per line or as JSON lines ('-' reads standard input)")
+    _add_request_options(p)
+    _add_engine_options(p)
+    return p
+
+
+def _batch(argv: Sequence[str]) -> int:
+    args = _batch_parser().parse_args(argv)
+    try:
+        lines, source = _cli_batch.read_source(args.file)
+        requests = _cli_batch.read_batch(lines, _request_options(args), source)
+        engine = get_engine(output_dir=args.out, concurrency=args.concurrency)
+        out_flag = f" --out {shlex.quote(args.out)}" if args.out else ""
+        return _cli_batch.run_batch(
+            requests, engine.submit, as_json=args.json, out=sys.stdout,
+            resume_hint=f"cogvideo --resume{out_flag}",
+        )  # fmt: skip
+    except CogVideoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def _report(job: Job, as_json: bool) -> None:
@@ -50,14 +96,20 @@ def _report(job: Job, as_json: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lab"]:
+        return _cli_lab.lab_main(argv[1:])
+    if argv[:1] == ["batch"]:
+        return _batch(argv[1:])
+    if argv[:1] == ["generate"]:  # explicit form, for a prompt that is literally "lab" or "batch"
+        argv = argv[1:]
     args = _parser().parse_args(argv)
     if not (args.prompts or args.resume or args.history):
         _parser().print_usage(sys.stderr)
         print("give a prompt, e.g.: python -m cogvideo_nb 'a red fox running through snow'", file=sys.stderr)
         return 2
     try:
-        opts = {"model": args.model, "size": args.size, "fps": args.fps, "duration": args.duration}
-        opts.update(quality=args.quality, with_audio=args.audio, image=args.image)
+        opts = _request_options(args)
         requests = [build_request(p, **opts) for p in args.prompts]  # all checked before any is sent
         engine = get_engine(output_dir=args.out, concurrency=args.concurrency)
         if args.history:

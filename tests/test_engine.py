@@ -13,6 +13,8 @@ from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb.emulator import Emulator
 
+from ._wait import wait_for_status
+
 FAST_POLL = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
 
 
@@ -80,8 +82,7 @@ def test_stop_and_retry_through_the_engine(emulator_factory, tmp_path: Path) -> 
     emu = emulator_factory(seconds=3)
     engine = Engine(resolve_settings(**opts(emu, tmp_path)), policy=FAST_POLL, submit_gap=0)  # type: ignore[arg-type]
     job = engine.submit("a slow sunrise")
-    while job.status is not JobStatus.RUNNING:
-        job.wait_done(0.02)
+    wait_for_status(job, JobStatus.RUNNING)
     engine.stop(job)
     assert job.wait_done(5) and job.status is JobStatus.DETACHED
     again = engine.retry(job)

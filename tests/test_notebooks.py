@@ -26,7 +26,7 @@ def test_notebook_runs_and_shows_videos(
     monkeypatch.setenv("COGVIDEO_EMULATOR_STATE", str(tmp_path / "emu"))
     monkeypatch.setenv("COGVIDEO_CONCURRENCY", "5")
     path = tmp_path / f"{name}.ipynb"
-    shutil.copy(ROOT / "notebooks" / f"{name}.ipynb", path)
+    shutil.copy(ROOT / "cogvideo_nb" / "notebooks" / f"{name}.ipynb", path)
     nb = nbformat.read(path, as_version=4)
     NotebookClient(
         nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}

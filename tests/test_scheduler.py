@@ -16,9 +16,10 @@ from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
-from cogvideo_nb.emulator import Emulator, EmulatorConfig
+from cogvideo_nb.emulator import Emulator
 
 from ._mock import Script, ok_submit, status
+from ._wait import async_wait_for_status
 from .conftest import FAST, FAST_RETRY
 
 POLICY = dict(min_interval=0.05, first_poll=0.1, max_interval=0.5)
@@ -112,8 +113,7 @@ async def test_stop_waiting(emulator_factory, tmp_path: Path) -> None:  # type: 
     emu = emulator_factory(seconds=5)
     s = scheduler(emu, tmp_path)
     job = s.add(build_request("a long night"))
-    while job.status is not JobStatus.RUNNING:
-        await asyncio.sleep(0.02)
+    await async_wait_for_status(job, JobStatus.RUNNING)
     s.stop(job)
     await asyncio.wait_for(s.wait([job]), 5)
     assert job.status is JobStatus.DETACHED and job.note == "stopped waiting" and job.task_id
@@ -221,17 +221,12 @@ async def test_history_seeds_the_poll_policy(emulator, tmp_path: Path) -> None: 
     await again.aclose()
 
 
-def test_fast_config_is_fast() -> None:
-    assert isinstance(FAST, EmulatorConfig) and FAST.seconds is not None and FAST.seconds < 1
-
-
 async def test_closing_leaves_running_jobs_resumable(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A kernel restart closes the engine; its jobs must stay unfinished in the ledger."""
     emu = emulator_factory(seconds=2)
     s = scheduler(emu, tmp_path)
     job = s.add(build_request("a night train"))
-    while job.status is not JobStatus.RUNNING:
-        await asyncio.sleep(0.02)
+    await async_wait_for_status(job, JobStatus.RUNNING)
     await s.aclose()
     row = Ledger(tmp_path / "ledger.sqlite").load(job.id)
     assert row is not None and row.status is JobStatus.RUNNING and row.task_id == job.task_id

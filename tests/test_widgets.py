@@ -16,6 +16,8 @@ from cogvideo_nb._request import build_request
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.widgets import CompareGrid, JobCard, PromptForm, assemble
 
+from ._wait import wait_for_status
+
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 
 
@@ -45,8 +47,7 @@ def test_card_follows_the_job_to_the_player(engine: Engine) -> None:
 def test_stop_button_detaches_and_retry_button_starts_a_new_job(engine: Engine, emulator_factory) -> None:  # type: ignore[no-untyped-def]
     job = engine.submit("a very slow sunrise #seconds=5")
     card = JobCard(job, engine)
-    while job.status is not JobStatus.RUNNING:
-        job.wait_done(0.02)
+    wait_for_status(job, JobStatus.RUNNING)
     card._handle_custom_msg({"action": "stop"}, [])
     assert job.wait_done(5) and card.status == "detached"
     card._handle_custom_msg({"action": "retry"}, [])

@@ -1,0 +1,121 @@
+"""``cogvideo batch prompts.txt``: many prompts from a file, for scripts and classrooms.
+
+A line is a prompt, or a JSON object with ``prompt`` and request options (``{"prompt": "...",
+"duration": 10}``); blank lines and ``#`` comments are skipped. Every line is checked before
+the first job is sent, so a typo on line 40 costs nothing.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+from ._errors import CogVideoError, ValidationError
+from ._jobs import Job, JobStatus
+from ._request import VideoRequest, build_request
+
+__all__ = ["read_batch", "read_source", "run_batch"]
+
+_OPTIONS = frozenset(inspect.signature(build_request).parameters) - {"prompt", "request_id"}
+
+
+def _line_request(text: str, defaults: dict[str, Any]) -> VideoRequest:
+    if not text.startswith("{"):
+        return build_request(text, **defaults)
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(row, dict):
+        raise ValidationError('a JSON line must be an object like {"prompt": "..."}')
+    unknown = sorted(set(row) - _OPTIONS - {"prompt"})
+    if unknown:
+        raise ValidationError(
+            f"unknown option {unknown[0]!r}; options: prompt, {', '.join(sorted(_OPTIONS))}"
+        )
+    prompt = row.pop("prompt", None)
+    return build_request(prompt, **{**defaults, **row})
+
+
+def read_batch(lines: Iterable[str], defaults: dict[str, Any], source: str) -> list[VideoRequest]:
+    """Every request of a batch, or one ValidationError naming the first bad line."""
+    requests = []
+    for number, raw in enumerate(lines, 1):
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            requests.append(_line_request(text, defaults))
+        except ValidationError as exc:
+            raise ValidationError(f"{source}:{number}: {exc.message}", field=exc.field) from None
+    if not requests:
+        raise ValidationError(f"{source} holds no prompts (one per line, or JSON lines)")
+    return requests
+
+
+def _line(job: Job) -> str:
+    prompt = job.prompt if len(job.prompt) <= 50 else job.prompt[:49] + "…"
+    if job.status is JobStatus.SUCCEEDED:
+        return f"done    {job.elapsed:5.0f}s  {job.video_path}  {prompt!r}"
+    return f"{job.status.value:<7} {job.elapsed:5.0f}s  {prompt!r}: {job.error or job.note or ''}"
+
+
+def run_batch(
+    requests: list[VideoRequest],
+    submit: Callable[[VideoRequest], Job],
+    *,
+    as_json: bool,
+    out: TextIO,
+    resume_hint: str,
+    tick: float = 0.2,
+) -> int:
+    """Submit, show progress, print a line per finished job; the exit code says if any failed."""
+    jobs = [submit(r) for r in requests]
+    emulated = any(j.emulated for j in jobs)
+    started = time.monotonic()
+    pending = list(jobs)
+    bar = tqdm(total=len(jobs), unit="job", file=sys.stderr, disable=None, dynamic_ncols=True)
+    bar.set_description("EMULATED" if emulated else "generating")
+    try:
+        while pending:
+            for job in [j for j in pending if j.status.terminal]:
+                pending.remove(job)
+                text = json.dumps(job.to_dict(), ensure_ascii=False) if as_json else _line(job)
+                bar.write(text, file=out)
+                out.flush()
+                bar.update(1)
+            if pending:
+                time.sleep(tick)
+    except KeyboardInterrupt:
+        bar.close()
+        print(
+            f"\nstopped waiting: {len(pending)} of {len(jobs)} jobs still run on the server and stay "
+            f"in the ledger. Pick them up with: {resume_hint}",
+            file=sys.stderr,
+        )
+        return 130
+    bar.close()
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.status.value] = counts.get(job.status.value, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    tag = " (EMULATED: no API key set)" if emulated else ""
+    print(f"{summary} in {time.monotonic() - started:.0f} s{tag}", file=sys.stderr)
+    return 0 if all(j.status is JobStatus.SUCCEEDED for j in jobs) else 1
+
+
+def read_source(path: str) -> tuple[list[str], str]:
+    """The lines of a batch file (``-`` is standard input) and the name to report errors with."""
+    if path == "-":
+        return sys.stdin.read().splitlines(), "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8").splitlines(), path
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CogVideoError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
