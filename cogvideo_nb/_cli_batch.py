@@ -61,9 +61,9 @@ def read_batch(lines: Iterable[str], defaults: dict[str, Any], source: str) -> l
 
 
 def _line(job: Job) -> str:
+    if job.status is JobStatus.SUCCEEDED:  # the file name already carries the prompt's words
+        return f"done    {job.elapsed:5.0f}s  {job.video_path}"
     prompt = job.prompt if len(job.prompt) <= 50 else job.prompt[:49] + "…"
-    if job.status is JobStatus.SUCCEEDED:
-        return f"done    {job.elapsed:5.0f}s  {job.video_path}  {prompt!r}"
     return f"{job.status.value:<7} {job.elapsed:5.0f}s  {prompt!r}: {job.error or job.note or ''}"
 
 
@@ -88,9 +88,9 @@ def run_batch(
             for job in [j for j in pending if j.status.terminal]:
                 pending.remove(job)
                 text = json.dumps(job.to_dict(), ensure_ascii=False) if as_json else _line(job)
+                bar.update(1)
                 bar.write(text, file=out)
                 out.flush()
-                bar.update(1)
             if pending:
                 time.sleep(tick)
     except KeyboardInterrupt:
