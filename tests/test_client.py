@@ -85,10 +85,19 @@ def test_unknown_status_is_an_error_not_a_loop() -> None:
     assert len(script.seen) == 1
 
 
-def test_success_carries_urls_and_emulated_flag() -> None:
-    state = client(Script([status("SUCCESS", emulated=True)])).get("task-1")
+def test_success_carries_urls_and_emulated_flag_comes_from_the_header_only() -> None:
+    marked = status("SUCCESS")
+    marked.headers["X-CogVideo-Emulator"] = "1"
+    state = client(Script([marked])).get("task-1")
     assert state.video_url == "https://cdn.test/v.mp4" and state.cover_url == "https://cdn.test/c.png"
     assert state.emulated
+    # a body field is no proof: the platform documents none, so it is not trusted
+    assert not client(Script([status("SUCCESS", emulated=True)])).get("task-1").emulated
+
+
+def test_documented_extra_keys_are_not_shown_as_a_fail_reason() -> None:
+    answer = status("FAIL", created=1700000000, usage={"total_tokens": 0}, content_filter=[])
+    assert client(Script([answer])).get("task-1").fail_reason == "the server gave no reason"
 
 
 def test_fail_shows_whatever_the_body_carries() -> None:
