@@ -26,6 +26,8 @@ __all__ = ["AsyncClient", "Client"]
 T = TypeVar("T")
 _EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 (not a secret: the emulator takes any)
 DEFAULT_MAX_DOWNLOAD = 1 << 30
+# httpx errors raised before anything is sent, or by a redirect loop: permanent, never retried.
+_UNSENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.TooManyRedirects, httpx.InvalidURL)
 
 
 class _BearerAuth(httpx.Auth):
@@ -123,12 +125,18 @@ class _BaseClient:
             "auth": self._bearer,
         }
 
-    def _retry_delay(self, state: RetryState, exc: httpx.HTTPError | CogVideoError) -> float:
+    def _retry_delay(self, state: RetryState, exc: httpx.HTTPError | httpx.InvalidURL | CogVideoError) -> float:
         """Seconds to wait before trying again, or raise the (scrubbed) error: the shared decision."""
-        if isinstance(exc, httpx.HTTPError):
-            error: CogVideoError = NetworkError(
-                f"network problem talking to the API ({type(exc).__name__}): {exc}"
+        if isinstance(exc, _UNSENDABLE):
+            # the request itself cannot leave (bad scheme, illegal header): no retry fixes it
+            # h11 quotes the offending header (the key, escaped past _scrub's reach): not shown
+            shown = "an illegal header (is the API key one line?)" if isinstance(
+                exc, httpx.LocalProtocolError) else str(exc)  # fmt: skip
+            error: CogVideoError = ConfigError(
+                f"the request cannot be sent ({type(exc).__name__}): {shown}; retrying cannot help"
             )
+        elif isinstance(exc, httpx.HTTPError):
+            error = NetworkError(f"network problem talking to the API ({type(exc).__name__}): {exc}")
         else:
             error = exc
         del exc  # a library's message may echo the key; keep it out of this frame's locals
@@ -185,7 +193,7 @@ class Client(_BaseClient):
         while True:
             try:
                 return attempt()
-            except (httpx.HTTPError, CogVideoError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
                 delay = self._retry_delay(state, exc)
             self._sleep(delay)
 
@@ -266,7 +274,7 @@ class AsyncClient(_BaseClient):
         while True:
             try:
                 return await attempt()
-            except (httpx.HTTPError, CogVideoError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
                 delay = self._retry_delay(state, exc)
             await self._sleep(delay)
 
