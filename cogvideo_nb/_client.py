@@ -57,8 +57,9 @@ class _BaseClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         seed: int | None = None,
+        provider: str | None = None,
     ) -> None:
-        self._settings: Settings = resolve_settings(api_key=api_key, base_url=base_url)
+        self._settings: Settings = resolve_settings(api_key=api_key, base_url=base_url, provider=provider)
         self._base_url: str | None = self._settings.base_url
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -68,6 +69,11 @@ class _BaseClient:
         self.on_retry: Callable[[CogVideoError, float], None] | None = None
 
     # -- configuration ---------------------------------------------------------------------------
+    @property
+    def provider(self) -> str:
+        """The platform this client speaks to: ``bigmodel`` or ``zai``."""
+        return self._settings.provider
+
     @property
     def emulated(self) -> bool:
         """True when this client talks to the bundled emulator instead of the real service."""
@@ -84,7 +90,11 @@ class _BaseClient:
     def _token(self) -> str:
         key = self._settings.api_key
         if key is None and not self.emulated:
-            raise ConfigError(f"no API key for {self._base_url}: set ZHIPUAI_API_KEY or pass api_key=...")
+            platform = self._settings.platform
+            raise ConfigError(
+                f"no API key for {self._base_url} ({platform.title}): set {platform.key_env} "
+                "or pass api_key=... (a key works only on its own platform)"
+            )
         return key.reveal() if key is not None else _EMULATOR_TOKEN
 
     def _scrub(self, error: CogVideoError) -> CogVideoError:
@@ -114,6 +124,7 @@ class _BaseClient:
             "url": f"{self.base_url}/videos/generations",
             "json": req.to_body(),
             "auth": self._bearer,
+            "headers": dict(self._settings.platform.headers),
         }
 
     def _poll_args(self, task_id: str) -> dict[str, Any]:
@@ -123,9 +134,12 @@ class _BaseClient:
             "method": "GET",
             "url": f"{self.base_url}/async-result/{task_id}",
             "auth": self._bearer,
+            "headers": dict(self._settings.platform.headers),
         }
 
-    def _retry_delay(self, state: RetryState, exc: httpx.HTTPError | httpx.InvalidURL | CogVideoError) -> float:
+    def _retry_delay(
+        self, state: RetryState, exc: httpx.HTTPError | httpx.InvalidURL | CogVideoError
+    ) -> float:
         """Seconds to wait before trying again, or raise the (scrubbed) error: the shared decision."""
         if isinstance(exc, _UNSENDABLE):
             # the request itself cannot leave (bad scheme, illegal header): no retry fixes it
@@ -183,8 +197,9 @@ class Client(_BaseClient):
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        provider: str | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout=timeout, retry=retry, seed=seed)
+        super().__init__(api_key, base_url, timeout=timeout, retry=retry, seed=seed, provider=provider)
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
         self._sleep = sleep
 
@@ -264,8 +279,9 @@ class AsyncClient(_BaseClient):
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         seed: int | None = None,
+        provider: str | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout=timeout, retry=retry, seed=seed)
+        super().__init__(api_key, base_url, timeout=timeout, retry=retry, seed=seed, provider=provider)
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
         self._sleep = sleep
 

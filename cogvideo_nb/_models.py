@@ -9,7 +9,7 @@ accepted and the row says so.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -75,7 +75,8 @@ def _cogvideox(sizes: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
 def _vidu(sizes: tuple[str, ...], duration: int, **extra: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
     # No fps/quality for Vidu: the platform refuses them. Durations: the official examples
     # (4 s for vidu2-*, 5 s for viduq1-*).
-    return {"size": sizes, "duration": (duration,), "movement_amplitude": ("auto", "small", "medium", "large"),
+    amplitude = ("auto", "small", "medium", "large")
+    return {"size": sizes, "duration": (duration,), "movement_amplitude": amplitude,
             "off_peak": _BOOL, "with_audio": _BOOL, "watermark_enabled": _BOOL, **extra}  # fmt: skip
 
 
@@ -97,7 +98,6 @@ class ModelSpec:
     concurrency: int = 5
     free: bool = False
     default_size: str = "1920x1080"
-    note: str = field(default="", compare=False)
 
     @property
     def max_images(self) -> int:
@@ -123,20 +123,54 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("cogvideox-2", _cogvideox(_COGVIDEOX_ANY), _COG_DEFAULTS),
         # first + last frame as a two-image list
         ModelSpec("cogvideox-3", _cogvideox(_COGVIDEOX3), _COG_DEFAULTS, ("first", "last"), concurrency=1),
-        ModelSpec("viduq1-text", _vidu(_VIDU_Q1, 5, style=("general", "anime"), aspect_ratio=_ASPECT),
-                  {**_VIDU_DEFAULTS, "duration": 5, "style": "general", "aspect_ratio": "16:9"},
-                  images=(), max_prompt=1500),  # fmt: skip
-        ModelSpec("viduq1-image", _vidu(_VIDU_Q1, 5), {**_VIDU_DEFAULTS, "duration": 5}, min_images=1,
-                  max_prompt=1500),  # fmt: skip
-        ModelSpec("vidu2-image", _vidu(_VIDU_2, 4), {**_VIDU_DEFAULTS, "duration": 4}, min_images=1,
-                  max_prompt=1500, default_size="1280x720"),  # fmt: skip
-        ModelSpec("viduq1-start-end", _vidu(_VIDU_Q1, 5), {**_VIDU_DEFAULTS, "duration": 5},
-                  ("first", "last"), min_images=2, max_prompt=1500),  # fmt: skip
-        ModelSpec("vidu2-start-end", _vidu(_VIDU_2, 4), {**_VIDU_DEFAULTS, "duration": 4},
-                  ("first", "last"), min_images=2, max_prompt=1500, default_size="1280x720"),  # fmt: skip
-        ModelSpec("vidu2-reference", _vidu(_VIDU_2, 4, aspect_ratio=_ASPECT),
-                  {**_VIDU_DEFAULTS, "duration": 4, "aspect_ratio": "16:9"},
-                  ("reference",) * 3, min_images=1, max_prompt=1500, default_size="1280x720"),  # fmt: skip
+        ModelSpec(
+            "viduq1-text",
+            _vidu(_VIDU_Q1, 5, style=("general", "anime"), aspect_ratio=_ASPECT),
+            {**_VIDU_DEFAULTS, "duration": 5, "style": "general", "aspect_ratio": "16:9"},
+            images=(),
+            max_prompt=1500,
+        ),
+        ModelSpec(
+            "viduq1-image",
+            _vidu(_VIDU_Q1, 5),
+            {**_VIDU_DEFAULTS, "duration": 5},
+            min_images=1,
+            max_prompt=1500,
+        ),
+        ModelSpec(
+            "vidu2-image",
+            _vidu(_VIDU_2, 4),
+            {**_VIDU_DEFAULTS, "duration": 4},
+            min_images=1,
+            max_prompt=1500,
+            default_size="1280x720",
+        ),
+        ModelSpec(
+            "viduq1-start-end",
+            _vidu(_VIDU_Q1, 5),
+            {**_VIDU_DEFAULTS, "duration": 5},
+            ("first", "last"),
+            min_images=2,
+            max_prompt=1500,
+        ),
+        ModelSpec(
+            "vidu2-start-end",
+            _vidu(_VIDU_2, 4),
+            {**_VIDU_DEFAULTS, "duration": 4},
+            ("first", "last"),
+            min_images=2,
+            max_prompt=1500,
+            default_size="1280x720",
+        ),
+        ModelSpec(
+            "vidu2-reference",
+            _vidu(_VIDU_2, 4, aspect_ratio=_ASPECT),
+            {**_VIDU_DEFAULTS, "duration": 4, "aspect_ratio": "16:9"},
+            ("reference",) * 3,
+            min_images=1,
+            max_prompt=1500,
+            default_size="1280x720",
+        ),
     )
 }
 

@@ -209,8 +209,7 @@ def _check_option(spec: ModelSpec, name: str, value: Any) -> Any:
     value = _coerce(name, value, OPTIONS[name].kind)
     if type(value) is not OPTIONS[name].kind or value not in allowed:
         raise ValidationError(
-            f"{name} {value!r} is not allowed for {spec.name}; choose one of: "
-            f"{', '.join(map(str, allowed))}",
+            f"{name} {value!r} is not allowed for {spec.name}; choose one of: {', '.join(map(str, allowed))}",
             field=name,
         )
     return value
@@ -238,7 +237,9 @@ def _image_list(
                 f"{spec.name} takes no last frame; models that do: {', '.join(takers)}", field="last_frame"
             )
         if len(images) != 1:
-            raise ValidationError("a last frame needs exactly one first frame (image=...)", field="last_frame")
+            raise ValidationError(
+                "a last frame needs exactly one first frame (image=...)", field="last_frame"
+            )
         images.append(image_to_url(last_frame))
     if references:
         if "reference" not in spec.images:

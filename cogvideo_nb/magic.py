@@ -57,6 +57,8 @@ def _flag_value(name: str, value: Any) -> Any:
         low = value.strip().lower()
         return True if low in _TRUE else False if low in _FALSE else value
     return value
+
+
 _NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
 
@@ -72,9 +74,8 @@ class CogVideoMagics(Magics):
     The API key is deliberately not one: ``%config`` prints values back. Set ZHIPUAI_API_KEY.
     """
 
-    base_url = Unicode(None, allow_none=True, help="API base URL (default: the real service)").tag(
-        config=True
-    )
+    base_url = Unicode(None, allow_none=True, help="API base URL (default: the provider's)").tag(config=True)
+    provider = Unicode(None, allow_none=True, help="platform: bigmodel or zai").tag(config=True)
     output_dir = Unicode(None, allow_none=True, help="where videos are saved").tag(config=True)
     concurrency = Int(None, allow_none=True, help="tasks in flight at once").tag(config=True)
     timeout = Float(None, allow_none=True, help="seconds to wait for one task").tag(config=True)
@@ -85,13 +86,16 @@ class CogVideoMagics(Magics):
         self.cards: dict[str, JobCard] = {}
         self._push()
 
-    @observe("base_url", "output_dir", "concurrency", "timeout", "model")
+    @observe("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
     def _changed(self, change: Any) -> None:
         self._push()
 
     def _push(self) -> None:
         set_overrides(
-            **{n: getattr(self, n) for n in ("base_url", "output_dir", "concurrency", "timeout", "model")}
+            **{
+                n: getattr(self, n)
+                for n in ("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
+            }
         )
 
     # -- %%cogvideo --------------------------------------------------------------------------------
@@ -284,9 +288,9 @@ def _table(jobs: list[Job]) -> str:
 def _config_text() -> str:
     s = resolve_settings()
     where = "the bundled emulator (results are labelled EMULATED)" if s.uses_emulator else s.base_url
-    key = "set" if s.api_key is not None else "not set (ZHIPUAI_API_KEY)"
+    key = "set" if s.api_key is not None else f"not set ({s.platform.key_env})"
     return (
-        f"API key: {key}\nservice: {where}\noutput folder: {s.output_dir}\n"
+        f"platform: {s.platform.title}\nAPI key: {key}\nservice: {where}\noutput folder: {s.output_dir}\n"
         f"concurrency: {s.concurrency}\ntimeout: {s.timeout:g} s\ndefault model: {s.model}"
     )
 

@@ -80,7 +80,12 @@ def bad(name: str, field: str, message: str, prompt: Any = "a cat", **options: A
 ROWS = [
     bad("empty prompt", "prompt", r"give a prompt or a first-frame image \(both are empty\)", prompt=""),
     bad("blank prompt", "prompt", r"both are empty", prompt="   \n "),
-    bad("513 chars", "prompt", r"prompt is 513 characters; cogvideox-flash takes at most 512", prompt="x" * 513),
+    bad(
+        "513 chars",
+        "prompt",
+        r"prompt is 513 characters; cogvideox-flash takes at most 512",
+        prompt="x" * 513,
+    ),
     bad("prompt not text", "prompt", r"prompt must be text, not int", prompt=42),
     bad(
         "size not offered by the model",
@@ -98,7 +103,12 @@ ROWS = [
     ),
     bad("fps 24", "fps", r"fps 24 is not allowed for cogvideox-flash; choose one of: 30, 60", fps=24),
     bad("fps True", "fps", r"fps True is not allowed", fps=True),
-    bad("duration 7", "duration", r"duration 7 is not allowed for cogvideox-flash; choose one of: 5, 10", duration=7),
+    bad(
+        "duration 7",
+        "duration",
+        r"duration 7 is not allowed for cogvideox-flash; choose one of: 5, 10",
+        duration=7,
+    ),
     bad("duration 5.5", "duration", r"duration must be a whole number, not 5\.5", duration=5.5),
     bad(
         "quality best",

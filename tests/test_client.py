@@ -320,7 +320,7 @@ def test_every_error_row_is_retried_as_its_row_says(http: int, code: str, retrie
 def test_a_request_that_cannot_be_sent_is_not_retried() -> None:
     sleeps: list[float] = []
     c = Client("sk-test", "ftp://example.invalid/v4", sleep=sleeps.append)
-    with pytest.raises(ConfigError, match="UnsupportedProtocol.*retrying cannot help"):
+    with pytest.raises(ConfigError, match=r"UnsupportedProtocol.*retrying cannot help"):
         c.get("task-1")
     assert sleeps == []
 

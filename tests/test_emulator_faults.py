@@ -28,7 +28,9 @@ def test_p_500_fails_before_any_task_exists() -> None:
         assert emu.stats()["tasks"] == []
 
 
-@pytest.mark.parametrize(("scale", "header"), [(1.0, "1"), (0.5, "1"), (2.2, "3"), (0.0, "0")])  # whole seconds
+@pytest.mark.parametrize(
+    ("scale", "header"), [(1.0, "1"), (0.5, "1"), (2.2, "3"), (0.0, "0")]
+)  # whole seconds
 def test_p_429_sends_scaled_retry_after(scale: float, header: str) -> None:
     with running(FAST.replace(p_429=1.0, time_scale=scale)) as emu:
         resp = submit(emu, prompt="x")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import io
 import json
-import time
 import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor

@@ -85,8 +85,16 @@ def test_status_decides_when_code_is_unknown() -> None:
 @pytest.mark.parametrize(
     ("header", "expected"),
     # RFC 9110: delta-seconds is 1*DIGIT; a fraction or a sign makes it no Retry-After at all
-    [("3", 3.0), (" 120 ", 120.0), ("0", 0.0), ("0.5", None), ("-2", None), ("1e3", None),
-     (None, None), ("soon", None)],
+    [
+        ("3", 3.0),
+        (" 120 ", 120.0),
+        ("0", 0.0),
+        ("0.5", None),
+        ("-2", None),
+        ("1e3", None),
+        (None, None),
+        ("soon", None),
+    ],
 )
 def test_retry_after_seconds(header: str | None, expected: float | None) -> None:
     assert e.parse_retry_after(header) == expected
@@ -109,8 +117,14 @@ def test_validation_error_is_a_value_error() -> None:
 
 @pytest.mark.parametrize(
     ("code", "words"),
-    [("1309", "plan has expired"), ("1310", "weekly or monthly cap"), ("1311", "does not include this model"),
-     ("1312", "overloaded"), ("1313", "fair-use"), ("1233", "no such task")],
+    [
+        ("1309", "plan has expired"),
+        ("1310", "weekly or monthly cap"),
+        ("1311", "does not include this model"),
+        ("1312", "overloaded"),
+        ("1313", "fair-use"),
+        ("1233", "no such task"),
+    ],
 )
 def test_codes_without_a_clear_message_say_their_reason(code: str, words: str) -> None:
     err = e.error_from_response(429 if code != "1233" else 404, body(code, "错误"))

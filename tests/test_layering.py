@@ -31,7 +31,8 @@ def test_public_names_are_pinned() -> None:
         [
             "MODELS", "APIError", "AsyncClient", "AuthenticationError", "BadRequestError", "Client",
             "CogVideoError", "ConfigError", "ContentFilterError", "Download", "DownloadError",
-            "NetworkError", "NotFoundError", "PermissionDeniedError", "ProtocolError", "QuotaError", "RateLimitError",
+            "NetworkError", "NotFoundError", "PermissionDeniedError", "ProtocolError", "QuotaError",
+            "RateLimitError",
             "RetryPolicy", "ServerError", "Settings", "TaskFailedError", "TaskState", "TaskStatus",
             "ValidationError", "VideoRequest", "WaitTimeoutError", "__version__", "build_request",
             "load_ipython_extension", "resolve_settings", "Engine", "Job", "JobStatus", "generate",

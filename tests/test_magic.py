@@ -180,6 +180,7 @@ def test_line_magic_status_config_show(ip: InteractiveShell) -> None:
     assert "&lt;b&gt;bold&lt;/b&gt; heron" in table.data and "<b>bold" not in table.data
     config = ip.run_line_magic("cogvideo", "config")
     assert "API key: set" in config and SENTINEL not in config
+    assert "platform: BigModel (open.bigmodel.cn)" in config
     job = jobs_of(ip)[0]
     shown = ip.run_line_magic("cogvideo", f"show {job.id[:14]}")
     assert "<video" in shown.data

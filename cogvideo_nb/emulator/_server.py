@@ -39,7 +39,9 @@ _POLL = API_PREFIX + "/async-result/"
 FILES_PREFIX = "/api/cogvideo/"
 # <task id>-<expiry, hex seconds>-<signature>_0.mp4 | _cover_0.png: a real-looking name that
 # carries its own expiry, so links can expire with no visible query parameter.
-_FILE_RE = re.compile(r"^([0-9a-f]{1,16}-[0-9a-f]{16})-([0-9a-f]{1,12})-([0-9a-f]{20})_(0\.mp4|cover_0\.png)$")
+_FILE_RE = re.compile(
+    r"^([0-9a-f]{1,16}-[0-9a-f]{16})-([0-9a-f]{1,12})-([0-9a-f]{20})_(0\.mp4|cover_0\.png)$"
+)
 REASON_HEADER = "X-CogVideo-Emulator-Reason"
 _MAX_BODY = 32 * 1024 * 1024
 

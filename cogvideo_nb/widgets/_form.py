@@ -61,7 +61,9 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.duration, self.quality = self.controls["duration"], self.controls["quality"]
         self.audio = self.controls["with_audio"]
         self.image = w.FileUpload(accept="image/png,image/jpeg", multiple=False, description="First frame")
-        self.last_frame = w.FileUpload(accept="image/png,image/jpeg", multiple=False, description="Last frame")
+        self.last_frame = w.FileUpload(
+            accept="image/png,image/jpeg", multiple=False, description="Last frame"
+        )
         self.references = w.FileUpload(accept="image/png,image/jpeg", multiple=True, description="References")
         self.submit = w.Button(description="Generate", button_style="primary", icon="film")
         self.message = w.HTML()
