@@ -92,8 +92,8 @@ class _BaseClient:
         if key is None and not self.emulated:
             platform = self._settings.platform
             raise ConfigError(
-                f"no API key for {self._base_url} ({platform.title}): set {platform.key_env} "
-                "or pass api_key=... (a key works only on its own platform)"
+                f"no API key for {self._base_url}: set {platform.key_env} or pass api_key=... "
+                f"(a {platform.title} key: a key works only on its own platform)"
             )
         return key.reveal() if key is not None else _EMULATOR_TOKEN
 

@@ -208,15 +208,15 @@ def test_restart_on_the_same_state_dir_keeps_and_finishes_tasks(tmp_path: Path) 
 
 
 def test_stats_endpoint_matches_in_process_stats(emu: Emulator) -> None:
-    task_id = submit(emu, prompt="count me", request_id="r-stats").json()["id"]
+    task_id = submit(emu, prompt="#seconds=3 count me", request_id="r-stats").json()["id"]
     poll(emu, task_id)
     remote = httpx.get(emu.root_url + "/_emulator/stats").json()
     assert remote == emu.stats()
     assert remote["requests"] == {"submit": 1, "poll": 1, "file": 0}
     (task,) = remote["tasks"]
     assert task["id"] == task_id and task["request_id"] == "r-stats"
-    assert task["prompt"] == "count me" and task["status"] == "PROCESSING"
-    assert task["due_at"] - task["created_at"] == pytest.approx(0.2)
+    assert task["prompt"] == "#seconds=3 count me" and task["status"] == "PROCESSING"
+    assert task["due_at"] - task["created_at"] == pytest.approx(3.0)
 
 
 def test_emulator_never_imports_the_client() -> None:
