@@ -315,8 +315,7 @@ class _Overlay:
         pad = max(3, short // 60)
         # placed by its ink box, so fonts with tall ascenders (CJK) sit in the corner like others
         lb = draw.textbbox((0, 0), "EMULATED", font=label_font)
-        box = (pad, pad, pad * 5 + lb[2] - lb[0], pad * 5 + lb[3] - lb[1])
-        draw.rectangle(box, fill=(200, 20, 40, 230))
+        draw.rectangle((pad, pad, pad * 5 + lb[2] - lb[0], pad * 5 + lb[3] - lb[1]), fill=(200, 20, 40, 230))
         draw.text((pad * 3 - lb[0], pad * 3 - lb[1]), "EMULATED", font=label_font, fill=(255, 255, 255, 255))
 
         px = max(9, short // (22 if compact else 16))
