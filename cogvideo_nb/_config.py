@@ -225,14 +225,14 @@ def resolve_settings(*, environ: Mapping[str, str] | None = None, **explicit: An
     unknown = set(explicit) - set(_SETTINGS)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    provider, chosen = infer_provider(explicit.get("provider"), environ=environ)
+    provider, _ = infer_provider(explicit.get("provider"), environ=environ)
     values = {
         name: resolve(name, explicit.get(name), environ=environ, provider=provider)
         for name in _SETTINGS
         if name != "provider"
     }
-    # A named platform, or a key, means the real service; neither means the emulator.
-    if values["base_url"] is None and (chosen or values["api_key"] is not None):
+    # A key means the real service (its platform's URL); no key and no URL mean the emulator.
+    if values["base_url"] is None and values["api_key"] is not None:
         values["base_url"] = PROVIDERS[provider].base_url
     if values["base_url"] is not None:
         values["base_url"] = str(values["base_url"]).rstrip("/")

@@ -87,9 +87,10 @@ def test_provider_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_key_is_never_sent_to_the_other_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZHIPUAI_API_KEY", "sk-bigmodel")
+    assert resolve_settings(provider="zai").api_key is None  # the BigModel key is not Z.ai's
     script = Script([])
-    c = Client(provider="zai", transport=script.sync())
-    assert c.base_url == "https://api.z.ai/api/paas/v4" and not c.emulated
+    c = Client(provider="zai", base_url="https://api.z.ai/api/paas/v4", transport=script.sync())
+    assert c.provider == "zai" and not c.emulated and "api_key=unset" in repr(c)
     with pytest.raises(ConfigError, match=r"no API key for https://api\.z\.ai.*set ZAI_API_KEY"):
         c.get("t1")
     assert script.seen == []
