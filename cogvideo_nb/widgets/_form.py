@@ -12,7 +12,7 @@ import ipywidgets as w
 
 from .._engine import Engine, get_engine
 from .._errors import CogVideoError
-from .._models import DEFAULT_MODEL, MODELS, OPTIONS, get_model
+from .._models import DEFAULT_MODEL, MODELS, OPTIONS
 from .._request import build_request
 from ._card import JobCard
 
@@ -134,7 +134,7 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         return [bytes(item["content"]) for item in items]
 
     def _image(self) -> bytes | None:
-        files = self._uploads(self.image) if get_model(self.model.value) else []
+        files = self._uploads(self.image)
         return files[0] if files else None
 
     def _on_submit(self, _: Any = None) -> None:
