@@ -28,7 +28,7 @@ def emu() -> Iterator[Emulator]:
 
 
 def test_httpx_submit_poll_download_gives_a_faststart_h264(emu: Emulator) -> None:
-    sub = submit(emu, prompt="a red kite over dunes", size="720x480", request_id="req-1")
+    sub = submit(emu, prompt="a red kite over dunes #seconds=1.5", size="720x480", request_id="req-1")
     assert sub.status_code == 200
     assert sub.headers["X-CogVideo-Emulator"] == "1"
     body = sub.json()
