@@ -17,25 +17,24 @@ from . import _cli_batch, _cli_lab
 from ._engine import get_engine
 from ._errors import CogVideoError
 from ._jobs import Job, JobStatus
-from ._models import DURATIONS, FPS_VALUES, MODELS, QUALITIES
+from ._models import MODELS, OPTIONS, option_values
 from ._request import build_request
 
 __all__ = ["main"]
 
 
 def _add_request_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", choices=list(MODELS), default=None)
-    p.add_argument("--size", help="WIDTHxHEIGHT, e.g. 1920x1080")
-    p.add_argument("--fps", type=int, choices=FPS_VALUES)
-    p.add_argument("--duration", type=int, choices=DURATIONS)
-    p.add_argument("--quality", choices=QUALITIES)
-    p.add_argument("--audio", action="store_true", default=None, help="ask for AI sound effects")
-    p.add_argument("--image", help="first frame: a PNG/JPEG path or an http(s) URL")
+    # names are case-insensitive, like the platform's: checked by build_request, not argparse
+    p.add_argument("--model", default=None, help=f"one of: {', '.join(MODELS)}")
+    add_option_flags(p)
+    p.add_argument("--image", help="first frame: a PNG/JPEG path, an http(s) URL, a data URL or Base64")
+    p.add_argument("--last-frame", help="last frame (models taking first + last): path or URL")
+    p.add_argument("--reference", action="append", help="a reference image (vidu2-reference); repeatable")
 
 
 def _request_options(args: argparse.Namespace) -> dict[str, Any]:
-    opts = {"model": args.model, "size": args.size, "fps": args.fps, "duration": args.duration}
-    opts.update(quality=args.quality, with_audio=args.audio, image=args.image)
+    opts = {name: getattr(args, name) for name in OPTIONS}
+    opts.update(model=args.model, image=args.image, last_frame=args.last_frame, references=args.reference)
     return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -81,6 +80,18 @@ def _batch(argv: Sequence[str]) -> int:
     except CogVideoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per catalogue option; the values each model takes are checked by build_request."""
+    for name, opt in OPTIONS.items():
+        values = ", ".join(map(str, option_values(name))) if opt.kind is not bool else ""
+        text = f"{opt.help}" + (f"; one of: {values} (per model)" if values else "")
+        if opt.kind is bool:
+            parser.add_argument(f"--{opt.flag}", dest=name, action=argparse.BooleanOptionalAction,
+                                default=None, help=text)  # fmt: skip
+        else:
+            parser.add_argument(f"--{opt.flag}", dest=name, type=opt.kind, help=text)
 
 
 def _report(job: Job, as_json: bool) -> None:

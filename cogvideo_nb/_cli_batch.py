@@ -19,11 +19,15 @@ from tqdm import tqdm
 
 from ._errors import CogVideoError, ValidationError
 from ._jobs import Job, JobStatus
+from ._models import OPTIONS
 from ._request import VideoRequest, build_request
 
 __all__ = ["read_batch", "read_source", "run_batch"]
 
-_OPTIONS = frozenset(inspect.signature(build_request).parameters) - {"prompt", "request_id"}
+# What a JSON line may set: build_request's named parameters and the catalogue's options.
+_OPTIONS = (frozenset(inspect.signature(build_request).parameters) | frozenset(OPTIONS)) - {
+    "prompt", "request_id", "options",
+}  # fmt: skip
 
 
 def _line_request(text: str, defaults: dict[str, Any]) -> VideoRequest:

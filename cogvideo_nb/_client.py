@@ -26,6 +26,8 @@ __all__ = ["AsyncClient", "Client"]
 T = TypeVar("T")
 _EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 (not a secret: the emulator takes any)
 DEFAULT_MAX_DOWNLOAD = 1 << 30
+# httpx errors raised before anything is sent, or by a redirect loop: permanent, never retried.
+_UNSENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.TooManyRedirects, httpx.InvalidURL)
 
 
 class _BearerAuth(httpx.Auth):
@@ -55,8 +57,9 @@ class _BaseClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         seed: int | None = None,
+        provider: str | None = None,
     ) -> None:
-        self._settings: Settings = resolve_settings(api_key=api_key, base_url=base_url)
+        self._settings: Settings = resolve_settings(api_key=api_key, base_url=base_url, provider=provider)
         self._base_url: str | None = self._settings.base_url
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -66,6 +69,11 @@ class _BaseClient:
         self.on_retry: Callable[[CogVideoError, float], None] | None = None
 
     # -- configuration ---------------------------------------------------------------------------
+    @property
+    def provider(self) -> str:
+        """The platform this client speaks to: ``bigmodel`` or ``zai``."""
+        return self._settings.provider
+
     @property
     def emulated(self) -> bool:
         """True when this client talks to the bundled emulator instead of the real service."""
@@ -82,7 +90,11 @@ class _BaseClient:
     def _token(self) -> str:
         key = self._settings.api_key
         if key is None and not self.emulated:
-            raise ConfigError(f"no API key for {self._base_url}: set ZHIPUAI_API_KEY or pass api_key=...")
+            platform = self._settings.platform
+            raise ConfigError(
+                f"no API key for {self._base_url}: set {platform.key_env} or pass api_key=... "
+                f"(a {platform.title} key: a key works only on its own platform)"
+            )
         return key.reveal() if key is not None else _EMULATOR_TOKEN
 
     def _scrub(self, error: CogVideoError) -> CogVideoError:
@@ -112,6 +124,7 @@ class _BaseClient:
             "url": f"{self.base_url}/videos/generations",
             "json": req.to_body(),
             "auth": self._bearer,
+            "headers": dict(self._settings.platform.headers),
         }
 
     def _poll_args(self, task_id: str) -> dict[str, Any]:
@@ -121,14 +134,23 @@ class _BaseClient:
             "method": "GET",
             "url": f"{self.base_url}/async-result/{task_id}",
             "auth": self._bearer,
+            "headers": dict(self._settings.platform.headers),
         }
 
-    def _retry_delay(self, state: RetryState, exc: httpx.HTTPError | CogVideoError) -> float:
+    def _retry_delay(
+        self, state: RetryState, exc: httpx.HTTPError | httpx.InvalidURL | CogVideoError
+    ) -> float:
         """Seconds to wait before trying again, or raise the (scrubbed) error: the shared decision."""
-        if isinstance(exc, httpx.HTTPError):
-            error: CogVideoError = NetworkError(
-                f"network problem talking to the API ({type(exc).__name__}): {exc}"
+        if isinstance(exc, _UNSENDABLE):
+            # the request itself cannot leave (bad scheme, illegal header): no retry fixes it
+            # h11 quotes the offending header (the key, escaped past _scrub's reach): not shown
+            shown = "an illegal header (is the API key one line?)" if isinstance(
+                exc, httpx.LocalProtocolError) else str(exc)  # fmt: skip
+            error: CogVideoError = ConfigError(
+                f"the request cannot be sent ({type(exc).__name__}): {shown}; retrying cannot help"
             )
+        elif isinstance(exc, httpx.HTTPError):
+            error = NetworkError(f"network problem talking to the API ({type(exc).__name__}): {exc}")
         else:
             error = exc
         del exc  # a library's message may echo the key; keep it out of this frame's locals
@@ -175,8 +197,9 @@ class Client(_BaseClient):
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         seed: int | None = None,
+        provider: str | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout=timeout, retry=retry, seed=seed)
+        super().__init__(api_key, base_url, timeout=timeout, retry=retry, seed=seed, provider=provider)
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
         self._sleep = sleep
 
@@ -185,7 +208,7 @@ class Client(_BaseClient):
         while True:
             try:
                 return attempt()
-            except (httpx.HTTPError, CogVideoError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
                 delay = self._retry_delay(state, exc)
             self._sleep(delay)
 
@@ -256,8 +279,9 @@ class AsyncClient(_BaseClient):
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         seed: int | None = None,
+        provider: str | None = None,
     ) -> None:
-        super().__init__(api_key, base_url, timeout=timeout, retry=retry, seed=seed)
+        super().__init__(api_key, base_url, timeout=timeout, retry=retry, seed=seed, provider=provider)
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
         self._sleep = sleep
 
@@ -266,7 +290,7 @@ class AsyncClient(_BaseClient):
         while True:
             try:
                 return await attempt()
-            except (httpx.HTTPError, CogVideoError) as exc:
+            except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
                 delay = self._retry_delay(state, exc)
             await self._sleep(delay)
 

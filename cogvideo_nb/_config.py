@@ -18,15 +18,50 @@ from ._errors import ConfigError
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "PROVIDERS",
+    "Provider",
     "Secret",
     "Settings",
     "clear_overrides",
+    "infer_provider",
     "resolve",
     "resolve_settings",
     "set_overrides",
 ]
 
 DEFAULT_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One platform speaking the API. A key belongs to one platform: it is read only from that
+    platform's variable, so a key is never sent to the other."""
+
+    name: str
+    title: str
+    base_url: str
+    key_env: str
+    url_env: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+PROVIDERS: dict[str, Provider] = {
+    p.name: p
+    for p in (
+        Provider(
+            "bigmodel", "BigModel (open.bigmodel.cn)", DEFAULT_BASE_URL, "ZHIPUAI_API_KEY", "ZHIPUAI_BASE_URL"
+        ),
+        # zai-sdk's ZaiClient sends Accept-Language en-US,en to Z.ai; so do we.
+        Provider(
+            "zai",
+            "Z.ai (api.z.ai)",
+            "https://api.z.ai/api/paas/v4",
+            "ZAI_API_KEY",
+            "ZAI_BASE_URL",
+            (("Accept-Language", "en-US,en"),),
+        ),
+    )
+}
 
 T = TypeVar("T")
 
@@ -71,6 +106,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _provider_name(text: str) -> str:
+    name = text.strip().lower().replace(".", "").replace("-", "")
+    if name not in PROVIDERS:
+        raise ValueError(f"must be one of: {', '.join(PROVIDERS)}")
+    return name
+
+
 @dataclass(frozen=True)
 class _Setting:
     env: tuple[str, ...]
@@ -79,8 +121,10 @@ class _Setting:
 
 
 _SETTINGS: dict[str, _Setting] = {
-    "api_key": _Setting(("ZHIPUAI_API_KEY", "ZAI_API_KEY"), None, Secret),
-    "base_url": _Setting(("ZHIPUAI_BASE_URL", "ZAI_BASE_URL"), None),
+    # api_key / base_url: env read from the provider's own variables (see resolve)
+    "provider": _Setting(("COGVIDEO_PROVIDER",), None, _provider_name),
+    "api_key": _Setting((), None, Secret),
+    "base_url": _Setting((), None),
     "output_dir": _Setting(("COGVIDEO_OUTPUT_DIR",), Path("cogvideo_outputs"), Path),
     "concurrency": _Setting(("COGVIDEO_CONCURRENCY",), 3, _positive_int),
     "timeout": _Setting(("COGVIDEO_TIMEOUT",), 900.0, _positive_float),
@@ -105,7 +149,24 @@ def clear_overrides() -> None:
     _overrides.clear()
 
 
-def resolve(name: str, explicit: Any = None, *, environ: Mapping[str, str] | None = None) -> Any:
+def infer_provider(explicit: Any = None, *, environ: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """``(provider, chosen)``: argument > %config > COGVIDEO_PROVIDER > the key variable that is
+    set (only ZAI_API_KEY: zai) > bigmodel. ``chosen`` is False when nothing named one."""
+    named = resolve("provider", explicit, environ=environ)
+    if named is not None:
+        return str(named), True
+    env = os.environ if environ is None else environ
+    has = {n: bool(env.get(p.key_env, "").strip()) for n, p in PROVIDERS.items()}
+    return ("zai" if has["zai"] and not has["bigmodel"] else "bigmodel"), False
+
+
+def resolve(
+    name: str,
+    explicit: Any = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    provider: str | None = None,
+) -> Any:
     """One setting's value by the documented precedence."""
     setting = _SETTINGS[name]
     if explicit is not None:
@@ -113,7 +174,11 @@ def resolve(name: str, explicit: Any = None, *, environ: Mapping[str, str] | Non
     if name in _overrides:
         return _coerce(name, setting, _overrides[name])
     env = os.environ if environ is None else environ
-    for var in setting.env:
+    env_vars = setting.env
+    if name in ("api_key", "base_url"):
+        chosen = PROVIDERS[provider or infer_provider(environ=env)[0]]
+        env_vars = (chosen.key_env if name == "api_key" else chosen.url_env,)
+    for var in env_vars:
         raw = env.get(var, "").strip()
         if raw:
             return _coerce(name, setting, raw, source=var)
@@ -138,6 +203,7 @@ def _coerce(name: str, setting: _Setting, value: Any, source: str | None = None)
 class Settings:
     """A resolved snapshot. ``base_url`` is None when the embedded emulator should be used."""
 
+    provider: str
     api_key: Secret | None
     base_url: str | None
     output_dir: Path
@@ -149,15 +215,25 @@ class Settings:
     def uses_emulator(self) -> bool:
         return bool(self.api_key is None and self.base_url is None)
 
+    @property
+    def platform(self) -> Provider:
+        return PROVIDERS[self.provider]
+
 
 def resolve_settings(*, environ: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
     """Resolve every setting at once; unknown names are a ConfigError."""
     unknown = set(explicit) - set(_SETTINGS)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    values = {name: resolve(name, explicit.get(name), environ=environ) for name in _SETTINGS}
-    if values["api_key"] is not None and values["base_url"] is None:
-        values["base_url"] = DEFAULT_BASE_URL
+    provider, _ = infer_provider(explicit.get("provider"), environ=environ)
+    values = {
+        name: resolve(name, explicit.get(name), environ=environ, provider=provider)
+        for name in _SETTINGS
+        if name != "provider"
+    }
+    # A key means the real service (its platform's URL); no key and no URL mean the emulator.
+    if values["base_url"] is None and values["api_key"] is not None:
+        values["base_url"] = PROVIDERS[provider].base_url
     if values["base_url"] is not None:
         values["base_url"] = str(values["base_url"]).rstrip("/")
-    return Settings(**values)
+    return Settings(provider=provider, **values)

@@ -57,7 +57,7 @@ class Engine:
         self.ledger = Ledger(self.output_dir / "ledger.sqlite")
 
         async def make() -> Scheduler:
-            c = client or AsyncClient(s.api_key, s.base_url)
+            c = client or AsyncClient(s.api_key, s.base_url, provider=s.provider)
             return Scheduler(
                 c, output_dir=self.output_dir, ledger=self.ledger, concurrency=s.concurrency,
                 deadline=s.timeout, policy=policy, submit_gap=submit_gap,

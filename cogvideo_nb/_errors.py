@@ -10,10 +10,15 @@ The tree (``retryable`` says whether waiting and trying again can help)::
     │   │   └── ContentFilterError    1301: the platform's content-safety filter refused it
     │   ├── AuthenticationError   401 / 1000-1005 (the key is never part of the message)
     │   ├── PermissionDeniedError 403 / 1220
-    │   ├── RateLimitError        429 / 1302, 1303, 1305: back off and retry   (retryable)
-    │   ├── QuotaError            1113 out of balance, 1304 / 1308+ usage caps: retrying cannot help
+    │   ├── NotFoundError         1233 (400 or 404): no such task; asking again cannot help
+    │   ├── RateLimitError        429 / 1302, 1303, 1305, 1312 overloaded, 1313 fair-use throttle:
+    │   │                         back off and retry (honour Retry-After)    (retryable)
+    │   ├── QuotaError            1113 out of balance, 1304 / 1308+ usage caps, 1309 plan expired,
+    │   │                         1310 weekly/monthly cap, 1311 plan lacks the model: cannot help
     │   └── ServerError           5xx / 500, 1200, 1230, 1234                  (retryable)
-    ├── NetworkError              connect/read failure, timeout, dropped connection (retryable)
+    ├── NetworkError              connect/read failure, timeout, dropped connection (retryable);
+    │                             a request that cannot be sent at all (unsupported URL scheme,
+    │                             illegal header) is a ConfigError instead: no retry fixes it
     ├── ProtocolError             an answer we cannot read; malformed JSON is retryable,
     │                             an unknown task_status is not (never poll it forever)
     ├── TaskFailedError           the task itself ended FAIL; ``detail`` holds what the body said
@@ -37,6 +42,7 @@ __all__ = [
     "ContentFilterError",
     "DownloadError",
     "NetworkError",
+    "NotFoundError",
     "PermissionDeniedError",
     "ProtocolError",
     "QuotaError",
@@ -125,6 +131,10 @@ class PermissionDeniedError(APIError):
     """The key may not use this API."""
 
 
+class NotFoundError(APIError):
+    """The task does not exist (1233): a wrong id, or another account's or platform's."""
+
+
 class RateLimitError(APIError):
     """Too many requests or tasks at once; slowing down helps."""
 
@@ -175,19 +185,32 @@ class DownloadError(CogVideoError):
 
 _AUTH_CODES = frozenset(range(1000, 1006))
 _BAD_REQUEST_CODES = frozenset({*range(1210, 1216), 1261})
-_RATE_CODES = frozenset({1302, 1303, 1305})
+_RATE_CODES = frozenset({1302, 1303, 1305, 1312, 1313})
+# Codes whose plain reason the platform's message may not carry; said with it.
+_REASONS = {
+    1113: "account out of balance, retrying cannot help",
+    1309: "the plan has expired, retrying cannot help",
+    1310: "the plan's weekly or monthly cap is reached, retrying cannot help",
+    1311: "the plan does not include this model, retrying cannot help",
+    1312: "the model is overloaded; backing off (or switch model)",
+    1313: "throttled by the plan's fair-use policy; backing off",
+    1233: "no such task",
+}
 _SERVER_CODES = frozenset({500, 1200, 1230, 1234})
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    """Seconds to wait from a Retry-After header, or None when it is not one.
+
+    RFC 9110: delta-seconds (``1*DIGIT``) or an HTTP-date; "0.5" or "-2" are neither.
+    """
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if value.isascii() and value.isdigit():
+        return float(value)
+    if not any(c.isalpha() for c in value):
+        return None  # a number of another shape (fraction, sign) is no date either
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -210,6 +233,10 @@ def _error_fields(body: bytes) -> tuple[str | None, str | None]:
 def _error_class(status: int, code: int | None) -> type[APIError]:
     if code == 1301:
         return ContentFilterError
+    if code == 1233 or (status == 404 and code is None):
+        return NotFoundError
+    if code in _RATE_CODES:
+        return RateLimitError  # before the quota range: 1312 and 1313 pass with time
     if status == 401 or code in _AUTH_CODES:
         return AuthenticationError
     if status == 403 or code == 1220:
@@ -242,8 +269,8 @@ def error_from_response(
         message = snippet or f"HTTP {status} with an empty body"
     if cls is ContentFilterError:
         message = f"blocked by the platform's content filter: {message}"
-    elif cls is QuotaError and code == 1113:
-        message = f"account out of balance, retrying cannot help: {message}"
+    elif code in _REASONS:
+        message = f"{_REASONS[code]}: {message}"
     return cls(
         message,
         status_code=status,

@@ -1,4 +1,4 @@
-"""Validated submit requests: every rule of the API notes checked here, before a byte is sent."""
+"""Validated submit requests: the catalogue's rules checked here, before a byte is sent."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import base64
 import binascii
 import io
 import os
+import re
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -14,21 +16,18 @@ from typing import Any, Union
 
 from ._config import resolve
 from ._errors import ValidationError
-from ._models import (
-    DEFAULT_MODEL,
-    DURATIONS,
-    FPS_VALUES,
-    MAX_IMAGE_BYTES,
-    MAX_PROMPT_CHARS,
-    MODELS,
-    QUALITIES,
-)
+from ._models import MAX_IMAGE_BYTES, MODELS, OPTIONS, ModelSpec, get_model
 
-__all__ = ["ImageInput", "VideoRequest", "build_request", "image_to_url", "new_request_id"]
+__all__ = [
+    "ImageInput", "VideoRequest", "build_request", "clean_prompt", "image_to_url", "new_request_id",
+]  # fmt: skip
 
 ImageInput = Union[str, "os.PathLike[str]", bytes, Any]  # Any: a PIL image (duck-typed)
 
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+_BARE_B64 = re.compile(r"^[A-Za-z0-9+/\s]{16,}={0,2}$")
+# Invisible padding a copy-paste brings along: trimmed like whitespace.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 
 
 def new_request_id() -> str:
@@ -60,7 +59,7 @@ def _bytes_to_url(data: bytes, what: str) -> str:
 
 
 def image_to_url(image: ImageInput) -> str:
-    """Turn a path, bytes, PIL image, http(s) URL or data URL into what ``image_url`` carries."""
+    """Turn a path, bytes, PIL image, http(s) URL, data URL or bare Base64 into ``image_url``."""
     if isinstance(image, (bytes, bytearray, memoryview)):
         return _bytes_to_url(bytes(image), "the image bytes")
     if hasattr(image, "save") and hasattr(image, "mode"):  # a PIL image, without importing PIL
@@ -87,10 +86,17 @@ def image_to_url(image: ImageInput) -> str:
             field="image",
         )
     path = Path(text).expanduser()
-    if not path.is_file():
-        raise ValidationError(f"image file not found: {text}", field="image")
-    _check_size(path.stat().st_size, f"image file {text}")
-    return _bytes_to_url(path.read_bytes(), f"image file {text}")
+    if path.is_file():
+        _check_size(path.stat().st_size, f"image file {text}")
+        return _bytes_to_url(path.read_bytes(), f"image file {text}")
+    if _BARE_B64.match(text):  # the docs say "URL or Base64": a bare payload is an image too
+        try:
+            data = base64.b64decode(text, validate=False)
+        except (binascii.Error, ValueError):
+            data = b""
+        if data.startswith(tuple(m for m, _ in _MAGIC)):
+            return _bytes_to_url(data, "the Base64 image")
+    raise ValidationError(f"image file not found: {text}", field="image")
 
 
 def _check_data_url(url: str) -> str:
@@ -109,7 +115,7 @@ class VideoRequest:
     """One validated submit. Build it with :func:`build_request`, which checks every field."""
 
     prompt: str = ""
-    model: str = DEFAULT_MODEL
+    model: str = "cogvideox-flash"
     image_url: str | tuple[str, ...] | None = None
     size: str | None = None
     fps: int | None = None
@@ -119,6 +125,10 @@ class VideoRequest:
     watermark_enabled: bool | None = None
     user_id: str | None = None
     request_id: str = field(default_factory=new_request_id)
+    style: str | None = None
+    aspect_ratio: str | None = None
+    movement_amplitude: str | None = None
+    off_peak: bool | None = None
 
     def to_body(self) -> dict[str, Any]:
         """The JSON body; fields the user left unset are left to the server's defaults."""
@@ -127,15 +137,7 @@ class VideoRequest:
             body["prompt"] = self.prompt
         if self.image_url is not None:
             body["image_url"] = list(self.image_url) if isinstance(self.image_url, tuple) else self.image_url
-        for name in (
-            "size",
-            "fps",
-            "duration",
-            "quality",
-            "with_audio",
-            "watermark_enabled",
-            "user_id",
-        ):
+        for name in (*OPTIONS, "user_id"):
             value = getattr(self, name)
             if value is not None:
                 body[name] = value
@@ -143,14 +145,7 @@ class VideoRequest:
 
     def params(self) -> dict[str, Any]:
         """The knobs that shape a run (for labels, history and duration estimates)."""
-        return {
-            "model": self.model,
-            "size": self.size,
-            "fps": self.fps,
-            "duration": self.duration,
-            "quality": self.quality,
-            "with_audio": self.with_audio,
-        }
+        return {"model": self.model, **{name: getattr(self, name) for name in OPTIONS}}
 
     def with_new_id(self) -> VideoRequest:
         """The same request as a new task (a deliberate retry of a finished one)."""
@@ -158,32 +153,112 @@ class VideoRequest:
 
     def __repr__(self) -> str:
         img = self.image_url
-        shown = img if not isinstance(img, str) or len(img) < 80 else img[:40] + "…"
-        return (
-            f"VideoRequest(model={self.model!r}, prompt={self.prompt[:60]!r}, image_url={shown!r}, "
-            f"size={self.size!r}, fps={self.fps!r}, duration={self.duration!r}, quality={self.quality!r})"
-        )
+        if isinstance(img, tuple):
+            shown: Any = tuple(i if len(i) < 80 else i[:40] + "…" for i in img)
+        else:
+            shown = img if img is None or len(img) < 80 else img[:40] + "…"
+        opts = "".join(f", {n}={getattr(self, n)!r}" for n in OPTIONS if getattr(self, n) is not None)
+        return f"VideoRequest(model={self.model!r}, prompt={self.prompt[:60]!r}, image_url={shown!r}{opts})"
 
 
-def _one_of(name: str, value: Any, allowed: Sequence[Any], model: str | None = None) -> None:
-    if value is not None and (type(value) is bool or value not in allowed):
-        scope = f" for {model}" if model else ""
+def clean_prompt(prompt: object) -> str:
+    """The prompt trimmed; control characters refused (they are no part of a description)."""
+    if prompt is not None and not isinstance(prompt, str):
+        raise ValidationError(f"prompt must be text, not {type(prompt).__name__}", field="prompt")
+    text = (prompt or "").strip()
+    for ch in text:
+        if unicodedata.category(ch) == "Cc" and ch not in "\n\t\r":
+            raise ValidationError(
+                f"prompt holds a control character (U+{ord(ch):04X}); remove it", field="prompt"
+            )
+    if text and all(ch.isspace() or unicodedata.category(ch) in ("Cf", "Mn", "Zs") for ch in text):
+        raise ValidationError("prompt has no visible characters", field="prompt")
+    return text.strip(_INVISIBLE).strip()
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    """A flag's text ('60', ' Anime ') as the wire's type; bools must already be bools."""
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValidationError(f"{name} must be True or False, not {value!r}", field=name)
+        return value
+    if kind is int:
+        if isinstance(value, bool):
+            return value  # refused by the value check with the list of choices
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int):
+            return value
+        raise ValidationError(f"{name} must be a whole number, not {value!r}", field=name)
+    text = str(value).strip()
+    if name == "size":
+        return text.lower().replace("×", "x").replace("*", "x")
+    return text if name == "aspect_ratio" else text.lower()
+
+
+def _check_option(spec: ModelSpec, name: str, value: Any) -> Any:
+    allowed = spec.values.get(name)
+    if allowed is None:
+        takers = [m.name for m in MODELS.values() if m.takes(name)]
         raise ValidationError(
-            f"{name} {value!r} is not allowed{scope}; choose one of: {', '.join(map(str, allowed))}",
+            f"{name} is not a parameter of {spec.name}; models that take it: {', '.join(takers)}",
             field=name,
         )
+    value = _coerce(name, value, OPTIONS[name].kind)
+    if type(value) is not OPTIONS[name].kind or value not in allowed:
+        raise ValidationError(
+            f"{name} {value!r} is not allowed for {spec.name}; choose one of: {', '.join(map(str, allowed))}",
+            field=name,
+        )
+    return value
 
 
-def _as_int(name: str, value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return value  # bools fall through to _one_of, which rejects them
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, int):
-        return value
-    raise ValidationError(f"{name} must be a whole number, not {value!r}", field=name)
+def _roles_message(spec: ModelSpec) -> str:
+    if spec.images[: spec.min_images] == ("first", "last"):
+        return f"{spec.name} needs a first and a last frame (image + last_frame)"
+    if "reference" in spec.images:
+        return f"{spec.name} needs 1 to {spec.max_images} reference images (references=[...])"
+    return f"{spec.name} needs a first-frame image"
+
+
+def _image_list(
+    spec: ModelSpec,
+    image: ImageInput | Sequence[ImageInput] | None,
+    last_frame: ImageInput | None,
+    references: Sequence[ImageInput] | None,
+) -> str | tuple[str, ...] | None:
+    images = _images(image)
+    if last_frame is not None and not (isinstance(last_frame, str) and not last_frame.strip()):
+        if "last" not in spec.images:
+            takers = [m.name for m in MODELS.values() if "last" in m.images]
+            raise ValidationError(
+                f"{spec.name} takes no last frame; models that do: {', '.join(takers)}", field="last_frame"
+            )
+        if len(images) != 1:
+            raise ValidationError(
+                "a last frame needs exactly one first frame (image=...)", field="last_frame"
+            )
+        images.append(image_to_url(last_frame))
+    if references:
+        if "reference" not in spec.images:
+            raise ValidationError(f"{spec.name} takes no reference images", field="references")
+        images += _images(list(references))
+    if spec.max_images == 0 and images:
+        raise ValidationError(f"{spec.name} is text-to-video and takes no image", field="image")
+    if len(images) < spec.min_images:
+        raise ValidationError(_roles_message(spec), field="image")
+    if len(images) > spec.max_images:
+        raise ValidationError(
+            f"{spec.name} takes at most {spec.max_images} image(s) ({', '.join(spec.images)}), "
+            f"got {len(images)}",
+            field="image",
+        )
+    if not images:
+        return None
+    # One first frame goes as a string (every reading takes it); roles beyond it as a list.
+    return images[0] if len(images) == 1 and spec.images[0] == "first" else tuple(images)
 
 
 def build_request(
@@ -191,73 +266,44 @@ def build_request(
     *,
     model: str | None = None,
     image: ImageInput | Sequence[ImageInput] | None = None,
-    size: str | None = None,
-    fps: int | None = None,
-    duration: int | None = None,
-    quality: str | None = None,
-    with_audio: bool | None = None,
-    watermark_enabled: bool | None = None,
+    last_frame: ImageInput | None = None,
+    references: Sequence[ImageInput] | None = None,
     user_id: str | None = None,
     request_id: str | None = None,
+    **options: Any,
 ) -> VideoRequest:
-    """Validate everything and return a request ready to send, or raise :class:`ValidationError`."""
-    model = model or str(resolve("model"))
-    spec = MODELS.get(model)
+    """Validate everything against the catalogue and return a request, or raise ValidationError.
+
+    ``options`` are the catalogue's optional fields (size, fps, duration, quality, style,
+    aspect_ratio, movement_amplitude, with_audio, watermark_enabled, off_peak); None means unset.
+    """
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise TypeError(f"build_request() got unknown option(s): {', '.join(sorted(unknown))}")
+    name = model or str(resolve("model"))
+    spec = get_model(name)
     if spec is None:
-        raise ValidationError(f"unknown model {model!r}; known models: {', '.join(MODELS)}", field="model")
-    if prompt is not None and not isinstance(prompt, str):
-        raise ValidationError(f"prompt must be text, not {type(prompt).__name__}", field="prompt")
-    prompt = (prompt or "").strip()
-    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ValidationError(f"unknown model {name!r}; known models: {', '.join(MODELS)}", field="model")
+    text = clean_prompt(prompt)
+    if len(text) > spec.max_prompt:
         raise ValidationError(
-            f"prompt is {len(prompt)} characters; the API takes at most {MAX_PROMPT_CHARS}",
+            f"prompt is {len(text)} characters; {spec.name} takes at most {spec.max_prompt}",
             field="prompt",
         )
-    images = _images(image)
-    if not prompt and not images:
+    image_url = _image_list(spec, image, last_frame, references)
+    if not text and image_url is None:
         raise ValidationError("give a prompt or a first-frame image (both are empty)", field="prompt")
-    if spec.needs_image and not images:
-        raise ValidationError(f"{model} needs a first-frame image", field="image")
-    if len(images) > spec.max_images:
-        raise ValidationError(
-            f"{model} takes at most {spec.max_images} image(s), got {len(images)}", field="image"
-        )
-    if size is not None:
-        size = str(size).strip().lower().replace("×", "x").replace("*", "x")
-        if spec.sizes is not None:
-            _one_of("size", size, spec.sizes, model)
-        elif not _is_size(size):
-            raise ValidationError(f"size {size!r} must look like WIDTHxHEIGHT", field="size")
-    fps_i, duration_i = _as_int("fps", fps), _as_int("duration", duration)
-    _one_of("fps", fps_i, FPS_VALUES)
-    _one_of("duration", duration_i, DURATIONS)
-    _one_of("quality", quality, QUALITIES)
-    for name, flag in (("with_audio", with_audio), ("watermark_enabled", watermark_enabled)):
-        if flag is not None and not isinstance(flag, bool):
-            raise ValidationError(f"{name} must be True or False, not {flag!r}", field=name)
-    if user_id is not None and not 6 <= len(user_id) <= 128:
+    checked = {n: _check_option(spec, n, v) for n, v in options.items() if v is not None}
+    if user_id is not None and (not isinstance(user_id, str) or not 6 <= len(user_id) <= 128):
         raise ValidationError("user_id must be 6 to 128 characters", field="user_id")
-    image_url: str | tuple[str, ...] | None = None
-    if images:
-        image_url = images[0] if len(images) == 1 else tuple(images)
     return VideoRequest(
-        prompt=prompt,
-        model=model,
+        prompt=text,
+        model=spec.name,
         image_url=image_url,
-        size=size,
-        fps=fps_i,
-        duration=duration_i,
-        quality=quality,
-        with_audio=with_audio,
-        watermark_enabled=watermark_enabled,
         user_id=user_id,
         request_id=request_id or new_request_id(),
+        **checked,
     )
-
-
-def _is_size(size: str) -> bool:
-    w, _, h = size.partition("x")
-    return w.isdigit() and h.isdigit()
 
 
 def _images(image: ImageInput | Sequence[ImageInput] | None) -> list[str]:

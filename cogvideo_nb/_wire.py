@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import urllib.parse
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -35,7 +36,12 @@ _STATUS_ALIASES = {
     "FAIL": TaskStatus.FAIL,
     "FAILED": TaskStatus.FAIL,
 }
-_KNOWN_KEYS = {"id", "model", "request_id", "task_status", "video_result", "emulated"}
+# Documented keys of a task answer (the poll shares the async schema: created, usage,
+# content_filter); whatever else a FAIL body carries is shown as its reason.
+_KNOWN_KEYS = {"id", "model", "request_id", "task_status", "video_result", "created", "usage",
+               "content_filter", "object"}  # fmt: skip
+EMULATOR_HEADER = "x-cogvideo-emulator"
+_REASON_HEADER = "x-cogvideo-emulator-reason"
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,11 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-def _fail_reason(data: dict[str, Any]) -> str:
+def _fail_reason(data: dict[str, Any], response: httpx.Response) -> str:
     """The API documents no reason field, so show whatever else the body carries."""
     extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
+    if not extra and response.headers.get(EMULATOR_HEADER) == "1" and _REASON_HEADER in response.headers:
+        return urllib.parse.unquote(response.headers[_REASON_HEADER])  # the emulator says it there
     for key in ("fail_reason", "message", "error", "msg", "reason"):
         value = extra.get(key)
         if isinstance(value, dict) and "message" in value:
@@ -124,7 +132,8 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: 
         if not results or not isinstance(results[0], dict) or not results[0].get("url"):
             raise ProtocolError("task SUCCESS without a video_result url", retryable=True)
         video, cover = results[0].get("url"), results[0].get("cover_image_url")
-    emulated = data.get("emulated") is True or response.headers.get("x-cogvideo-emulator") == "1"
+    # "emulated" is a header, never a body field: bodies stay as the platform's.
+    emulated = response.headers.get(EMULATOR_HEADER) == "1"
     return TaskState(
         id=str(ident),
         status=status,
@@ -133,7 +142,7 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: 
         video_url=video,
         cover_url=cover,
         emulated=emulated,
-        fail_reason=_fail_reason(data) if status is TaskStatus.FAIL else None,
+        fail_reason=_fail_reason(data, response) if status is TaskStatus.FAIL else None,
         raw=data,
     )
 

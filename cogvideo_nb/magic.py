@@ -8,6 +8,7 @@ returns at once and cards update live; ``--wait`` blocks until every job has end
 
 from __future__ import annotations
 
+import argparse
 import html
 import itertools
 import re
@@ -27,13 +28,37 @@ from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._html import job_html
 from ._jobs import Job
-from ._models import MODELS
+from ._models import MODELS, OPTIONS, option_values
 from ._request import VideoRequest, build_request
 from .widgets import CompareGrid, JobCard
 
 __all__ = ["CogVideoMagics", "load_ipython_extension", "unload_ipython_extension"]
 
-_PARAMS = ("model", "size", "fps", "duration", "quality", "audio")
+# --vary keys: the wire name or the flag of each catalogue option, and the model.
+_PARAMS = {"model": "model", **{o.flag: n for n, o in OPTIONS.items()}, **{n: n for n in OPTIONS}}
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _catalogue_options(func: Any) -> Any:
+    """The %%cogvideo flags for every catalogue option, so nothing here re-lists parameters."""
+    for name, opt in reversed(OPTIONS.items()):
+        if opt.kind is bool:
+            func = argument(f"--{opt.flag}", dest=name, action=argparse.BooleanOptionalAction,
+                            default=None, help=opt.help)(func)  # fmt: skip
+        else:
+            values = ", ".join(map(str, option_values(name)))
+            func = argument(f"--{opt.flag}", dest=name, help=f"{opt.help}; per model, of: {values}")(func)
+    return func
+
+
+def _flag_value(name: str, value: Any) -> Any:
+    """A --vary value (text) as the option's type where that is unambiguous."""
+    if name in OPTIONS and OPTIONS[name].kind is bool and isinstance(value, str):
+        low = value.strip().lower()
+        return True if low in _TRUE else False if low in _FALSE else value
+    return value
+
+
 _NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
 
@@ -49,9 +74,8 @@ class CogVideoMagics(Magics):
     The API key is deliberately not one: ``%config`` prints values back. Set ZHIPUAI_API_KEY.
     """
 
-    base_url = Unicode(None, allow_none=True, help="API base URL (default: the real service)").tag(
-        config=True
-    )
+    base_url = Unicode(None, allow_none=True, help="API base URL (default: the provider's)").tag(config=True)
+    provider = Unicode(None, allow_none=True, help="platform: bigmodel or zai").tag(config=True)
     output_dir = Unicode(None, allow_none=True, help="where videos are saved").tag(config=True)
     concurrency = Int(None, allow_none=True, help="tasks in flight at once").tag(config=True)
     timeout = Float(None, allow_none=True, help="seconds to wait for one task").tag(config=True)
@@ -62,25 +86,26 @@ class CogVideoMagics(Magics):
         self.cards: dict[str, JobCard] = {}
         self._push()
 
-    @observe("base_url", "output_dir", "concurrency", "timeout", "model")
+    @observe("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
     def _changed(self, change: Any) -> None:
         self._push()
 
     def _push(self) -> None:
         set_overrides(
-            **{n: getattr(self, n) for n in ("base_url", "output_dir", "concurrency", "timeout", "model")}
+            **{
+                n: getattr(self, n)
+                for n in ("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
+            }
         )
 
     # -- %%cogvideo --------------------------------------------------------------------------------
     @no_var_expand
     @magic_arguments()
     @argument("--model", help=f"one of: {', '.join(MODELS)}")
-    @argument("--size", help="WIDTHxHEIGHT, e.g. 1920x1080")
-    @argument("--fps", help="30 or 60")
-    @argument("--duration", help="5 or 10 seconds")
-    @argument("--quality", help="speed or quality")
-    @argument("--audio", action="store_true", default=None, help="AI sound effects")
+    @_catalogue_options
     @argument("--image", help="first frame: PATH, http(s) URL, or {var} holding a path, bytes or PIL image")
+    @argument("--last-frame", help="last frame (first + last frame models): PATH, URL or {var}")
+    @argument("--reference", action="append", default=[], help="reference image (repeatable): PATH|URL|{var}")
     @argument("--vary", action="append", default=[], help="key=v1,v2: one cell per value (repeatable)")
     @argument("--concurrency", type=int, help="tasks in flight at once")
     @argument("--out", help="output folder (default ./cogvideo_outputs)")
@@ -130,7 +155,7 @@ class CogVideoMagics(Magics):
         if m:
             ns = self.shell.user_ns if self.shell is not None else {}
             if m.group(1) not in ns:
-                raise UsageError(f"--image {spec}: {m.group(1)} is not defined in the notebook")
+                raise UsageError(f"{spec}: {m.group(1)} is not defined in the notebook")
             return ns[m.group(1)]
         return self._fill(spec, {})
 
@@ -144,20 +169,22 @@ class CogVideoMagics(Magics):
                 raise UsageError(f"--vary needs key=value1,value2 (at least two values), got {spec!r}")
             axes.append((key, options))
         combos = list(itertools.product(*[[(k, v) for v in vs] for k, vs in axes])) or [()]
-        base = {p: getattr(args, p) for p in _PARAMS}
+        base = {p: getattr(args, p) for p in ("model", *OPTIONS)}
         image = self._image(args.image)
+        last_frame = self._image(args.last_frame)
+        references = [self._image(r) for r in args.reference] or None
         requests, labels = [], []
         for i, prompt in enumerate(prompts):
             for combo in combos:
                 params, extra = dict(base), {}
                 for key, value in combo:
-                    if key in _PARAMS:
-                        params[key] = value
-                    elif "{" + key + "}" in prompt:
+                    if "{" + key + "}" in prompt:  # a placeholder wins over a same-named option
                         extra[key] = value
+                    elif key in _PARAMS:
+                        params[_PARAMS[key]] = _flag_value(_PARAMS[key], value)
                     else:
                         raise UsageError(
-                            f"--vary {key}: not a parameter ({', '.join(_PARAMS)}) "
+                            f"--vary {key}: not a parameter ({', '.join(['model', *OPTIONS])}) "
                             f"and the prompt has no {{{key}}} placeholder"
                         )
                 text = self._fill(prompt, extra)
@@ -165,15 +192,10 @@ class CogVideoMagics(Magics):
                     requests.append(
                         build_request(
                             text,
-                            model=params["model"],
-                            size=params["size"],
-                            fps=params["fps"],
-                            duration=params["duration"],
-                            quality=params["quality"],
-                            with_audio=True
-                            if params["audio"] in (True, "true", "True", "1", "yes")
-                            else None,
+                            **params,
                             image=image,
+                            last_frame=last_frame,
+                            references=references,
                         )
                     )
                 except CogVideoError as exc:
@@ -266,9 +288,9 @@ def _table(jobs: list[Job]) -> str:
 def _config_text() -> str:
     s = resolve_settings()
     where = "the bundled emulator (results are labelled EMULATED)" if s.uses_emulator else s.base_url
-    key = "set" if s.api_key is not None else "not set (ZHIPUAI_API_KEY)"
+    key = "set" if s.api_key is not None else f"not set ({s.platform.key_env})"
     return (
-        f"API key: {key}\nservice: {where}\noutput folder: {s.output_dir}\n"
+        f"platform: {s.platform.title}\nAPI key: {key}\nservice: {where}\noutput folder: {s.output_dir}\n"
         f"concurrency: {s.concurrency}\ntimeout: {s.timeout:g} s\ndefault model: {s.model}"
     )
 

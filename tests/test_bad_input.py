@@ -80,7 +80,12 @@ def bad(name: str, field: str, message: str, prompt: Any = "a cat", **options: A
 ROWS = [
     bad("empty prompt", "prompt", r"give a prompt or a first-frame image \(both are empty\)", prompt=""),
     bad("blank prompt", "prompt", r"both are empty", prompt="   \n "),
-    bad("513 chars", "prompt", r"prompt is 513 characters; the API takes at most 512", prompt="x" * 513),
+    bad(
+        "513 chars",
+        "prompt",
+        r"prompt is 513 characters; cogvideox-flash takes at most 512",
+        prompt="x" * 513,
+    ),
     bad("prompt not text", "prompt", r"prompt must be text, not int", prompt=42),
     bad(
         "size not offered by the model",
@@ -89,15 +94,26 @@ ROWS = [
         model="cogvideox-3",
         size="720x480",
     ),
-    bad("size not WxH", "size", r"size 'big' must look like WIDTHxHEIGHT", model="viduq1-text", size="big"),
-    bad("fps 24", "fps", r"fps 24 is not allowed; choose one of: 30, 60", fps=24),
+    bad(
+        "size not on the Vidu model's list",
+        "size",
+        r"size 'big' is not allowed for viduq1-text; choose one of: 1920x1080",
+        model="viduq1-text",
+        size="big",
+    ),
+    bad("fps 24", "fps", r"fps 24 is not allowed for cogvideox-flash; choose one of: 30, 60", fps=24),
     bad("fps True", "fps", r"fps True is not allowed", fps=True),
-    bad("duration 7", "duration", r"duration 7 is not allowed; choose one of: 5, 10", duration=7),
+    bad(
+        "duration 7",
+        "duration",
+        r"duration 7 is not allowed for cogvideox-flash; choose one of: 5, 10",
+        duration=7,
+    ),
     bad("duration 5.5", "duration", r"duration must be a whole number, not 5\.5", duration=5.5),
     bad(
         "quality best",
         "quality",
-        r"quality 'best' is not allowed; choose one of: speed, quality",
+        r"quality 'best' is not allowed for cogvideox-flash; choose one of: speed, quality",
         quality="best",
     ),
     bad("with_audio 'yes'", "with_audio", r"with_audio must be True or False, not 'yes'", with_audio="yes"),
@@ -131,7 +147,7 @@ ROWS = [
     bad(
         "two images, one-image model",
         "image",
-        r"cogvideox-flash takes at most 1 image\(s\), got 2",
+        r"cogvideox-flash takes at most 1 image\(s\) \(first\), got 2",
         image=lambda tmp: [real_png(tmp), real_png(tmp)],
     ),
     bad(

@@ -26,6 +26,7 @@ from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
+from cogvideo_nb.emulator._server import FILES_PREFIX
 
 from .conftest import FAST, FAST_RETRY
 
@@ -42,18 +43,22 @@ class LateDownloads(httpx.AsyncBaseTransport):
     def __init__(self, late: Callable[[str], bool]) -> None:
         self._real = httpx.AsyncHTTPTransport()
         self._late = late
-        self._held: set[str] = set()
+        self._held: set[tuple[str, bool]] = set()
         self.file_status: Counter[int] = Counter()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if path.startswith("/files/"):
-            task_id = path.rsplit("/", 1)[1].split(".")[0].removesuffix("_cover")
-            if self._late(task_id) and path not in self._held:
-                self._held.add(path)
+        is_file = path.startswith(FILES_PREFIX)
+        if is_file:
+            # <task id (two dash parts)>-<expiry>-<signature>_0.mp4 | _cover_0.png
+            name = path.rsplit("/", 1)[1]
+            task_id = "-".join(name.split("-")[:2])
+            held = (task_id, name.endswith("_cover_0.png"))  # per file, not per (re-minted) URL
+            if self._late(task_id) and held not in self._held:
+                self._held.add(held)
                 await asyncio.sleep(HOLD_BACK)
         response = await self._real.handle_async_request(request)
-        if path.startswith("/files/"):
+        if is_file:
             self.file_status[response.status_code] += 1
         return response
 

@@ -56,3 +56,15 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path: Path) -> None:
 def test_no_prompt_explains_itself(tmp_path: Path) -> None:
     out = cli(tmp_path=tmp_path)
     assert out.returncode == 2 and "give a prompt" in out.stderr
+
+
+def test_flags_come_from_the_catalogue() -> None:
+    from cogvideo_nb.__main__ import _parser
+
+    args = _parser().parse_args(
+        ["x", "--model", "vidu2-reference", "--reference", "a.png", "--reference", "b.png",
+         "--aspect-ratio", "1:1", "--no-watermark", "--off-peak", "--duration", "4"]
+    )  # fmt: skip
+    assert args.reference == ["a.png", "b.png"] and args.aspect_ratio == "1:1"
+    assert (args.watermark_enabled, args.off_peak, args.duration, args.with_audio) == (False, True, 4, None)
+    assert _parser().parse_args(["x", "--last-frame", "z.png", "--audio"]).with_audio is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +13,8 @@ from cogvideo_nb import (
     AuthenticationError,
     BadRequestError,
     Client,
+    CogVideoError,
+    ConfigError,
     DownloadError,
     NetworkError,
     ProtocolError,
@@ -85,10 +88,19 @@ def test_unknown_status_is_an_error_not_a_loop() -> None:
     assert len(script.seen) == 1
 
 
-def test_success_carries_urls_and_emulated_flag() -> None:
-    state = client(Script([status("SUCCESS", emulated=True)])).get("task-1")
+def test_success_carries_urls_and_emulated_flag_comes_from_the_header_only() -> None:
+    marked = status("SUCCESS")
+    marked.headers["X-CogVideo-Emulator"] = "1"
+    state = client(Script([marked])).get("task-1")
     assert state.video_url == "https://cdn.test/v.mp4" and state.cover_url == "https://cdn.test/c.png"
     assert state.emulated
+    # a body field is no proof: the platform documents none, so it is not trusted
+    assert not client(Script([status("SUCCESS", emulated=True)])).get("task-1").emulated
+
+
+def test_documented_extra_keys_are_not_shown_as_a_fail_reason() -> None:
+    answer = status("FAIL", created=1700000000, usage={"total_tokens": 0}, content_filter=[])
+    assert client(Script([answer])).get("task-1").fail_reason == "the server gave no reason"
 
 
 def test_fail_shows_whatever_the_body_carries() -> None:
@@ -273,3 +285,51 @@ def test_a_retried_submit_may_find_its_task_already_done() -> None:
     script = Script([httpx.RemoteProtocolError("dropped after the task was made"), done])
     state = client(script).submit("a fox")
     assert state.id == "t-1" and state.video_url is None and len(script.seen) == 2
+
+
+# Every row of the API notes' error table, through the client: retried rows are asked again
+# (and honour Retry-After), fail-fast rows are asked once.
+ERROR_ROWS = [
+    *[(400, c, False) for c in ("1210", "1211", "1212", "1213", "1214", "1215", "1261", "1301")],
+    *[(401, str(c), False) for c in range(1000, 1006)],
+    (403, "1220", False),
+    *[(429, c, True) for c in ("1302", "1303", "1305", "1312", "1313")],
+    *[(429, c, False) for c in ("1113", "1304", "1308", "1309", "1310", "1311")],
+    (400, "1233", False),
+    (404, "1233", False),
+    *[(s, c, True) for s, c in ((500, "500"), (500, "1200"), (503, "1230"), (500, "1234"))],
+]
+
+
+@pytest.mark.parametrize(("http", "code", "retried"), ERROR_ROWS)
+def test_every_error_row_is_retried_as_its_row_says(http: int, code: str, retried: bool) -> None:
+    sleeps: list[float] = []
+    answers: list[Any] = [error(http, code, headers={"Retry-After": "2"}), status("PROCESSING")]
+    script = Script(answers)
+    c = Client("sk-test", BASE, transport=script.sync(), sleep=sleeps.append, seed=1)
+    if retried:
+        assert c.get("task-1").status is TaskStatus.PROCESSING
+        assert len(script.seen) == 2 and sleeps == [2.0]
+    else:
+        with pytest.raises(CogVideoError) as info:
+            c.get("task-1")
+        assert info.value.code == code and not info.value.retryable
+        assert len(script.seen) == 1 and sleeps == []
+
+
+def test_a_request_that_cannot_be_sent_is_not_retried() -> None:
+    sleeps: list[float] = []
+    c = Client("sk-test", "ftp://example.invalid/v4", sleep=sleeps.append)
+    with pytest.raises(ConfigError, match=r"UnsupportedProtocol.*retrying cannot help"):
+        c.get("task-1")
+    assert sleeps == []
+
+
+def test_an_illegal_header_is_not_retried_and_the_key_stays_hidden(emulator: Any) -> None:
+    sleeps: list[float] = []
+    key = "sk-secret-\nvalue"
+    c = Client(key, emulator.base_url, sleep=sleeps.append)
+    with pytest.raises(ConfigError) as info:
+        c.get("task-1")
+    assert "LocalProtocolError" in str(info.value) and "secret" not in str(info.value)
+    assert sleeps == [] and emulator.stats()["requests"]["poll"] == 0

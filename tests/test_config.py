@@ -11,6 +11,8 @@ import pytest
 from cogvideo_nb import Client, ConfigError
 from cogvideo_nb._config import DEFAULT_BASE_URL, clear_overrides, resolve, resolve_settings, set_overrides
 
+from ._mock import Script, status
+
 
 @pytest.fixture(autouse=True)
 def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -21,6 +23,7 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "ZAI_BASE_URL",
         "COGVIDEO_CONCURRENCY",
         "COGVIDEO_OUTPUT_DIR",
+        "COGVIDEO_PROVIDER",
     ):
         monkeypatch.delenv(var, raising=False)
     clear_overrides()
@@ -42,14 +45,65 @@ def test_env_is_read_when_asked_not_at_import(monkeypatch: pytest.MonkeyPatch) -
     assert c2.base_url == DEFAULT_BASE_URL
 
 
-def test_zai_names_are_a_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_a_zai_key_means_the_zai_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZAI_API_KEY", "sk-zai")
-    monkeypatch.setenv("ZAI_BASE_URL", "https://zai.test/v4/")
     s = resolve_settings()
-    assert s.api_key is not None and s.api_key.reveal() == "sk-zai"
-    assert s.base_url == "https://zai.test/v4"
+    assert s.provider == "zai" and s.api_key is not None and s.api_key.reveal() == "sk-zai"
+    assert s.base_url == "https://api.z.ai/api/paas/v4"
+    monkeypatch.setenv("ZAI_BASE_URL", "https://zai.test/v4/")
+    assert resolve_settings().base_url == "https://zai.test/v4"
+    # both keys set: BigModel by default, with its own key; the Z.ai key never goes there
     monkeypatch.setenv("ZHIPUAI_API_KEY", "sk-zhipu")
-    assert resolve("api_key").reveal() == "sk-zhipu"
+    s = resolve_settings()
+    assert s.provider == "bigmodel" and s.api_key.reveal() == "sk-zhipu"  # type: ignore[union-attr]
+    assert s.base_url == DEFAULT_BASE_URL
+
+
+@pytest.mark.parametrize("how", ["argument", "config", "env"])
+def test_provider_zai_resolves_to_api_z_ai(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "sk-bigmodel-only")
+    monkeypatch.setenv("ZAI_API_KEY", "sk-zai")
+    explicit = {"provider": "zai"} if how == "argument" else {}
+    if how == "config":
+        set_overrides(provider="zai")
+    if how == "env":
+        monkeypatch.setenv("COGVIDEO_PROVIDER", "ZAI")
+    s = resolve_settings(**explicit)
+    assert (s.provider, s.base_url) == ("zai", "https://api.z.ai/api/paas/v4")
+    assert s.api_key.reveal() == "sk-zai"  # type: ignore[union-attr]
+
+
+def test_provider_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COGVIDEO_PROVIDER", "zai")
+    set_overrides(provider="bigmodel")
+    assert resolve_settings().provider == "bigmodel"
+    assert resolve_settings(provider="zai").provider == "zai"
+    set_overrides(provider=None)
+    assert resolve_settings().provider == "zai"
+    monkeypatch.setenv("COGVIDEO_PROVIDER", "openai")
+    with pytest.raises(ConfigError, match=r"bad value 'openai' for \$COGVIDEO_PROVIDER: must be one of"):
+        resolve_settings()
+
+
+def test_a_key_is_never_sent_to_the_other_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "sk-bigmodel")
+    assert resolve_settings(provider="zai").api_key is None  # the BigModel key is not Z.ai's
+    script = Script([])
+    c = Client(provider="zai", base_url="https://api.z.ai/api/paas/v4", transport=script.sync())
+    assert c.provider == "zai" and not c.emulated and "api_key=unset" in repr(c)
+    with pytest.raises(ConfigError, match=r"no API key for https://api\.z\.ai.*set ZAI_API_KEY"):
+        c.get("t1")
+    assert script.seen == []
+
+
+def test_zai_requests_carry_its_language_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZAI_API_KEY", "sk-zai")
+    script = Script([status("PROCESSING")])
+    Client(transport=script.sync()).get("task-1")
+    (request,) = script.seen
+    assert str(request.url) == "https://api.z.ai/api/paas/v4/async-result/task-1"
+    assert request.headers["accept-language"] == "en-US,en"
+    assert request.headers["authorization"] == "Bearer sk-zai"
 
 
 def test_precedence_explicit_over_override_over_env_over_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,9 @@ def test_p_500_fails_before_any_task_exists() -> None:
         assert emu.stats()["tasks"] == []
 
 
-@pytest.mark.parametrize(("scale", "header"), [(1.0, "1"), (0.5, "0.5")])
+@pytest.mark.parametrize(
+    ("scale", "header"), [(1.0, "1"), (0.5, "1"), (2.2, "3"), (0.0, "0")]
+)  # whole seconds
 def test_p_429_sends_scaled_retry_after(scale: float, header: str) -> None:
     with running(FAST.replace(p_429=1.0, time_scale=scale)) as emu:
         resp = submit(emu, prompt="x")
@@ -80,16 +83,20 @@ def test_p_malformed_sends_truncated_json_after_doing_the_work() -> None:
 
 def test_p_fail_ends_tasks_in_fail_with_a_reason() -> None:
     with running(FAST.replace(p_fail=1.0)) as emu:
-        answer = wait_done(emu, submit(emu, prompt="x").json()["id"])
-        assert answer["task_status"] == "FAIL"
-        assert "p_fail" in answer["fail_reason"] and "video_result" not in answer
+        task_id = submit(emu, prompt="x").json()["id"]
+        answer = wait_done(emu, task_id)
+        assert answer["task_status"] == "FAIL" and "video_result" not in answer
+        assert "fail_reason" not in answer  # the platform documents no reason field
+        assert "p_fail" in urllib.parse.unquote(poll(emu, task_id).headers["X-CogVideo-Emulator-Reason"])
 
 
 def test_fail_marker() -> None:
     with running() as emu:
-        answer = wait_done(emu, submit(emu, prompt="a cat #fail").json()["id"])
-        assert answer["task_status"] == "FAIL"
-        assert answer["fail_reason"] == "emulated failure requested by #fail"
+        task_id = submit(emu, prompt="a cat #fail").json()["id"]
+        answer = wait_done(emu, task_id)
+        assert set(answer) == {"id", "request_id", "model", "task_status", "created"}
+        reason = poll(emu, task_id).headers["X-CogVideo-Emulator-Reason"]
+        assert urllib.parse.unquote(reason) == "emulated failure requested by #fail"
         assert emu.stats()["tasks"][0]["status"] == "FAIL"
 
 

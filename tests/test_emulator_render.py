@@ -6,12 +6,13 @@ import base64
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from cogvideo_nb.emulator import EmulatorConfig, _render, output_size, render_clip
 
@@ -160,3 +161,40 @@ def test_render_cost_is_small(tmp_path: Path) -> None:
     render_clip("a default 5 s clip", out_video=tmp_path / "v.mp4", out_cover=tmp_path / "c.png")
     # the bench holds the real budget (0.5 CPU s); this only catches an order-of-magnitude slip
     assert time.process_time() - start < 2.0
+
+
+SEED_PROMPT = "一只柴犬在草地上奔跑，阳光明媚，蓝天"
+MISSING = "\U0010fffd"  # a private-use code point no font maps: drawn as the missing-glyph box
+
+
+def glyph(font: Any, ch: str) -> np.ndarray:
+    img = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(img).text((8, 4), ch, font=font, fill=255)
+    return np.asarray(img)
+
+
+def test_the_seed_chinese_prompt_is_drawn_with_real_glyphs(tmp_path: Path) -> None:
+    source = _render.font_source()
+    assert source is not None
+    # from the wheel the package depends on, so a fresh pip install draws CJK, whatever the OS has
+    assert "noto_cjk_sans_otc" in source[0], source
+    font = ImageFont.truetype(source[0], 40, index=source[1])
+    assert font.getname()[0] == "Noto Sans CJK SC"
+    box = glyph(font, MISSING)
+    for ch in SEED_PROMPT:
+        drawn = glyph(font, ch)
+        assert drawn.any() and not np.array_equal(drawn, box), f"{ch!r} is the missing-glyph box"
+    # the check can fail: a font without CJK draws these very characters as its box
+    latin = ImageFont.load_default(size=40)
+    assert all(np.array_equal(glyph(latin, ch), glyph(latin, MISSING)) for ch in "柴犬蓝天")
+
+    # on a real emulated frame: the prompt's overlay is not the one a row of boxes makes
+    frames = []
+    for text in (SEED_PROMPT, MISSING * len(SEED_PROMPT)):
+        rgb = np.zeros((240, 426, 3), dtype=np.uint8)
+        _render._Overlay(text, 426, 240, compact=False).apply(rgb, 0.0)
+        frames.append(rgb)
+    assert not np.array_equal(frames[0], frames[1])
+    result = render_clip(SEED_PROMPT, size="1920x1080", fps=8, duration=0.25,
+                         out_video=tmp_path / "v.mp4", out_cover=tmp_path / "c.png")  # fmt: skip
+    assert result.frames >= 1 and (tmp_path / "c.png").stat().st_size > 0

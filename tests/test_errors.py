@@ -27,6 +27,12 @@ def body(code: str, message: str = "msg") -> bytes:
         (429, "1304", e.QuotaError, False),
         (429, "1308", e.QuotaError, False),
         (429, "1309", e.QuotaError, False),
+        (429, "1310", e.QuotaError, False),
+        (429, "1311", e.QuotaError, False),
+        (429, "1312", e.RateLimitError, True),
+        (429, "1313", e.RateLimitError, True),
+        (400, "1233", e.NotFoundError, False),
+        (404, "1233", e.NotFoundError, False),
         (500, "500", e.ServerError, True),
         (500, "1200", e.ServerError, True),
         (503, "1230", e.ServerError, True),
@@ -77,7 +83,18 @@ def test_status_decides_when_code_is_unknown() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "expected"), [("3", 3.0), ("0.5", 0.5), ("-2", 0.0), (None, None), ("soon", None)]
+    ("header", "expected"),
+    # RFC 9110: delta-seconds is 1*DIGIT; a fraction or a sign makes it no Retry-After at all
+    [
+        ("3", 3.0),
+        (" 120 ", 120.0),
+        ("0", 0.0),
+        ("0.5", None),
+        ("-2", None),
+        ("1e3", None),
+        (None, None),
+        ("soon", None),
+    ],
 )
 def test_retry_after_seconds(header: str | None, expected: float | None) -> None:
     assert e.parse_retry_after(header) == expected
@@ -96,3 +113,19 @@ def test_str_carries_status_and_code() -> None:
 def test_validation_error_is_a_value_error() -> None:
     err = e.ValidationError("bad fps", field="fps")
     assert isinstance(err, ValueError) and err.field == "fps"
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("1309", "plan has expired"),
+        ("1310", "weekly or monthly cap"),
+        ("1311", "does not include this model"),
+        ("1312", "overloaded"),
+        ("1313", "fair-use"),
+        ("1233", "no such task"),
+    ],
+)
+def test_codes_without_a_clear_message_say_their_reason(code: str, words: str) -> None:
+    err = e.error_from_response(429 if code != "1233" else 404, body(code, "错误"))
+    assert words in err.message and "错误" in err.message

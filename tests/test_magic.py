@@ -180,6 +180,7 @@ def test_line_magic_status_config_show(ip: InteractiveShell) -> None:
     assert "&lt;b&gt;bold&lt;/b&gt; heron" in table.data and "<b>bold" not in table.data
     config = ip.run_line_magic("cogvideo", "config")
     assert "API key: set" in config and SENTINEL not in config
+    assert "platform: BigModel (open.bigmodel.cn)" in config
     job = jobs_of(ip)[0]
     shown = ip.run_line_magic("cogvideo", f"show {job.id[:14]}")
     assert "<video" in shown.data
@@ -193,3 +194,30 @@ def test_resume_with_nothing_to_do(ip: InteractiveShell) -> None:
     with capture_output() as out:
         ip.run_line_magic("cogvideo", "resume")
     assert "nothing to resume" in out.stdout
+
+
+def test_cell_options_come_from_the_catalogue(ip: InteractiveShell) -> None:
+    first, last = "https://img.test/first.png", "https://img.test/last.png"
+    with capture_output():
+        ip.run_cell_magic(
+            "cogvideo",
+            f"--model VIDUQ1-START-END --image {first} --last-frame {last} --movement-amplitude small "
+            "--off-peak --no-watermark",
+            "a door opens onto the sea",
+        )
+        ip.run_cell_magic(
+            "cogvideo",
+            "--model viduq1-text --vary style=general,anime --aspect-ratio 9:16",
+            "a paper crane",
+        )
+    start_end, *texts = [j.request.to_body() for j in jobs_of(ip)]
+    assert start_end["model"] == "viduq1-start-end" and start_end["image_url"] == [first, last]
+    assert (start_end["movement_amplitude"], start_end["off_peak"], start_end["watermark_enabled"]) == (
+        "small", True, False,
+    )  # fmt: skip
+    assert sorted(b["style"] for b in texts) == ["anime", "general"]
+    assert {b["aspect_ratio"] for b in texts} == {"9:16"}
+    with pytest.raises(UsageError, match="fps is not a parameter of viduq1-text"):
+        ip.run_cell_magic("cogvideo", "--model viduq1-text --fps 30", "a crane")
+    with pytest.raises(UsageError, match="viduq1-start-end needs a first and a last frame"):
+        ip.run_cell_magic("cogvideo", f"--model viduq1-start-end --image {first}", "a crane")

@@ -30,7 +30,7 @@ def jpeg_bytes() -> bytes:
     [
         ({"prompt": ""}, "prompt", "give a prompt or a first-frame image"),
         ({"prompt": "   "}, "prompt", "both are empty"),
-        ({"prompt": "x" * 513}, "prompt", "513 characters; the API takes at most 512"),
+        ({"prompt": "x" * 513}, "prompt", "513 characters; cogvideox-flash takes at most 512"),
         ({"prompt": "a cat", "model": "cogvideox-9"}, "model", "unknown model 'cogvideox-9'"),
         ({"prompt": "a cat", "size": "640x480"}, "size", "size '640x480' is not allowed for cogvideox-flash"),
         (
@@ -38,10 +38,18 @@ def jpeg_bytes() -> bytes:
             "size",
             "not allowed for cogvideox-3",
         ),
-        ({"prompt": "a cat", "fps": 24}, "fps", "fps 24 is not allowed; choose one of: 30, 60"),
+        (
+            {"prompt": "a cat", "fps": 24},
+            "fps",
+            "fps 24 is not allowed for cogvideox-flash; choose one of: 30, 60",
+        ),
         ({"prompt": "a cat", "fps": "fast"}, "fps", "fps must be a whole number"),
         ({"prompt": "a cat", "fps": True}, "fps", "fps True is not allowed"),
-        ({"prompt": "a cat", "duration": 7}, "duration", "duration 7 is not allowed; choose one of: 5, 10"),
+        (
+            {"prompt": "a cat", "duration": 7},
+            "duration",
+            "duration 7 is not allowed for cogvideox-flash; choose one of: 5, 10",
+        ),
         ({"prompt": "a cat", "quality": "best"}, "quality", "choose one of: speed, quality"),
         ({"prompt": "a cat", "with_audio": "yes"}, "with_audio", "with_audio must be True or False"),
         ({"prompt": "a cat", "user_id": "abc"}, "user_id", "6 to 128 characters"),

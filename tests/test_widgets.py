@@ -137,3 +137,35 @@ def test_form_sizes_follow_the_model(engine: Engine) -> None:
 def test_assemble_skips_empty_parts() -> None:
     assert assemble({"subject": "a cat", "style": "film grain"}) == "A cat, film grain."
     assert assemble({}) == ""
+
+
+def test_form_choices_come_from_the_catalogue(engine: Engine) -> None:
+    form = PromptForm(engine)
+    form.model.value = "vidu2-image"  # a 720p model: no 1080p size, no fps/quality, no style
+    assert [v for _, v in form.size.options] == [None, "1280x720", "720x1280", "720x720"]
+    assert [v for _, v in form.duration.options] == [None, 4]
+    for name in ("fps", "quality", "style", "aspect_ratio"):
+        assert form.controls[name].layout.display == "none", name
+    assert form.controls["movement_amplitude"].layout.display is None
+    assert form.last_frame.layout.display == "none" and form.references.layout.display == "none"
+    form.model.value = "viduq1-start-end"
+    assert form.last_frame.layout.display is None and form.image.layout.display is None
+    form.model.value = "vidu2-reference"
+    assert form.references.layout.display is None and form.image.layout.display == "none"
+    form.model.value = "viduq1-text"
+    form.prompt.value = "y" * 1500
+    assert "1500 / 1500" in form.counter.value and not form.submit.disabled
+
+
+def test_form_sends_only_what_differs_from_the_model_default(engine: Engine) -> None:
+    form = PromptForm(engine)
+    form.model.value = "viduq1-text"
+    form.controls["style"].value = "anime"
+    form.controls["off_peak"].value = True
+    form.controls["watermark_enabled"].value = False
+    form.prompt.value = "a paper boat in the rain"
+    form.submit.click()
+    [card] = form.output.children
+    body = card.job.request.to_body()
+    assert (body["style"], body["off_peak"], body["watermark_enabled"]) == ("anime", True, False)
+    assert "with_audio" not in body and "movement_amplitude" not in body

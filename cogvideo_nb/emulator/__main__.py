@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, help="multiplies processing times")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--faults", help="e.g. p_500=0.1,p_429=0.05,p_drop_after=0.1")
-    parser.add_argument("--max-in-flight", type=int, help="tasks PROCESSING per key (default 5)")
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        help="tasks PROCESSING per key and model (default: the catalogue's per-model limit)",
+    )
     parser.add_argument("--keys", help="comma-separated accepted API keys (default: any)")
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     parser.add_argument("--log-level", default="WARNING")

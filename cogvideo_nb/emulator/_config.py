@@ -42,6 +42,8 @@ class EmulatorConfig:
     ``p_slow`` (sleep ``slow_seconds`` first; not scaled, it is for client timeouts) and
     ``p_malformed`` (a 200's body truncated; the work, e.g. the task, is done). ``p_fail`` is
     per task: it ends FAIL. ``url_ttl`` is the result links' lifetime in seconds.
+    ``max_in_flight``: tasks PROCESSING per key and model (None: the catalogue's per-model
+    number, e.g. 1 for cogvideox-3), beyond which a submit gets 429 code 1302.
     Env: ``COGVIDEO_EMULATOR_<FIELD>`` (``KEYS`` for accepted_keys, comma-separated lists) and
     ``COGVIDEO_EMULATOR_FAULTS="p_500=0.1,p_429=0.05"``.
     """
@@ -65,7 +67,9 @@ class EmulatorConfig:
     p_fail: float = 0.0
     url_ttl: float = 3600.0
     retention_seconds: float = 7 * 86400.0  # finished tasks older than this are pruned at start
-    max_in_flight: int = 5
+    # None: each model's own limit from the catalogue (tasks in flight per key and model);
+    # a number overrides it for every model.
+    max_in_flight: int | None = None
     # None accepts any non-empty bearer token (plain key or the SDK's JWT).
     accepted_keys: frozenset[str] | None = None
     blocked_words: tuple[str, ...] = ("blockedword",)
@@ -81,7 +85,7 @@ class EmulatorConfig:
             raise ValueError(f"timing must be fixed, uniform or lognormal, not {self.timing!r}")
         if self.time_scale < 0 or self.duration_scale <= 0:
             raise ValueError("time_scale must be >= 0 and duration_scale > 0")
-        if self.max_in_flight < 1 or self.render_workers < 1:
+        if (self.max_in_flight is not None and self.max_in_flight < 1) or self.render_workers < 1:
             raise ValueError("max_in_flight and render_workers must be >= 1")
         if self.render_fps is not None and self.render_fps < 1:
             raise ValueError("render_fps must be >= 1 or None")
@@ -109,7 +113,7 @@ class EmulatorConfig:
                 changes[name] = _number(name, raw)
         for name in ("seed", "max_in_flight", "render_workers"):
             if (raw := get(name.upper())) is not None:
-                changes[name] = int(raw)
+                changes[name] = None if raw.lower() == "none" else int(raw)
         if (raw := get("TIMING")) is not None:
             changes["timing"] = raw.strip().lower()
         if (raw := get("RENDER_FPS")) is not None:

@@ -44,7 +44,8 @@ class Emulator:
         self._owns_dir = state_dir is None
         self.state_dir = Path(state_dir).expanduser() if state_dir else None
         self._server: EmulatorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._files: EmulatorHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
         self._scheduler: _Scheduler | None = None
 
     def start(self) -> Emulator:
@@ -56,25 +57,35 @@ class Emulator:
         self._scheduler = _Scheduler(store, self.config)
         app = EmulatorApp(self.config, store, self._scheduler)
         self._server = EmulatorHTTPServer((self.host, self._port), app)
+        # Result files come from a second origin, as the platform's come from a file host: a
+        # client that sent its key there, or assumed one host, fails here as it would there.
+        self._files = EmulatorHTTPServer((self.host, 0), app, files_only=True)
+        app.files_origin = self.files_url
         self._scheduler.start()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name="cogvideo-emulator", daemon=True,
-        )  # fmt: skip
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
+                             name=f"cogvideo-emulator-{kind}", daemon=True)
+            for srv, kind in ((self._server, "api"), (self._files, "files"))
+        ]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
+        for srv in (server, self._files):
+            if srv is None:
+                continue
+            srv.shutdown()
+            srv.server_close()
+            srv.close_connections()
+        self._files = None
         if self._scheduler is not None:
             self._scheduler.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
         if self._owns_dir and self.state_dir is not None:
             shutil.rmtree(self.state_dir, ignore_errors=True)
             self.state_dir = None
@@ -94,8 +105,18 @@ class Emulator:
 
     @property
     def root_url(self) -> str:
+        return f"http://{self._host()}:{self.port}"
+
+    @property
+    def files_url(self) -> str:
+        """The file host's origin (another port): result URLs point here, not at the API."""
+        if self._files is None:
+            raise RuntimeError("emulator is not running; call start() or use it as a context")
+        return f"http://{self._host()}:{self._files.server_address[1]}"
+
+    def _host(self) -> str:
         host = self.host if self.host not in ("0.0.0.0", "") else "127.0.0.1"  # noqa: S104
-        return f"http://{host}:{self.port}"
+        return f"[{host}]" if ":" in host else host
 
     @property
     def base_url(self) -> str:

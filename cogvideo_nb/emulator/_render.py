@@ -10,8 +10,10 @@ is numpy slicing plus one uint16 blend, which keeps a 5 s clip well under half a
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import ipaddress
+import logging
 import os
 import secrets
 import urllib.parse
@@ -28,11 +30,16 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ._config import EmulatorConfig
 
-__all__ = ["SHORT_SIDE", "RenderResult", "fetch_image", "output_size", "render_clip"]
+__all__ = ["SHORT_SIDE", "RenderResult", "fetch_image", "font_source", "output_size", "render_clip"]
+
+log = logging.getLogger("cogvideo_nb.emulator")
 
 SHORT_SIDE = 240
+# Tried in order after the noto-cjk-sans-otc wheel (a dependency, so normally found first):
+# Debian's fonts-noto-cjk / fonts-wqy-zenhei, then Latin-only fonts as a last resort.
 _FONT_PATHS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
     "/Library/Fonts/Arial Unicode.ttf",
@@ -226,15 +233,52 @@ def _image_frames(src: Image.Image, width: int, height: int, n: int) -> Iterator
         yield np.array(img, dtype=np.uint8)
 
 
+def _font_candidates() -> list[str]:
+    paths = []
+    spec = importlib.util.find_spec("noto_cjk_sans_otc")  # found at run time; no hard import
+    if spec is not None and spec.origin:
+        paths.append(str(Path(spec.origin).with_name("NotoSansCJK-Regular.ttc")))
+    return [*paths, *_FONT_PATHS]
+
+
+@lru_cache(maxsize=1)
+def font_source() -> tuple[str, int] | None:
+    """``(path, face index)`` of the font prompts are drawn with, or None for Pillow's default.
+
+    In a Noto CJK collection the Simplified Chinese face is chosen (the platform is Chinese);
+    without any CJK font, Chinese prompts would come out as boxes, so that is logged once.
+    """
+    for path in _font_candidates():
+        if not Path(path).is_file():
+            continue
+        faces: list[ImageFont.FreeTypeFont] = []
+        for index in range(8):  # a .ttc holds several faces; a .ttf one
+            try:
+                faces.append(ImageFont.truetype(path, 12, index=index))
+            except OSError:
+                break
+        for i, face in enumerate(faces):
+            if (face.getname()[0] or "").endswith(" SC"):
+                return path, i
+        if not faces:
+            continue
+        if not Path(path).name.lower().startswith(("dejavu", "liberation", "arial")):
+            return path, 0
+        log.warning(
+            "no CJK font found: Chinese prompts are drawn as boxes on emulated frames; "
+            "pip install noto-cjk-sans-otc (or apt-get install fonts-noto-cjk) to fix"
+        )
+        return path, 0
+    log.warning("no font file found: emulated frames use Pillow's default font (no CJK glyphs)")
+    return None
+
+
 @lru_cache(maxsize=8)
 def _font(px: int) -> FontT:
-    for path in _FONT_PATHS:
-        if Path(path).exists():
-            try:
-                return ImageFont.truetype(path, px)
-            except OSError:
-                continue
-    return ImageFont.load_default(size=px)
+    source = font_source()
+    if source is None:
+        return ImageFont.load_default(size=px)
+    return ImageFont.truetype(source[0], px, index=source[1])
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: FontT, width: int) -> list[str]:
@@ -269,12 +313,10 @@ class _Overlay:
         short = min(width, height)  # portrait clips get the same type size as landscape
         label_font = _font(max(10, short // 16))
         pad = max(3, short // 60)
-        label_box = draw.textbbox((pad * 2, pad * 2), "EMULATED", font=label_font)
-        draw.rectangle(
-            (label_box[0] - pad, label_box[1] - pad, label_box[2] + pad, label_box[3] + pad),
-            fill=(200, 20, 40, 230),
-        )
-        draw.text((pad * 2, pad * 2), "EMULATED", font=label_font, fill=(255, 255, 255, 255))
+        # placed by its ink box, so fonts with tall ascenders (CJK) sit in the corner like others
+        lb = draw.textbbox((0, 0), "EMULATED", font=label_font)
+        draw.rectangle((pad, pad, pad * 5 + lb[2] - lb[0], pad * 5 + lb[3] - lb[1]), fill=(200, 20, 40, 230))
+        draw.text((pad * 3 - lb[0], pad * 3 - lb[1]), "EMULATED", font=label_font, fill=(255, 255, 255, 255))
 
         px = max(9, short // (22 if compact else 16))
         font = _font(px)

@@ -7,13 +7,12 @@ against the platform.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 import hmac
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -25,17 +24,24 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
+from ._auth import key_identity
 from ._config import EmulatorConfig
 from ._store import ApiError, Task, TaskStore, create_task, submit_reply, task_reply
 
-__all__ = ["API_PREFIX", "EmulatorApp", "EmulatorHTTPServer", "key_identity"]
+__all__ = ["API_PREFIX", "FILES_PREFIX", "REASON_HEADER", "EmulatorApp", "EmulatorHTTPServer", "key_identity"]
 
 log = logging.getLogger("cogvideo_nb.emulator")
 
 API_PREFIX = "/api/paas/v4"
 _SUBMIT = API_PREFIX + "/videos/generations"
 _POLL = API_PREFIX + "/async-result/"
-_FILE_RE = re.compile(r"^[A-Za-z0-9-]{1,64}(\.mp4|_cover\.png)$")
+FILES_PREFIX = "/api/cogvideo/"
+# <task id>-<expiry, hex seconds>-<signature>_0.mp4 | _cover_0.png: a real-looking name that
+# carries its own expiry, so links can expire with no visible query parameter.
+_FILE_RE = re.compile(
+    r"^([0-9a-f]{1,16}-[0-9a-f]{16})-([0-9a-f]{1,12})-([0-9a-f]{20})_(0\.mp4|cover_0\.png)$"
+)
+REASON_HEADER = "X-CogVideo-Emulator-Reason"
 _MAX_BODY = 32 * 1024 * 1024
 
 
@@ -79,6 +85,30 @@ class EmulatorApp:
         # a separate stream, so turning faults on does not change processing times
         self.fault_rng = random.Random(None if seed is None else seed + 7919)
         self.requests = {"submit": 0, "poll": 0, "file": 0}
+        self.files_origin = ""  # set by the Emulator once the file host listens
+        self._secret = store.url_secret
+
+    def _sign(self, task_id: str, expires: int) -> str:
+        msg = f"{task_id}-{expires:x}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()[:20]
+
+    def file_url(self, task: Task, suffix: str) -> str:
+        """A link on the file host, like the platform's CDN links: other origin, no key needed."""
+        expires = max(0, int(time.time() + self.config.url_ttl))
+        name = f"{task.id}-{expires:x}-{self._sign(task.id, expires)}_{suffix}"
+        return f"{self.files_origin}{FILES_PREFIX}{name}"
+
+    def open_file(self, name: str) -> tuple[Task, str] | str:
+        """The task and file kind a link names, or why it is refused ("missing", "expired")."""
+        m = _FILE_RE.match(name)
+        if not m or not hmac.compare_digest(m[3], self._sign(m[1], int(m[2], 16))):
+            return "missing"
+        if int(m[2], 16) < time.time():
+            return "expired"
+        task = self.store.get(m[1])
+        if task is None or task.status != "SUCCESS":
+            return "missing"
+        return task, m[4]
 
     def count(self, kind: str) -> None:
         with self.lock:
@@ -107,8 +137,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128  # socketserver's 5 drops SYNs under bursts: 1 s client retransmits
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
+    def __init__(self, address: tuple[str, int], app: EmulatorApp, *, files_only: bool = False) -> None:
         self.app = app
+        self.files_only = files_only  # the second origin: result files and nothing else
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -154,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         path = urllib.parse.urlsplit(self.path).path.rstrip("/")
-        if path == _SUBMIT:
+        if path == _SUBMIT and not self.server.files_only:
             self._api("submit", lambda key: self._submit(body, key))
         else:
             self._send(Reply.error(404, "404", f"no such route: POST {path}"))
@@ -169,12 +200,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self._read_body() is None:
             return
         path = urllib.parse.urlsplit(self.path).path
-        if path.startswith(_POLL):
+        if self.server.files_only:
+            if path.startswith(FILES_PREFIX):
+                self.server.app.count("file")
+                self._send(self._file(path[len(FILES_PREFIX) :]))
+            else:
+                self._send(Reply.xml(404, "NoSuchKey", "The specified key does not exist."))
+        elif path.startswith(_POLL):
             task_id = urllib.parse.unquote(path[len(_POLL) :]).strip("/")
             self._api("poll", lambda key: self._poll(task_id))
-        elif path.startswith("/files/"):
-            self.server.app.count("file")
-            self._send(self._file(path[len("/files/") :]))
         elif path == "/_emulator/stats":
             self._send(Reply.json(200, self.server.app.stats()))
         elif path == "/_emulator/health":
@@ -206,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply.error(500, "500", "emulated internal server error (p_500)"))
             return
         if app.roll(cfg.p_429):
-            retry = _retry_after(1.0 * cfg.time_scale)
+            retry = retry_after_header(1.0 * cfg.time_scale)
             self._send(Reply.error(429, "1302", "emulated rate limit (p_429)", **{"Retry-After": retry}))
             return
         try:
@@ -237,28 +271,30 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         task = app.store.get(task_id) if task_id else None
         if task is None:
-            raise ApiError(404, "1214", f"task not found: {task_id}")
+            # 1233 "task does not exist" (the older table; served as 404 here)
+            raise ApiError(404, "1233", f"task not found: {task_id}")
         app.scheduler.refresh(task)
-        expires = int(time.time() + app.config.url_ttl)
-        return Reply.json(200, task_reply(task, self._origin(), expires))
+        reply = Reply.json(200, task_reply(task, app.file_url))
+        if task.status == "FAIL":  # the body documents no reason; the emulator says it here
+            reply.headers[REASON_HEADER] = urllib.parse.quote(task.fail_reason or "emulated failure")
+        return reply
 
     # -- files ---------------------------------------------------------------------------------
 
     def _file(self, name: str) -> Reply:
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
-        if not _FILE_RE.match(name):
-            return Reply.xml(404, "NoSuchKey", "The specified key does not exist.")
-        raw = (query.get("expires") or [""])[0]
-        if not raw.isdigit():
-            return Reply.xml(403, "AccessDenied", "Query-string authentication requires expires")
-        if int(raw) < time.time():
+        found = self.server.app.open_file(name)
+        if found == "expired":
             return Reply.xml(403, "AccessDenied", "Request has expired")
-        path = self.server.app.store.files_dir / name
+        if isinstance(found, str):
+            return Reply.xml(404, "NoSuchKey", "The specified key does not exist.")
+        task, kind = found
+        files = self.server.app.store.files_dir
+        path = files / (task.video_name if kind.endswith(".mp4") else task.cover_name)
         try:
             data = path.read_bytes()
         except OSError:
             return Reply.xml(404, "NoSuchKey", "The specified key does not exist.")
-        ctype = "video/mp4" if name.endswith(".mp4") else "image/png"
+        ctype = "video/mp4" if kind.endswith(".mp4") else "image/png"
         headers = {"Content-Type": ctype, "Accept-Ranges": "bytes"}
         try:
             rng = _parse_range(self.headers.get("Range"), len(data))
@@ -273,13 +309,6 @@ class _Handler(BaseHTTPRequestHandler):
         return Reply(206, data[start : end + 1], headers)
 
     # -- plumbing ------------------------------------------------------------------------------
-
-    def _origin(self) -> str:
-        host, port = self.server.server_address[:2]
-        if host in ("0.0.0.0", "::", ""):  # noqa: S104 - only naming the wildcard, not binding it
-            return f"http://{self.headers.get('Host') or f'localhost:{port}'}"
-        host_s = f"[{host!s}]" if ":" in str(host) else str(host)
-        return f"http://{host_s}:{port}"
 
     def _read_body(self) -> bytes | None:
         try:
@@ -306,53 +335,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
 
 
-def key_identity(token: str, accepted: frozenset[str] | None) -> str | None:
-    """A stable account fingerprint for a bearer token, or None if the token is refused.
-
-    A plain ``id.secret`` key and the SDK's HS256 JWT built from it map to the same account, so
-    per-key limits and request_id dedup hold whichever way a client authenticates.
-    """
-    parts = token.split(".")
-    claims = _jwt_claims(parts[1]) if len(parts) == 3 else None
-    if claims is not None and isinstance(claims.get("api_key"), str):
-        key_id: str = claims["api_key"]
-        if accepted is not None:
-            secrets_ = [k.split(".", 1)[1] for k in accepted if k.split(".", 1)[0] == key_id and "." in k]
-            exp = claims.get("exp")
-            if not any(_jwt_signed(parts, s) for s in secrets_):
-                return None
-            if isinstance(exp, (int, float)) and exp < time.time() * 1000:
-                return None
-    else:
-        if accepted is not None and token not in accepted:
-            return None
-        key_id = token.split(".", 1)[0]
-    return hashlib.sha256(key_id.encode("utf-8")).hexdigest()[:16]
-
-
-def _b64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _jwt_claims(payload: str) -> dict[str, Any] | None:
-    try:
-        claims = json.loads(_b64url(payload))
-    except (binascii.Error, ValueError):
-        return None
-    return claims if isinstance(claims, dict) else None
-
-
-def _jwt_signed(parts: list[str], secret: str) -> bool:
-    signing_input = f"{parts[0]}.{parts[1]}".encode()
-    expected = hmac.new(secret.encode("utf-8"), signing_input, hashlib.sha256).digest()
-    try:
-        return hmac.compare_digest(expected, _b64url(parts[2]))
-    except (binascii.Error, ValueError):
-        return False
-
-
-def _retry_after(seconds: float) -> str:
-    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:.3g}"
+def retry_after_header(seconds: float) -> str:
+    """Retry-After as delta-seconds: a whole number (RFC 9110), rounded up."""
+    return str(max(0, math.ceil(seconds)))
 
 
 class _Unsatisfiable(Exception):

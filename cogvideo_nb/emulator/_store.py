@@ -19,20 +19,14 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .._models import (
-    DURATIONS,
-    FPS_VALUES,
-    MAX_IMAGE_BYTES,
-    MAX_PROMPT_CHARS,
-    QUALITIES,
-    ModelSpec,
-    get_model,
-)
+from .._models import MAX_IMAGE_BYTES, OPTIONS, ModelSpec, get_model
 from ._config import EmulatorConfig
 
 __all__ = [
@@ -68,6 +62,10 @@ class Task:
     with_audio: bool = False
     watermark_enabled: bool = True
     user_id: str | None = None
+    style: str | None = None
+    aspect_ratio: str | None = None
+    movement_amplitude: str | None = None
+    off_peak: bool = False
     # "inputs/<file>" for an uploaded data URL, an http(s) URL, or None for text-to-video
     image_source: str | None = None
 
@@ -170,9 +168,23 @@ class TaskStore:
             task_id = self._by_request.get((key_fp, request_id))
             return self._tasks.get(task_id) if task_id else None
 
-    def processing_count(self, key_fp: str) -> int:
+    def processing_count(self, key_fp: str, model: str) -> int:
+        """Tasks in flight for one account and one model: the platform's limits are per model."""
         with self.lock:
-            return sum(1 for t in self._tasks.values() if t.key_fp == key_fp and t.status == "PROCESSING")
+            return sum(
+                1
+                for t in self._tasks.values()
+                if t.key_fp == key_fp and t.model == model and t.status == "PROCESSING"
+            )
+
+    @property
+    def url_secret(self) -> bytes:
+        """Signs result-file names; kept in the state dir so links outlive a restart."""
+        path = self.root / "url_secret"
+        with self.lock:
+            if not path.is_file():
+                _atomic_write(path, secrets.token_hex(16).encode())
+            return path.read_bytes()
 
     def all(self) -> list[Task]:
         with self.lock:
@@ -197,8 +209,8 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-_DATA_URL_RE = re.compile(r"^data:image/(png|jpeg|jpg);base64,(.*)$", re.DOTALL)
-_SIZE_RE = re.compile(r"^[1-9]\d{1,4}x[1-9]\d{1,4}$")
+_DATA_URL_RE = re.compile(r"^data:image/(png|jpeg|jpg);base64,(.*)$", re.DOTALL | re.IGNORECASE)
+_BARE_B64_RE = re.compile(r"^[A-Za-z0-9+/\s]{16,}={0,2}$")
 _SECONDS_RE = re.compile(r"#seconds=(\d+(?:\.\d*)?|\.\d+)")
 _FAIL_RE = re.compile(r"#fail\b")
 _MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
@@ -208,29 +220,59 @@ def _bad(message: str) -> ApiError:
     return ApiError(400, "1214", message)
 
 
+def _decode(payload: str, what: str) -> bytes:
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _bad(f"image_url {what} is not valid base64") from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _bad(f"image_url image is over {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
+    if not data.startswith(_MAGIC):
+        raise _bad("image_url must be a png or jpeg image")
+    return data
+
+
 def _check_image(value: object) -> bytes | str:
-    """Decoded bytes for a data URL, the URL itself for http(s); anything else is a 1214."""
+    """Decoded bytes for a data URL or bare Base64 ("URL or Base64"), the URL for http(s)."""
     if not isinstance(value, str) or not value:
         raise _bad("image_url must be a non-empty string")
     m = _DATA_URL_RE.match(value)
     if m:
-        try:
-            data = base64.b64decode(m[2], validate=True)
-        except (binascii.Error, ValueError):
-            raise _bad("image_url data URL is not valid base64") from None
-        if len(data) > MAX_IMAGE_BYTES:
-            raise _bad(f"image_url image is over {MAX_IMAGE_BYTES // (1024 * 1024)} MB")
-        if not data.startswith(_MAGIC):
-            raise _bad("image_url must be a png or jpeg image")
-        return data
+        return _decode(m[2], "data URL")
     parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise _bad("image_url must be an http(s) URL or a data:image/...;base64 URL")
-    return value
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return value
+    if _BARE_B64_RE.match(value):
+        return _decode("".join(value.split()), "Base64")
+    raise _bad("image_url must be an http(s) URL, a data:image/...;base64 URL or Base64")
+
+
+def _visible(prompt: str) -> bool:
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Mn", "Zs") for ch in prompt)
+
+
+def _images(spec: ModelSpec, raw: object) -> list[bytes | str]:
+    """image_url as the SDKs send it: a string or a list (one image may come as a 1-item list)."""
+    if raw in (None, "", []):
+        values: list[object] = []
+    elif isinstance(raw, list):
+        values = list(raw)
+    else:
+        values = [raw]
+    if spec.max_images == 0 and values:
+        raise _bad(f"{spec.name} does not take image_url")
+    if not spec.min_images <= len(values) <= spec.max_images:
+        lo, hi = max(spec.min_images, 1), spec.max_images
+        roles = " + ".join(spec.images[:hi]) if spec.images[0] != "reference" else "reference images"
+        raise _bad(f"{spec.name} takes {lo}-{hi} image(s) in image_url ({roles}), got {len(values)}")
+    return [_check_image(v) for v in values]
 
 
 def validate_submit(data: dict[str, Any], config: EmulatorConfig) -> tuple[ModelSpec, list[bytes | str]]:
-    """Check a submit body the way the platform does, in its order of error codes."""
+    """Check a submit body against the catalogue, in the platform's order of error codes.
+
+    JSON null means "unset" for every field, as zai-sdk sends whatever the caller left out.
+    """
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise _bad("model is required")
@@ -240,44 +282,30 @@ def validate_submit(data: dict[str, Any], config: EmulatorConfig) -> tuple[Model
     prompt = data.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise _bad("prompt must be a string")
-    if prompt and len(prompt) > MAX_PROMPT_CHARS:
-        raise ApiError(400, "1261", f"prompt is longer than {MAX_PROMPT_CHARS} characters")
-    raw_images = data.get("image_url")
-    if not prompt and raw_images in (None, "", []):
+    prompt = (prompt or "").strip()
+    if len(prompt) > spec.max_prompt:
+        raise ApiError(400, "1261", f"prompt is longer than {spec.max_prompt} characters")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t\r" for ch in prompt):
+        raise _bad("prompt must not contain control characters")
+    images = _images(spec, data.get("image_url"))
+    if not _visible(prompt) and not images:
         raise _bad("prompt and image_url may not both be empty")
-    images: list[bytes | str] = []
-    if isinstance(raw_images, list):
-        want = (2, 2) if spec.max_images == 2 else (1, spec.max_images)
-        if spec.max_images < 2 or not want[0] <= len(raw_images) <= want[1]:
-            raise _bad(f"{model} takes image_url as a list of {want[0]}-{want[1]} only"
-                       if spec.max_images > 1 else f"{model} takes a single image_url")  # fmt: skip
-        images = [_check_image(v) for v in raw_images]
-    elif raw_images not in (None, ""):
-        images = [_check_image(raw_images)]
-    if spec.needs_image and not images:
-        raise _bad(f"{model} needs image_url")
-    size = data.get("size")
-    if size is not None:
-        ok = size in spec.sizes if spec.sizes is not None else bool(_SIZE_RE.match(str(size)))
-        if not isinstance(size, str) or not ok:
-            raise _bad(f"size {size!r} is not supported by {model}")
-    checks: tuple[tuple[str, tuple[object, ...], type], ...] = (
-        ("fps", FPS_VALUES, int), ("duration", DURATIONS, int), ("quality", QUALITIES, str),
-        ("with_audio", (True, False), bool), ("watermark_enabled", (True, False), bool),
-    )  # fmt: skip
-    for name, allowed, kind in checks:
+    for name, option in OPTIONS.items():
         value = data.get(name)
         if value is None:
             continue
-        if type(value) is not kind or value not in allowed:
-            raise _bad(f"{name} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+        allowed = spec.values.get(name)
+        if allowed is None:
+            raise _bad(f"{name} is not supported by {spec.name}")
+        if type(value) is not option.kind or value not in allowed:
+            raise _bad(f"{name} must be one of {', '.join(map(str, allowed))} for {spec.name}, not {value!r}")
     user_id = data.get("user_id")
     if user_id is not None and (not isinstance(user_id, str) or not 6 <= len(user_id) <= 128):
         raise _bad("user_id must be a string of 6 to 128 characters")
     request_id = data.get("request_id")
     if request_id is not None and (not isinstance(request_id, str) or not 0 < len(request_id) <= 128):
         raise _bad("request_id must be a string of 1 to 128 characters")
-    lowered = (prompt or "").lower()
+    lowered = prompt.lower()
     for word in config.blocked_words:
         if word.lower() in lowered:
             raise ApiError(400, "1301", "the prompt was blocked by the content safety filter")
@@ -311,8 +339,9 @@ def create_task(
     with store.lock:
         if request_id and (existing := store.by_request(key_fp, request_id)) is not None:
             return existing, False
-        if store.processing_count(key_fp) >= config.max_in_flight:
-            raise ApiError(429, "1302", f"too many tasks in progress (limit {config.max_in_flight})")
+        limit = config.max_in_flight or spec.concurrency
+        if store.processing_count(key_fp, spec.name) >= limit:
+            raise ApiError(429, "1302", f"too many {spec.name} tasks in progress (limit {limit})")
         seconds = draw_seconds(config, rng)
         failed = rng.random() < config.p_fail
         if (m := _SECONDS_RE.search(prompt)) is not None:
@@ -332,30 +361,34 @@ def create_task(
             id=task_id, request_id=request_id or secrets.token_hex(16), key_fp=key_fp,
             model=spec.name, prompt=prompt, created_at=now, due_at=now + seconds,
             outcome="FAIL" if reason else "SUCCESS", fail_reason=reason,
-            size=data.get("size"), fps=data.get("fps") or 30, duration=data.get("duration") or 5,
+            size=data.get("size"), fps=data.get("fps") or 30,
+            duration=data.get("duration") or spec.defaults.get("duration", 5),
             quality=data.get("quality") or "speed", with_audio=bool(data.get("with_audio")),
             watermark_enabled=data.get("watermark_enabled") is not False,
-            user_id=data.get("user_id"), image_source=image_source,
+            user_id=data.get("user_id"), image_source=image_source, style=data.get("style"),
+            aspect_ratio=data.get("aspect_ratio"), movement_amplitude=data.get("movement_amplitude"),
+            off_peak=data.get("off_peak") is True,
         )  # fmt: skip
         store.add(task)
         return task, True
 
 
 def submit_reply(task: Task) -> dict[str, Any]:
-    return {"id": task.id, "request_id": task.request_id, "model": task.model,
-            "task_status": task.status, "emulated": True}  # fmt: skip
+    """The documented submit answer, nothing more ("emulated" is said by a header)."""
+    return {"id": task.id, "request_id": task.request_id, "model": task.model, "task_status": task.status}
 
 
-def task_reply(task: Task, origin: str, expires: int) -> dict[str, Any]:
-    """The poll answer; URLs are minted per answer from the serving origin, like signed URLs."""
-    out = submit_reply(task)
+def task_reply(task: Task, file_url: Callable[[Task, str], str]) -> dict[str, Any]:
+    """The poll answer: documented fields plus ``created`` as the platform's shared async schema
+    sends it. A FAIL carries no reason field (none is documented); the server adds a header.
+    URLs are minted per answer by ``file_url``, like the platform's signed links.
+    """
+    out = {**submit_reply(task), "created": int(task.created_at)}
     if task.status == "SUCCESS":
         out["video_result"] = [{
-            "url": f"{origin}/files/{task.video_name}?expires={expires}",
-            "cover_image_url": f"{origin}/files/{task.cover_name}?expires={expires}",
+            "url": file_url(task, "0.mp4"),
+            "cover_image_url": file_url(task, "cover_0.png"),
         }]  # fmt: skip
-    elif task.status == "FAIL":
-        out["fail_reason"] = task.fail_reason or "emulated failure"
     return out
 
 
