@@ -169,7 +169,7 @@ def job_html(
             f'<div style="font-size:12px;color:#57606a;word-break:break-all">'
             f'<a href="{src}" target="_blank">{e(job.video_path.name)}</a>'
             f" · task {e(job.task_id or '')}{e(took)} · sha256 {e((job.video_sha256 or '')[:12])}"
-            f"<br>saved at <code>{e(str(job.video_path))}</code></div>"
+            f"<br>saved at <code>{e(os.path.abspath(job.video_path))}</code></div>"
         )
     elif job.status is JobStatus.FAILED:
         body = f'<div style="color:#cf222e">{e(job.error or "failed")}</div>'

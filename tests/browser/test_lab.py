@@ -164,7 +164,7 @@ def test_quickstart(notebook: Notebook) -> None:
 
     video = card.locator("video.cvnb-video")
     video.wait_for(state="attached", timeout=10_000)
-    assert (video.get_attribute("poster") or "").startswith("blob:"), "the video has no poster"
+    assert (video.get_attribute("poster") or "").startswith("data:image/jpeg"), "the video has no poster"
     nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
     card.scroll_into_view_if_needed()
     _assert_plays(video, start=True)

@@ -1,0 +1,118 @@
+"""Notebooks that survive: saved outputs, reopened with no widget state, in JupyterLab and
+Notebook 7; a kernel restart mid-job; stop then Resume; the id from history.
+
+Run only these: ``python -m pytest tests/browser/test_saved.py -m browser -q``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+import nbformat
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from .conftest import ARTIFACTS, VIEWPORT, Lab, Notebook
+from .test_lab import _wait_cards
+
+pytestmark = pytest.mark.browser
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+_ADOPTED_JS = """([i, n]) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
+  const cards = cell ? Array.from(cell.querySelectorAll('.cvnb-static.cvnb-adopted > .cvnb-card')) : [];
+  return cards.length === n;
+}"""
+
+_SAVED_VIEW_JS = """() => ({
+  text: document.body.innerText,
+  videos: Array.from(document.querySelectorAll('video.cvnb-static-video')).map((v) => ({
+    ready: v.readyState, poster: (v.getAttribute('poster') || '').slice(0, 22), src: v.currentSrc,
+  })),
+})"""
+
+
+def _saved(lab: Lab, path: str) -> Any:
+    req = urllib.request.Request(
+        f"{lab.origin}/api/contents/{path}?content=1", headers={"Authorization": f"token {lab.token}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())["content"]
+
+
+def _save(nb: Notebook) -> None:
+    nb.cell(0).locator(".jp-InputPrompt").click()
+    nb.page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        cells = _saved(nb.lab, nb.path)["cells"]
+        if cells[1].get("outputs") and cells[2].get("outputs"):
+            return
+        time.sleep(0.3)
+    raise AssertionError("the notebook was not saved with its outputs")
+
+
+def _reopen(browser: Any, lab: Lab, path: str, app: str, name: str) -> dict[str, Any]:
+    """Open the saved notebook in a new page (JupyterLab or Notebook 7); what it shows."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        if app == "lab":
+            url = f"{lab.origin}/lab/workspaces/re-{uuid.uuid4().hex[:8]}/tree/{path}?reset&token={lab.token}"
+        else:
+            url = f"{lab.origin}/notebooks/{path}?token={lab.token}"
+        page.goto(url)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('video.cvnb-static-video').length >= 3", timeout=30_000
+        )
+        with contextlib.suppress(PlaywrightTimeoutError):  # reported below, with each video's state
+            page.wait_for_function(
+                "() => Array.from(document.querySelectorAll('video.cvnb-static-video'))"
+                ".every((v) => v.readyState >= 1)",
+                timeout=20_000,
+            )
+        time.sleep(1.0)  # any widget error would have rendered by now
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-reopened-{app}.png"), full_page=True)
+        result: dict[str, Any] = page.evaluate(_SAVED_VIEW_JS)
+        return result
+    finally:
+        context.close()
+
+
+def test_saved_notebook_reopens_with_videos_and_no_widget_errors(notebook: Notebook, browser: Any) -> None:
+    nb = notebook.open(
+        "%load_ext cogvideo_nb",
+        "%%cogvideo\na kite over a windy beach",
+        "%%cogvideo\na heron in the reeds, watercolor\n---\na heron in the reeds, claymation",
+    )
+    for i in range(3):
+        nb.run(i)
+        nb.wait_ran(i)
+    _wait_cards(nb, 1, ("succeeded",), timeout=60)
+    _wait_cards(nb, 2, ("succeeded",), timeout=60)
+    # Live: the outputs became static HTML, and the page moved the live cards into it.
+    nb.page.wait_for_function(_ADOPTED_JS, arg=[1, 1], timeout=15_000)
+    nb.page.wait_for_function(_ADOPTED_JS, arg=[2, 2], timeout=15_000)
+    assert nb.cell(2).locator(".cvnb-grid-controls").count() == 1, "the grid lost its play controls"
+    _save(nb)
+    saved = nbformat.from_dict(_saved(nb.lab, nb.path))
+    for i in (1, 2):
+        [output] = saved.cells[i].outputs
+        assert WIDGET not in output["data"], f"cell {i} still holds a widget view"
+        assert output["data"]["text/html"].count("<video") == i
+    nb.lab.close_sessions(nb.path)  # the kernel is gone
+
+    for app in ("lab", "notebook"):
+        seen = _reopen(browser, nb.lab, nb.path, app, nb.scenario)
+        assert "Error displaying widget" not in seen["text"] and "model not found" not in seen["text"]
+        videos = seen["videos"]
+        assert len(videos) == 3, videos
+        assert all(v["ready"] >= 1 and v["poster"] == "data:image/jpeg;base64" for v in videos), videos
