@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .conftest import ARTIFACTS, VIEWPORT, Lab, Notebook
-from .test_lab import _wait_cards
+from .test_lab import _restart_kernel, _wait_cards
 
 pytestmark = pytest.mark.browser
 
@@ -116,3 +116,89 @@ def test_saved_notebook_reopens_with_videos_and_no_widget_errors(notebook: Noteb
         videos = seen["videos"]
         assert len(videos) == 3, videos
         assert all(v["ready"] >= 1 and v["poster"] == "data:image/jpeg;base64" for v in videos), videos
+
+
+_STATS = (
+    "import json, urllib.parse, urllib.request\n"
+    "from cogvideo_nb import get_engine\n"
+    "u = urllib.parse.urlsplit(get_engine().scheduler.client.base_url)\n"
+    "tasks = json.load(urllib.request.urlopen(f'{u.scheme}://{u.netloc}/_emulator/stats'))['tasks']\n"
+    "print('TASKS', sum(t['prompt'] == PROMPT for t in tasks))"
+)
+
+
+def _text(nb: Notebook, i: int) -> str:
+    return str(nb.cell(i).locator(".jp-OutputArea").first.inner_text(timeout=5000))
+
+
+def test_restart_mid_job_offers_resume_and_the_video_arrives(notebook: Notebook) -> None:
+    prompt = "a lighthouse beam sweeping over a stormy sea #seconds=12"
+    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\n" + prompt, "%load_ext cogvideo_nb")
+    nb.run(0)
+    nb.wait_ran(0)
+    nb.run(1)
+    _wait_cards(nb, 1, ("running",), timeout=20)
+    old = nb.cell(1).locator(".cvnb-card")
+
+    _restart_kernel(nb)
+    # The old card says its kernel is gone and offers nothing that cannot work.
+    nb.page.wait_for_function("(c) => c.dataset.kernel === 'gone'", arg=old.element_handle(), timeout=10_000)
+    assert old.locator(".cvnb-gone").is_visible()
+    assert "any moment now" not in old.inner_text()
+    assert not any(old.locator(f".cvnb-{b}").is_visible() for b in ("stop", "resume", "retry"))
+
+    nb.run(2)
+    assert nb.wait_ran(2) == "[1]:", "the kernel did not restart (execution count did not reset)"
+    offer = nb.cell(2).locator(".jp-OutputArea")
+    offer.get_by_text("1 job(s)").wait_for(timeout=10_000)
+    offer.get_by_role("button", name="Resume 1").click()
+    card = nb.cell(2).locator(".cvnb-card")
+    card.wait_for(timeout=15_000)
+    assert card.locator(".cvnb-prompt").inner_text().strip() == prompt
+    _wait_cards(nb, 2, ("succeeded",), timeout=40)
+    video = card.locator("video.cvnb-video")
+    nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
+    card.scroll_into_view_if_needed()
+
+
+def test_stop_then_resume_uses_the_same_task(notebook: Notebook) -> None:
+    prompt = "a snail crossing a garden path #seconds=8"
+    stats = _STATS.replace("PROMPT", repr(prompt))
+    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\n" + prompt, stats)
+    nb.run(0)
+    nb.wait_ran(0)
+    nb.run(1)
+    _wait_cards(nb, 1, ("running",), timeout=20)
+    card = nb.cell(1).locator(".cvnb-card")
+    card.locator(".cvnb-stop").click()
+    _wait_cards(nb, 1, ("detached",), timeout=10)
+    assert card.locator(".cvnb-resume").is_visible()
+    assert card.locator(".cvnb-retry").inner_text() == "Retry (new task)"
+    card.locator(".cvnb-resume").click()
+    _wait_cards(nb, 1, ("succeeded",), timeout=40)
+    nb.page.wait_for_function(
+        "(c) => { const v = c.querySelector('video.cvnb-video'); return !!v && v.readyState >= 1; }",
+        arg=card.element_handle(),
+        timeout=15_000,
+    )
+    nb.run(2)
+    nb.wait_ran(2)
+    assert "TASKS 1" in _text(nb, 2), _text(nb, 2)
+
+
+def test_the_id_history_shows_works_with_show(notebook: Notebook) -> None:
+    cells = ("%load_ext cogvideo_nb", "%%cogvideo --wait\na moth at a lamp", "%cogvideo history 1", "")
+    nb = notebook.open(*cells)
+    for i in range(3):
+        nb.run(i)
+        nb.wait_ran(i, timeout=60)
+    ident = nb.cell(2).locator(".jp-OutputArea code").first.inner_text().strip()
+    assert len(ident) == 8, ident
+    editor = nb.cell(3).locator(".cm-content")
+    editor.click()
+    nb.page.keyboard.type(f"%cogvideo show {ident}")
+    nb.page.keyboard.press("Shift+Enter")
+    nb.wait_ran(3)
+    video = nb.cell(3).locator("video.cvnb-static-video")
+    video.wait_for(timeout=10_000)
+    nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
