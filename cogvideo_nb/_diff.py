@@ -92,10 +92,11 @@ def diff_parts(prompts: Sequence[str]) -> list[list[tuple[str, bool]]]:
 
 
 def _tidy(parts: list[tuple[str, bool]]) -> list[tuple[str, bool]]:
-    """Join highlighted runs separated only by a space, so "deep snow" is one mark, not two."""
+    """Join highlighted runs separated only by spaces or punctuation ("golden hour, calm")."""
     merged: list[tuple[str, bool]] = []
     for text, differs in parts:
-        if differs and len(merged) >= 2 and merged[-2][1] and not merged[-1][1] and merged[-1][0].isspace():
+        between = merged[-1][0] if merged and not merged[-1][1] else "x"
+        if differs and len(merged) >= 2 and not any(_is_word(t) for t in tokens(between)):
             space = merged.pop()[0]
             prev = merged.pop()[0]
             merged.append((prev + space + text, True))
