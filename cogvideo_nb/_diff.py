@@ -54,7 +54,8 @@ def _similarity(a: list[str], b: list[str]) -> float:
 def _neighbour(keys: list[list[str]], i: int) -> int:
     """The nearest earlier cell with a different prompt, else the nearest later one (a --vary
     grid repeats each prompt: the copies are compared with the next prompt, not each other)."""
-    for j in [*range(i - 1, -1, -1), *range(i + 1, len(keys))]:
+    order: list[int] = [*range(i - 1, -1, -1), *range(i + 1, len(keys))]
+    for j in order:
         if keys[j] != keys[i]:
             return j
     return i - 1 if i > 0 else 1
