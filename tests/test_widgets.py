@@ -123,7 +123,7 @@ def test_form_assembles_counts_and_submits(engine: Engine) -> None:
     form.prompt.value = "x" * 513
     assert form.submit.disabled and "#cf222e" in form.counter.value
     form.prompt.value = "a red fox trots through snow"
-    form.fps.value = 60
+    form.fps.value = "60"
     form.submit.click()
     [card] = form.output.children
     assert card.job.request.fps == 60 and card.job.prompt == "a red fox trots through snow"
@@ -135,6 +135,7 @@ def test_form_assembles_counts_and_submits(engine: Engine) -> None:
 def test_form_shows_bad_input_instead_of_sending(engine: Engine, emulator: Emulator) -> None:
     form = PromptForm(engine)
     form.prompt.value = "   "
+    assert form.submit.disabled  # nothing to send
     form.submit.click()
     assert "give a prompt or a first-frame image" in form.message.value and form.output.children == ()
     assert emulator.stats()["tasks"] == []
@@ -149,3 +150,45 @@ def test_form_sizes_follow_the_model(engine: Engine) -> None:
 def test_assemble_skips_empty_parts() -> None:
     assert assemble({"subject": "a cat", "style": "film grain"}) == "A cat, film grain."
     assert assemble({}) == ""
+
+
+def test_form_options_show_their_defaults(engine: Engine) -> None:
+    form = PromptForm(engine)
+    shown = {d.description: d.label for d in (form.size, form.fps, form.duration, form.quality)}
+    assert shown == {
+        "Size": "default (1920x1080)", "FPS": "default (30)",
+        "Duration": "default (5 s)", "Quality": "default (speed)",
+    }  # fmt: skip
+    form.model.value = "cogvideox-3"
+    assert form.size.label == "default (1920x1080)"
+
+
+def test_form_keeps_the_users_edits_to_the_prompt(engine: Engine) -> None:
+    form = PromptForm(engine)
+    form.fields["subject"].value = "a red fox"
+    form.prompt.value = "a red fox, my own words"
+    form.fields["motion"].value = "trots"
+    assert form.prompt.value == "a red fox, my own words" and "kept" in form.kept.value
+    form.use_parts.click()
+    assert form.prompt.value == "A red fox, trots." and form.kept.value == ""
+    form.fields["scene"].value = "in a forest"  # untouched since: the builder fills it again
+    assert form.prompt.value == "A red fox, trots, in a forest."
+
+
+def test_form_first_frame_thumbnail_and_remove(engine: Engine) -> None:
+    import io
+    from datetime import datetime, timezone
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 18), (10, 120, 200)).save(buf, format="PNG")
+    form = PromptForm(engine)
+    assert form.submit.disabled and form.thumb.layout.display == "none"
+    upload = {"name": "f.png", "type": "image/png", "size": len(buf.getvalue()),
+              "content": memoryview(buf.getvalue()), "last_modified": datetime.now(timezone.utc)}  # fmt: skip
+    form.image.value = (upload,)
+    assert form.thumb.value == buf.getvalue() and form.thumb.layout.display is None
+    assert not form.submit.disabled  # an image alone is something to send
+    form.remove.click()
+    assert form._image() is None and form.thumb.layout.display == "none" and form.submit.disabled
