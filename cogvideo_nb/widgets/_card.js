@@ -81,7 +81,7 @@ if (!page.started) {
 async function render({ model: proxy, el }) {
   // The proxy's listeners die with this view; the model itself lives as long as the kernel's
   // widget, so the card listens on it and can keep going after being adopted.
-  const model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
+  let model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const root = node("div", "cvnb-card");
   const head = node("div", "cvnb-head");
   const label = node("span", "cvnb-label");
@@ -247,12 +247,21 @@ async function render({ model: proxy, el }) {
   }
 
   const timer = setInterval(drawTimes, 500);
-  model.on("change", draw);
-  model.on("msg:custom", onMsg);
+  const listen = (on) => { model[on]("change", draw); model[on]("msg:custom", onMsg); };
+  listen("on");
+  // After a restart, a resumed job's new card brings its card from the dead kernel back to life.
+  entry.dead = () => kernelGone;
+  entry.rebind = (live) => {
+    listen("off");
+    model = live;
+    kernelGone = false;
+    entry.name = null;
+    listen("on");
+    draw();
+  };
   entry.release = () => {
     clearInterval(timer);
-    model.off("change", draw);
-    model.off("msg:custom", onMsg);
+    listen("off");
     if (kernel && kernel.statusChanged) kernel.statusChanged.disconnect(onStatus);
     if (kernel && kernel.disposed) kernel.disposed.disconnect(markGone);
     if (entry.blob) URL.revokeObjectURL(entry.blob);
@@ -261,6 +270,7 @@ async function render({ model: proxy, el }) {
   };
   page.cards.add(entry);
   draw();
+  for (const e of page.cards) if (e !== entry && e.dead() && e.jobId() === model.get("job_id")) e.rebind(model);
   return () => {
     // The view is going; the card may be adopted by the static HTML that replaces it.
     entry.wasPlaying = !!entry.video && !entry.video.paused;

@@ -156,9 +156,12 @@ def test_restart_mid_job_offers_resume_and_the_video_arrives(notebook: Notebook)
     card.wait_for(timeout=15_000)
     assert card.locator(".cvnb-prompt").inner_text().strip() == prompt
     _wait_cards(nb, 2, ("succeeded",), timeout=40)
-    video = card.locator("video.cvnb-video")
-    nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
-    card.scroll_into_view_if_needed()
+    # The card the user was looking at follows the resumed job too.
+    assert old.get_attribute("data-kernel") == "live" and old.get_attribute("data-status") == "succeeded"
+    for c in (old, card):
+        video = c.locator("video.cvnb-video")
+        nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
+    old.scroll_into_view_if_needed()
 
 
 def test_stop_then_resume_uses_the_same_task(notebook: Notebook) -> None:
