@@ -166,6 +166,9 @@ def test_quickstart(notebook: Notebook) -> None:
     nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
     card.scroll_into_view_if_needed()
     _assert_plays(video, start=True)
+    # A small clip is shown at most at twice its own width, not stretched across the page.
+    width, native = video.evaluate("(v) => [v.getBoundingClientRect().width, v.videoWidth]")
+    assert native and width <= 2 * native + 1, (width, native)
 
 
 PROMPTS = [
@@ -190,6 +193,16 @@ def test_grid_of_four(notebook: Notebook) -> None:
     _settle(nb, 1, videos=4)
     texts = nb.cell(1).locator(".cvnb-prompt").all_inner_texts()
     assert sorted(t.strip() for t in texts) == sorted(PROMPTS)
+
+    # At 900 px with the file browser open, the grid keeps (at least) two columns.
+    nb.page.set_viewport_size({"width": 900, "height": 1000})
+    assert nb.page.locator(".jp-FileBrowser").first.is_visible(), "the file browser is not open"
+    time.sleep(0.5)
+    lefts = nb.cell(1).locator(".cvnb-card").evaluate_all(
+        "cs => cs.map((c) => Math.round(c.getBoundingClientRect().left))"
+    )
+    assert len(set(lefts)) >= 2, f"one column at 900 px: card lefts {lefts}"
+    nb.page.set_viewport_size({"width": 1400, "height": 1000})
 
     controls = nb.cell(1).locator(".cvnb-grid-controls")
     controls.scroll_into_view_if_needed()
