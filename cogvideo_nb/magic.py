@@ -64,6 +64,7 @@ class CogVideoMagics(Magics):
         super().__init__(shell, **kwargs)
         self.cards: dict[str, JobCard] = {}
         self.shown: list[JobCard | CompareGrid] = []  # outputs to turn static when their jobs end
+        self._final: dict[int, tuple[tuple[str, Any], ...]] = {}  # made static from a cell, as of
         self._push()
 
     @observe("base_url", "output_dir", "concurrency", "timeout", "model")
@@ -215,11 +216,14 @@ class CogVideoMagics(Magics):
         BRIDGE.flush()  # every card has drawn the end
         # From this cell, so headless runners (nbclient) record it too: each finished output
         # becomes static HTML, and the results are listed here as plain HTML as well.
-        ids = {j.id for j in jobs}
+        # Every ended output not yet made static from a cell: a job that ended before this wait
+        # was made static from the UI thread only, which headless runners do not record.
         for shown in self.shown:
             members = [c.job for c in shown.cards] if isinstance(shown, CompareGrid) else [shown.job]
-            if all(j.done for j in members) and ids & {j.id for j in members}:
+            key = tuple((j.id, j.status) for j in members)
+            if all(j.done for j in members) and self._final.get(id(shown)) != key:
                 shown.finalize()
+                self._final[id(shown)] = key
         for job in jobs:
             display(HTML(job_html(job)))
 

@@ -260,3 +260,20 @@ def test_resume_with_nothing_to_do(ip: InteractiveShell) -> None:
     with capture_output() as out:
         ip.run_line_magic("cogvideo", "resume")
     assert "nothing to resume" in out.stdout
+
+
+def test_wait_makes_outputs_static_even_for_jobs_that_ended_before_it(ip: InteractiveShell) -> None:
+    """Headless runners drop the UI thread's update: the waiting cell sends it again."""
+    with capture_output():
+        ip.run_cell_magic("cogvideo", "", "a quick wren")
+    [job] = jobs_of(ip)
+    assert job.wait_done(30)
+    BRIDGE.flush()
+    with capture_output() as out:
+        ip.run_line_magic("cogvideo", "wait")
+    [update] = [o for o in out.outputs if o.update]  # type: ignore[attr-defined]
+    assert update.transient == {"display_id": f"cvnb-{job.id}"}  # type: ignore[attr-defined]
+    assert WIDGET not in update.data and "<video" in update.data["text/html"]
+    with capture_output() as again:  # once made static from a cell, not again
+        ip.run_line_magic("cogvideo", "wait")
+    assert not [o for o in again.outputs if o.update]  # type: ignore[attr-defined]

@@ -66,6 +66,11 @@ function adopt(added) {
 if (!page.started) {
   page.started = true;
   new MutationObserver((records) => {
+    // A card whose output is rendered again (the same static HTML) keeps playing in the new one.
+    for (const r of records) for (const n of r.removedNodes) {
+      if (n.nodeType !== 1) continue;
+      for (const e of page.cards) if (n.contains(e.root) && e.video && !e.video.paused) e.wasPlaying = true;
+    }
     for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) adopt(n);
   }).observe(document.body, { childList: true, subtree: true });
   setInterval(() => {
