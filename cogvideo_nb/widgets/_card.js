@@ -76,11 +76,13 @@ if (!page.started) {
   setInterval(() => {
     const now = Date.now();
     for (const e of [...page.cards]) {
-      if (e.root.isConnected) { e.goneAt = null; continue; }
+      // Only a card whose view was disposed and that nothing adopted since (a cell cleared or
+      // run again); a cell a windowed notebook detached for a moment keeps its view.
+      if (!e.viewGone || e.root.isConnected) { e.goneAt = null; continue; }
       e.goneAt ??= now;
-      if (now - e.goneAt > 4000) e.release();
+      if (now - e.goneAt > 30000) e.release();
     }
-  }, 2000);
+  }, 5000);
 }
 
 async function render({ model: proxy, el }) {
@@ -122,7 +124,7 @@ async function render({ model: proxy, el }) {
   el.append(root);
 
   let kernelGone = false;
-  const entry = { root, video: null, wasPlaying: false, goneAt: null, blob: null, name: null,
+  const entry = { root, video: null, wasPlaying: false, goneAt: null, blob: null, name: null, viewGone: false,
                   jobId: () => model.get("job_id") };
   function markGone() { kernelGone = true; draw(); }
   function send(msg) {
@@ -190,6 +192,7 @@ async function render({ model: proxy, el }) {
     }
     if (entry.name === name) return;
     entry.name = name;
+    if (entry.blob) { URL.revokeObjectURL(entry.blob); entry.blob = null; } // a retry's new video
     const v = document.createElement("video");
     v.controls = true; v.muted = true; v.playsInline = true; v.preload = "metadata";
     v.setAttribute("playsinline", ""); v.setAttribute("muted", "");
@@ -269,8 +272,10 @@ async function render({ model: proxy, el }) {
     listen("off");
     if (kernel && kernel.statusChanged) kernel.statusChanged.disconnect(onStatus);
     if (kernel && kernel.disposed) kernel.disposed.disconnect(markGone);
-    if (entry.blob) URL.revokeObjectURL(entry.blob);
-    if (entry.video) entry.video.removeAttribute("src");
+    if (entry.blob) {
+      URL.revokeObjectURL(entry.blob);
+      entry.video.removeAttribute("src");
+    }
     page.cards.delete(entry);
   };
   page.cards.add(entry);
@@ -279,6 +284,7 @@ async function render({ model: proxy, el }) {
   return () => {
     // The view is going; the card may be adopted by the static HTML that replaces it.
     entry.wasPlaying = !!entry.video && !entry.video.paused;
+    entry.viewGone = true;
   };
 }
 

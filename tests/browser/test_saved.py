@@ -205,3 +205,18 @@ def test_the_id_history_shows_works_with_show(notebook: Notebook) -> None:
     video = nb.cell(3).locator("video.cvnb-static-video")
     video.wait_for(timeout=10_000)
     nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
+
+
+def test_a_video_outside_the_server_root_plays_from_one_transfer(notebook: Notebook, tmp_path: Any) -> None:
+    outside = tmp_path / "elsewhere"
+    nb = notebook.open("%load_ext cogvideo_nb", f"%%cogvideo --out {outside}\na gull over the harbour")
+    nb.run(0)
+    nb.wait_ran(0)
+    nb.run(1)
+    _wait_cards(nb, 1, ("succeeded",), timeout=60)
+    video = nb.cell(1).locator("video.cvnb-video")
+    nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
+    assert (video.get_attribute("src") or "").startswith("blob:")
+    # The card says where the video is (the static HTML does too: tests/test_html.py).
+    static = nb.cell(1).locator(".cvnb-static").first
+    assert str(outside) in static.inner_text()
