@@ -129,14 +129,20 @@ def _prompt_html(job: Job, parts: Sequence[tuple[str, bool]] | None) -> str:
 
 
 def job_html(
-    job: Job, *, poster: bool = True, parts: Sequence[tuple[str, bool]] | None = None, group: str = ""
+    job: Job,
+    *,
+    poster: bool = True,
+    parts: Sequence[tuple[str, bool]] | None = None,
+    group: str = "",
+    copy: bool = False,
 ) -> str:
     """The card as static HTML: a player with poster when done, else a status snapshot.
 
     What a renderer with no kernel and no widget state shows (JupyterLab, Notebook 7,
     nbconvert). The video is linked relative to the notebook's folder; the poster is inline and
     the full path is written out, so a notebook moved away from its outputs still shows the
-    poster and says where the video is.
+    poster and says where the video is. ``copy`` marks a second showing (history, ``show``,
+    ``wait``): the live page moves a card only into its own output, never into a copy.
     """
     e = html.escape
     label = f"<b>{e(job.label)}</b> · " if job.label else ""
@@ -181,7 +187,8 @@ def job_html(
             f"<code>%cogvideo resume {e(short_id(job))}</code> picks it up</div>"
         )
     return (
-        f'<div class="cvnb-static" data-cvnb-job="{e(job.id)}" data-cvnb-status="{e(job.status.value)}" '
+        f'<div class="cvnb-static" data-cvnb-{"copy" if copy else "job"}="{e(job.id)}" '
+        f'data-cvnb-status="{e(job.status.value)}" '
         f'style="{_STYLE}">{head}{body}</div>'
     )
 

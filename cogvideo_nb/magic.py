@@ -225,7 +225,7 @@ class CogVideoMagics(Magics):
                 shown.finalize()
                 self._final[id(shown)] = key
         for job in jobs:
-            display(HTML(job_html(job)))
+            display(HTML(job_html(job, copy=True)))
 
     # -- %cogvideo ---------------------------------------------------------------------------------
     @line_magic("cogvideo")

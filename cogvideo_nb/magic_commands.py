@@ -134,7 +134,7 @@ def _history(magics: CogVideoMagics, args: Any) -> Any:
 def _show(magics: CogVideoMagics, args: Any) -> Any:
     job = find(get_engine(), args.id)
     card = magics.cards.get(job.id)
-    return card if card is not None and not job.done else HTML(job_html(job))
+    return card if card is not None and not job.done else HTML(job_html(job, copy=True))
 
 
 def _config(magics: CogVideoMagics, args: Any) -> None:
@@ -214,11 +214,13 @@ def table(jobs: list[Job]) -> str:
             f'<td style="text-align:left">{e(params_text(j))}</td>'
             f'<td style="text-align:left" title="{e(j.prompt)}">{e(_clip(j.prompt))}</td>'
             f"<td>{e(when)}</td><td>{(j.finished_at or now) - j.created_at:.0f} s</td>"
-            f'<td style="text-align:left">{e(result)}</td></tr>'
+            f'<td style="text-align:left">{e(result)}</td>'
+            # One click shows the job, in any renderer (no script, no kernel needed).
+            f"<td><details><summary>show</summary>{job_html(j, poster=False, copy=True)}</details></td></tr>"
         )
     head = (
         "<tr><th>id</th><th>status</th><th>parameters</th><th>prompt</th><th>created</th>"
-        "<th>took</th><th>result</th></tr>"
+        "<th>took</th><th>result</th><th></th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
 

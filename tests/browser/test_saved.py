@@ -197,6 +197,11 @@ def test_the_id_history_shows_works_with_show(notebook: Notebook) -> None:
         nb.wait_ran(i, timeout=60)
     ident = nb.cell(2).locator(".jp-OutputArea code").first.inner_text().strip()
     assert len(ident) == 8, ident
+    # One click on the row's "show" shows the job right there.
+    nb.cell(2).locator("summary", has_text="show").first.click()
+    row_video = nb.cell(2).locator("details video.cvnb-static-video")
+    row_video.wait_for(state="visible", timeout=5_000)
+    nb.page.wait_for_function("(v) => v.readyState >= 1", arg=row_video.element_handle(), timeout=15_000)
     editor = nb.cell(3).locator(".cm-content")
     editor.click()
     nb.page.keyboard.type(f"%cogvideo show {ident}")
