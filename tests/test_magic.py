@@ -185,6 +185,8 @@ def test_history_id_is_the_id_show_takes(ip: InteractiveShell) -> None:
     table = ip.run_line_magic("cogvideo", "history")
     assert "&lt;b&gt;bold&lt;/b&gt; heron" in table.data and "<b>bold" not in table.data
     assert "fps=60" in table.data  # the parameters column
+    details = table.data.split("<details><summary>show</summary>", 1)[1]  # one click shows the job
+    assert job.video_path.name in details and "<video" in details  # type: ignore[union-attr]
     shown_id = re.search(r"<code[^>]*>([^<]+)</code>", table.data).group(1)  # type: ignore[union-attr]
     for ident in (shown_id, job.id[:14], job.id[5:12], job.task_id[:10], job.task_id[-6:]):  # type: ignore[index]
         assert job.video_path.name in ip.run_line_magic("cogvideo", f"show {ident}").data  # type: ignore[union-attr]
