@@ -91,6 +91,18 @@ class Engine:
         """Stop waiting for a job (the server task may finish; resume() can pick it up)."""
         self._soon(self.scheduler.stop, job)
 
+    def reattach(self, job: Job) -> None:
+        """Wait again for one stopped job, the same object (its card follows), the same task.
+
+        Returns once the job has left DETACHED, so a wait that follows waits for its new end."""
+
+        async def go() -> None:
+            self.scheduler.start(job)
+            if job.status is JobStatus.DETACHED:
+                job.move(JobStatus.RUNNING if job.task_id else JobStatus.QUEUED, note="resumed")
+
+        self.call(go())
+
     def resume(self, *, include_detached: bool = False) -> list[Job]:
         async def go() -> list[Job]:
             return self.scheduler.resume(include_detached=include_detached)
@@ -109,14 +121,15 @@ class Engine:
         return jobs
 
     def find(self, ident: str) -> Job | None:
-        for job in list(self.scheduler.jobs.values()):
-            if (
-                ident in (job.id, job.task_id)
-                or job.id.startswith(ident)
-                or (job.task_id or "").startswith(ident)
-            ):
-                return job
-        return self.ledger.find(ident)
+        """The one job whose id or task id equals, starts or ends with ``ident`` (else None)."""
+        found = self.match(ident)
+        return found[0] if len(found) == 1 else None
+
+    def match(self, ident: str) -> list[Job]:
+        """Every job whose id or task id equals, starts or ends with ``ident``; live objects
+        (the ones cards follow) where this engine runs them, else read from the ledger."""
+        live = dict(self.scheduler.jobs)
+        return [live.get(j.id, j) for j in self.ledger.match(ident)]
 
     def history(self, limit: int = 50) -> list[Job]:
         live = self.scheduler.jobs

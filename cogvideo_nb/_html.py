@@ -7,16 +7,30 @@ through ``html.escape``; paths become relative URLs that JupyterLab resolves to 
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import os
-import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
+from ._diff import diff_parts
 from ._jobs import Job, JobStatus
 
-__all__ = ["diff_parts", "job_html", "params_text", "poster_data_url", "rel_url"]
+__all__ = [
+    "GRID_COLUMNS",
+    "Poster",
+    "diff_parts",
+    "grid_html",
+    "job_html",
+    "make_poster",
+    "params_text",
+    "poster_data_url",
+    "rel_url",
+    "short_id",
+]
 
 _STYLE = (
     "font-family:system-ui,sans-serif;border:1px solid #d0d7de;border-radius:8px;padding:10px;"
@@ -30,29 +44,73 @@ _BADGE = {
 
 
 def rel_url(path: Path | None) -> str | None:
-    """A URL for a local file, relative to the kernel's folder (the notebook's, in Jupyter)."""
+    """A URL for a local file, relative to the kernel's folder (the notebook's, in Jupyter).
+
+    Each part is URL-quoted (a folder named ``a#b`` or ``50%`` must not end the path), then
+    HTML-escaped by the caller's attribute quoting.
+    """
     if path is None:
         return None
     try:
         rel = os.path.relpath(path, Path.cwd())
     except ValueError:  # another drive on Windows
         rel = str(path)
-    return "/".join(html.escape(part, quote=True) for part in Path(rel).parts)
+    return "/".join(quote(part, safe="") if part != ".." else part for part in Path(rel).parts)
+
+
+@dataclass(frozen=True)
+class Poster:
+    """A small inline JPEG of a cover, and the cover's own size in pixels."""
+
+    url: str
+    width: int
+    height: int
+
+
+# A cover is a frame of the video: anything bigger than 8K is not one (a decompression bomb).
+MAX_POSTER_PIXELS = 7680 * 4320
+
+
+def make_poster(cover: Path | None, width: int = 480) -> Poster | None:
+    """The cover as an inline JPEG (HTML outputs do not resolve ``poster`` paths), or None when
+    it is missing or cannot be decoded (junk, SVG, a decompression bomb): the card then has no
+    poster, never a broken output. Cached per file version, so it is made once per job."""
+    if cover is None:
+        return None
+    try:
+        st = cover.stat()
+    except OSError:
+        return None
+    return _poster(str(cover), st.st_mtime_ns, st.st_size, width)
+
+
+@functools.lru_cache(maxsize=256)
+def _poster(path: str, _mtime: int, _size: int, width: int) -> Poster | None:
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_POSTER_PIXELS:
+                    return None
+                w, h = img.size
+                img = img.convert("RGB")
+                if img.width > width:
+                    img = img.resize((width, max(1, round(img.height * width / img.width))))
+                buf = io.BytesIO()
+                img.save(buf, format="JPEG", quality=80)
+    except Exception:  # any undecodable cover: no poster, the video still shows
+        return None
+    return Poster("data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), w, h)
 
 
 def poster_data_url(cover: Path | None, width: int = 480) -> str | None:
-    """A small JPEG of the cover, inline: HTML outputs do not resolve ``poster`` paths."""
-    if cover is None or not cover.is_file():
-        return None
-    from PIL import Image
-
-    with Image.open(cover) as img:
-        img = img.convert("RGB")
-        if img.width > width:
-            img = img.resize((width, max(1, round(img.height * width / img.width))))
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    """The inline poster's data URL alone (see :func:`poster`)."""
+    p = make_poster(cover, width)
+    return p.url if p else None
 
 
 def params_text(job: Job) -> str:
@@ -60,8 +118,32 @@ def params_text(job: Job) -> str:
     return " · ".join(f"{k}={v}" for k, v in job.request.params().items() if v is not None)
 
 
-def job_html(job: Job, *, poster: bool = True) -> str:
-    """The card as static HTML: a player with poster when done, else a status snapshot."""
+def _prompt_html(job: Job, parts: Sequence[tuple[str, bool]] | None) -> str:
+    e = html.escape
+    if not parts:
+        return e(job.prompt)
+    return "".join(
+        f'<mark style="background:#fff8c5;border-radius:3px">{e(t)}</mark>' if differs else e(t)
+        for t, differs in parts
+    )
+
+
+def job_html(
+    job: Job,
+    *,
+    poster: bool = True,
+    parts: Sequence[tuple[str, bool]] | None = None,
+    group: str = "",
+    copy: bool = False,
+) -> str:
+    """The card as static HTML: a player with poster when done, else a status snapshot.
+
+    What a renderer with no kernel and no widget state shows (JupyterLab, Notebook 7,
+    nbconvert). The video is linked relative to the notebook's folder; the poster is inline and
+    the full path is written out, so a notebook moved away from its outputs still shows the
+    poster and says where the video is. ``copy`` marks a second showing (history, ``show``,
+    ``wait``): the live page moves a card only into its own output, never into a copy.
+    """
     e = html.escape
     label = f"<b>{e(job.label)}</b> · " if job.label else ""
     emulated = (
@@ -72,23 +154,28 @@ def job_html(job: Job, *, poster: bool = True) -> str:
     )
     color = _BADGE[job.status]
     head = (
-        f'<div style="font-size:12px;color:#57606a">{label}{html.escape(params_text(job))}'
+        f'<div style="font-size:12px;color:#57606a">{label}{e(params_text(job))}'
         f'<span style="background:{color};color:#fff;border-radius:10px;padding:1px 8px;margin-left:6px">'
         f"{e(job.status.value)}</span>{emulated}</div>"
-        f'<div style="margin:6px 0;white-space:pre-wrap">{e(job.prompt)}</div>'
+        f'<div style="margin:6px 0;white-space:pre-wrap" title="{e(job.prompt)}">'
+        f"{_prompt_html(job, parts)}</div>"
     )
     body = ""
     if job.status is JobStatus.SUCCEEDED and job.video_path is not None:
-        src = rel_url(job.video_path)
-        data = poster_data_url(job.cover_path) if poster else None
-        poster_attr = f' poster="{data}"' if data else ""
+        src = e(rel_url(job.video_path) or "")
+        cover = make_poster(job.cover_path) if poster else None
+        poster_attr = f' poster="{cover.url}"' if cover else ""
+        # At most twice the clip's own width: a 426 px clip is not blown up to fill a wide page.
+        limit = f"max-width:{2 * cover.width}px;" if cover else ""
         took = f" · server took {job.run_seconds:.0f} s" if job.run_seconds else ""
         body = (
-            f'<video src="{src}" controls muted playsinline preload="metadata"{poster_attr} '
-            f'style="width:100%;border-radius:6px;background:#000"></video>'
-            f'<div style="font-size:12px;color:#57606a">'
+            f'<video class="cvnb-static-video" src="{src}" controls muted playsinline preload="metadata"'
+            f'{poster_attr} data-cvnb-name="{e(job.video_path.name)}" data-cvnb-group="{e(group)}" '
+            f'style="width:100%;{limit}border-radius:6px;background:#000;display:block"></video>'
+            f'<div style="font-size:12px;color:#57606a;word-break:break-all">'
             f'<a href="{src}" target="_blank">{e(job.video_path.name)}</a>'
-            f" · task {e(job.task_id or '')}{e(took)} · sha256 {e((job.video_sha256 or '')[:12])}</div>"
+            f" · task {e(job.task_id or '')}{e(took)} · sha256 {e((job.video_sha256 or '')[:12])}"
+            f"<br>saved at <code>{e(os.path.abspath(job.video_path))}</code></div>"
         )
     elif job.status is JobStatus.FAILED:
         body = f'<div style="color:#cf222e">{e(job.error or "failed")}</div>'
@@ -97,30 +184,36 @@ def job_html(job: Job, *, poster: bool = True) -> str:
     if job.status is JobStatus.DETACHED and job.task_id:
         body += (
             f'<div style="font-size:12px;color:#57606a">task {e(job.task_id)} kept: '
-            f"<code>%cogvideo resume --all</code> picks it up</div>"
+            f"<code>%cogvideo resume {e(short_id(job))}</code> picks it up</div>"
         )
-    return f'<div class="cvnb-static" style="{_STYLE}">{head}{body}</div>'
+    return (
+        f'<div class="cvnb-static" data-cvnb-{"copy" if copy else "job"}="{e(job.id)}" '
+        f'data-cvnb-status="{e(job.status.value)}" '
+        f'style="{_STYLE}">{head}{body}</div>'
+    )
 
 
-_WORD = re.compile(r"\s+|[^\s]+")
+def grid_html(jobs: Sequence[Job], *, title: str = "", group: str = "") -> str:
+    """A comparison grid as static HTML: at least two columns, what differs highlighted."""
+    parts = diff_parts([j.prompt for j in jobs])
+    cells = "".join(job_html(j, parts=p, group=group) for j, p in zip(jobs, parts, strict=True))
+    head = (
+        '<div class="cvnb-static-title" style="font:600 13px system-ui,sans-serif;margin:4px 0">'
+        f"{html.escape(title)}</div>"
+        if title
+        else ""
+    )
+    return (
+        f'<div class="cvnb-static-grid" data-cvnb-group="{html.escape(group)}">{head}'
+        f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:8px">{cells}</div></div>'
+    )
 
 
-def diff_parts(prompts: Sequence[str]) -> list[list[tuple[str, bool]]]:
-    """Each prompt split into (text, differs) runs: words not shared by every prompt differ.
+# Columns of at least ~240 px, yet never fewer than two: at 700 px a grid is still a grid.
+GRID_COLUMNS = "repeat(auto-fill,minmax(min(240px,calc(50% - 4px)),1fr))"
 
-    A teaching aid for grids: the highlighted words are what changed between the cells.
-    """
-    tokens = [_WORD.findall(p) for p in prompts]
-    words = [{t.lower().strip(",.;:!?") for t in ts if not t.isspace()} for ts in tokens]
-    common = set.intersection(*words) if len(words) > 1 else set(words[0] if words else ())
-    out: list[list[tuple[str, bool]]] = []
-    for ts in tokens:
-        parts: list[tuple[str, bool]] = []
-        for t in ts:
-            differs = not t.isspace() and len(prompts) > 1 and t.lower().strip(",.;:!?") not in common
-            if parts and parts[-1][1] == differs:
-                parts[-1] = (parts[-1][0] + t, differs)
-            else:
-                parts.append((t, differs))
-        out.append(parts)
-    return out
+
+def short_id(job: Job) -> str:
+    """The id shown to people (history, cards): the request id's last 8 characters, which
+    ``show``, ``resume`` and ``stop`` accept, as they accept any unique prefix or suffix."""
+    return job.id[-8:]

@@ -106,6 +106,22 @@ class Ledger:
         rows = self._select("WHERE id LIKE ? OR task_id LIKE ?", (prefix + "%", prefix + "%"))
         return rows[0] if len(rows) == 1 else None
 
+    def match(self, ident: str) -> list[Job]:
+        """Jobs whose id or task id equals, starts or ends with ``ident`` (the id ``cvnb-`` may
+        be left out), exact matches alone when there are any."""
+        ident = ident.strip()
+        if not ident:
+            return []
+        like = ident.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pats = (like + "%", "%" + like, "cvnb-" + like + "%")
+        rows = self._select(
+            "WHERE id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' "
+            "OR task_id LIKE ? ESCAPE '\\' OR task_id LIKE ? ESCAPE '\\' ORDER BY created_at DESC",
+            (*pats, like + "%", "%" + like),
+        )
+        exact = [j for j in rows if ident in (j.id, j.task_id)]
+        return exact or rows
+
     def unfinished(self, *, include_detached: bool = False) -> list[Job]:
         states = [s.value for s in JobStatus if not s.terminal]
         if include_detached:

@@ -115,9 +115,11 @@ class Scheduler:
     def resume(self, *, include_detached: bool = False) -> list[Job]:
         """Re-attach every unfinished job in the ledger that this scheduler is not running."""
         resumed = []
-        for job in self.ledger.unfinished(include_detached=include_detached):
-            if job.id in self.jobs and not self.jobs[job.id].done:
+        for row in self.ledger.unfinished(include_detached=include_detached):
+            if row.id in self.jobs and not self.jobs[row.id].done:
                 continue
+            # The live object when there is one, so whatever follows it (a card) sees the resume.
+            job = self.jobs.get(row.id, row)
             job.emulated = job.emulated or self.client.emulated
             job.note = "resumed"
             self.start(job)

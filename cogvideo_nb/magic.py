@@ -9,10 +9,10 @@ returns at once and cards update live; ``--wait`` blocks until every job has end
 from __future__ import annotations
 
 import argparse
-import html
 import itertools
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 from IPython.core.display import HTML
@@ -23,14 +23,17 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
 
+from . import magic_commands
 from ._config import resolve_settings, set_overrides
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._html import job_html
 from ._jobs import Job
+from ._ledger import Ledger
 from ._models import MODELS, OPTIONS, option_values
 from ._request import VideoRequest, build_request
 from .widgets import CompareGrid, JobCard
+from .widgets._bridge import BRIDGE
 
 __all__ = ["CogVideoMagics", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -84,6 +87,8 @@ class CogVideoMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
         self.cards: dict[str, JobCard] = {}
+        self.shown: list[JobCard | CompareGrid] = []  # outputs to turn static when their jobs end
+        self._final: dict[int, tuple[tuple[str, Any], ...]] = {}  # made static from a cell, as of
         self._push()
 
     @observe("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
@@ -121,9 +126,9 @@ class CogVideoMagics(Magics):
         requests, labels = self._expand(args, prompts)
         engine = self._engine(args)
         jobs = [engine.submit(r, label=label) for r, label in zip(requests, labels, strict=True)]
-        self._show(jobs, engine, title=args.title)
+        self.show_jobs(jobs, engine, title=args.title)
         if args.wait:
-            self._wait(engine, jobs)
+            self.wait_for(engine, jobs)
 
     def _parse(self, line: str) -> Any:
         """POSIX quoting (IPython's own split keeps the quotes); bad options raise UsageError."""
@@ -211,92 +216,89 @@ class CogVideoMagics(Magics):
         except CogVideoError as exc:
             raise UsageError(str(exc)) from None
 
-    def _show(self, jobs: list[Job], engine: Engine, *, title: str | None = None) -> None:
+    def show_jobs(self, jobs: list[Job], engine: Engine, *, title: str | None = None) -> None:
         if len(jobs) == 1:
             card = JobCard(jobs[0], engine)
             self.cards[jobs[0].id] = card
+            self.shown.append(card)
             card.show()
             return
         grid = CompareGrid(jobs, engine, title=title or "")
         for card in grid.cards:
             self.cards[card.job.id] = card
+        self.shown.append(grid)
         grid.show()
 
-    def _wait(self, engine: Engine, jobs: list[Job]) -> None:
+    def wait_for(self, engine: Engine, jobs: list[Job]) -> None:
         try:
             engine.wait(jobs)
         except KeyboardInterrupt:
             print("stopped waiting here; the jobs go on in the background (%cogvideo status)")
             return
-        # Sent from this cell, so headless runners (nbclient) record the final state too.
+        BRIDGE.flush()  # every card has drawn the end
+        # From this cell, so headless runners (nbclient) record it too: each finished output
+        # becomes static HTML, and the results are listed here as plain HTML as well.
+        # Every ended output not yet made static from a cell: a job that ended before this wait
+        # was made static from the UI thread only, which headless runners do not record.
+        for shown in self.shown:
+            members = [c.job for c in shown.cards] if isinstance(shown, CompareGrid) else [shown.job]
+            key = tuple((j.id, j.status) for j in members)
+            if all(j.done for j in members) and self._final.get(id(shown)) != key:
+                shown.finalize()
+                self._final[id(shown)] = key
         for job in jobs:
-            card = self.cards.get(job.id)
-            if card is not None:
-                card.send_state()
-            display(HTML(job_html(job)))
+            display(HTML(job_html(job, copy=True)))
 
     # -- %cogvideo ---------------------------------------------------------------------------------
     @line_magic("cogvideo")
     def cogvideo_line(self, line: str) -> Any:
-        """%cogvideo status | history [N] | resume [--all] | wait | config | show ID"""
-        words = shlex.split(line)
-        if not words:
-            raise UsageError(
-                "usage: %cogvideo status | history [N] | resume [--all] | wait | config | show ID"
-            )
-        command, rest = words[0], words[1:]
-        if command in ("status", "history"):
-            limit = int(rest[0]) if rest and rest[0].isdigit() else 20
-            return HTML(_table(get_engine().history(limit)))
-        if command == "resume":
-            engine = get_engine()
-            jobs = engine.resume(include_detached="--all" in rest)
-            if not jobs:
-                print("nothing to resume: every job in the ledger has ended")
-                return None
-            self._show(jobs, engine, title="resumed")
-            if "--wait" in rest:
-                self._wait(engine, jobs)
-            return None
-        if command == "wait":
-            engine = get_engine()
-            self._wait(engine, [j for j in engine.scheduler.jobs.values() if not j.done])
-            return None
-        if command == "config":
-            return _config_text()
-        if command == "show" and rest:
-            job = get_engine().find(rest[0])
-            if job is None:
-                raise UsageError(f"no job matches {rest[0]!r} (try %cogvideo history)")
-            card = self.cards.get(job.id)
-            return card if card is not None and not job.done else HTML(job_html(job))
-        raise UsageError(f"unknown %cogvideo command {command!r}")
+        """%cogvideo status | history [N] | show ID | resume [ID...] [--all] | stop ID | wait | config
+
+        ``%cogvideo COMMAND -h`` explains one command. IDs are those history shows (or any
+        unique start or end of a job id or task id).
+        """
+        return magic_commands.run(self, line)
 
 
-def _table(jobs: list[Job]) -> str:
-    e = html.escape
-    rows = "".join(
-        f"<tr><td><code>{e(j.id[-8:])}</code></td><td>{e(j.status.value)}</td>"
-        f"<td>{e(j.prompt[:80])}</td><td>{e(j.task_id or '')}</td><td>{j.elapsed:.0f} s</td>"
-        f"<td>{e(str(j.video_path or j.error or j.note or ''))}</td></tr>"
-        for j in jobs
+def _offer_resume(ipython: Any) -> None:
+    """After a restart: say how many jobs the ledger holds unfinished, and offer Resume."""
+    try:
+        settings = resolve_settings()
+        path = Path(settings.output_dir).expanduser() / "ledger.sqlite"
+        if not path.is_file():
+            return
+        ledger = Ledger(path)
+        try:
+            unfinished = ledger.unfinished()
+        finally:
+            ledger.close()
+    except Exception:  # an offer, never an error at load time
+        return
+    if not unfinished:
+        return
+    import ipywidgets as w
+
+    n = len(unfinished)
+    text = w.HTML(
+        f"<b>{n} job(s)</b> were still in flight when the last kernel stopped "
+        f"(their tasks are kept). <code>%cogvideo resume</code> or:"
     )
-    head = "<tr><th>id</th><th>status</th><th>prompt</th><th>task</th><th>elapsed</th><th>result</th></tr>"
-    return f"<table>{head}{rows}</table>" if jobs else "<i>no jobs yet</i>"
+    button = w.Button(description=f"Resume {n}", button_style="primary", icon="play")
+    out = w.Output()
 
+    def click(_: Any) -> None:
+        button.disabled = True
+        magics = ipython.magics_manager.registry["CogVideoMagics"]
+        with out:
+            magic_commands.run(magics, "resume")
 
-def _config_text() -> str:
-    s = resolve_settings()
-    where = "the bundled emulator (results are labelled EMULATED)" if s.uses_emulator else s.base_url
-    key = "set" if s.api_key is not None else f"not set ({s.platform.key_env})"
-    return (
-        f"platform: {s.platform.title}\nAPI key: {key}\nservice: {where}\noutput folder: {s.output_dir}\n"
-        f"concurrency: {s.concurrency}\ntimeout: {s.timeout:g} s\ndefault model: {s.model}"
-    )
+    button.on_click(click)
+    display(w.VBox([w.HBox([text, button]), out]))
 
 
 def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(CogVideoMagics)
+    _offer_resume(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

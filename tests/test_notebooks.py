@@ -44,7 +44,14 @@ def test_notebook_runs_and_shows_videos(
     mp4s = sorted((tmp_path / "cogvideo_outputs").glob("*.mp4"))
     assert len(mp4s) >= videos and all(p.stat().st_size > 1000 for p in mp4s)
     cards = [c for c in nb.cells if c.source.startswith("%%cogvideo")]
-    for cell in cards:  # every magic cell shows a widget, with static HTML beside it
+    for cell in cards:  # every ended job's output is static HTML: no widget view left to fail
         data = cell.outputs[0]["data"]
-        assert "application/vnd.jupyter.widget-view+json" in data and "cvnb-static" in data["text/html"]
+        assert "application/vnd.jupyter.widget-view+json" not in data, cell.source
+        assert "cvnb-static" in data["text/html"] and "<video" in data["text/html"]
+    # nbconvert, which has no widget state at all, shows every magic cell's videos.
+    from nbconvert import HTMLExporter
+
+    page, _ = HTMLExporter().from_notebook_node(nb)
+    shown = sum(html_of(c).count("<video") for c in cards)
+    assert shown >= videos and page.count('class="cvnb-static-video"') >= shown
     assert os.environ.get("ZHIPUAI_API_KEY") is None

@@ -15,6 +15,7 @@ from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._request import build_request
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.widgets import CompareGrid, JobCard, PromptForm, assemble
+from cogvideo_nb.widgets._bridge import BRIDGE
 
 from ._wait import wait_for_status
 
@@ -37,9 +38,11 @@ def test_card_follows_the_job_to_the_player(engine: Engine) -> None:
     seen = set()
     card.observe(lambda ch: seen.add(ch["new"]), "status")
     assert job.wait_done(30) and job.status is JobStatus.SUCCEEDED
+    BRIDGE.flush()
     assert card.status == "succeeded" and {"running", "succeeded"} <= seen | {card.status}
-    assert card.video[:12].find(b"ftyp") == 4 and card.cover.startswith(b"\x89PNG")
-    assert card.video_name == job.video_path.name and card.emulated  # type: ignore[union-attr]
+    assert job.video_path is not None and card.video_path == str(job.video_path.resolve())
+    assert card.poster.startswith("data:image/jpeg;base64,")
+    assert card.video_name == job.video_path.name and card.emulated
     assert card.finished_at and card.finished_at >= card.created_at
     assert "task " in card.meta_text
 
@@ -49,16 +52,22 @@ def test_stop_button_detaches_and_retry_button_starts_a_new_job(engine: Engine, 
     card = JobCard(job, engine)
     wait_for_status(job, JobStatus.RUNNING)
     card._handle_custom_msg({"action": "stop"}, [])
-    assert job.wait_done(5) and card.status == "detached"
+    assert job.wait_done(5)
+    BRIDGE.flush()
+    assert card.status == "detached"
     card._handle_custom_msg({"action": "retry"}, [])
+    BRIDGE.flush()
     assert card.job is not job and card.job.prompt == job.prompt and card.job.id != job.id
-    assert card.job.wait_done(30) and card.status == "succeeded"
+    assert card.job.wait_done(30)
+    BRIDGE.flush()
+    assert card.status == "succeeded"
 
 
 def test_failure_shows_the_reason(engine: Engine) -> None:
     job = engine.submit("a storm #fail")
     card = JobCard(job, engine)
     assert job.wait_done(30)
+    BRIDGE.flush()
     assert card.status == "failed" and "emulated failure requested by #fail" in card.error
 
 
@@ -84,6 +93,7 @@ def test_grid_highlights_what_differs_and_groups_its_cards(engine: Engine) -> No
     assert len(grid.cards) == 2 and grid.controls.title == "styles"
     assert {c.group for c in grid.cards} == {grid.controls.group}
     assert grid.cards[0].prompt_parts[-2:] == [["a fox in snow, ", False], ["watercolor", True]]
+    assert grid.cards[1].prompt_parts[-2:] == [["a fox in snow, ", False], ["claymation", True]]
     assert diff_parts(["same words", "same words"]) == [[("same words", False)], [("same words", False)]]
     engine.wait(jobs, 30)
 
@@ -92,7 +102,8 @@ def test_static_html_of_a_finished_job(engine: Engine) -> None:
     job = engine.submit("a paper lantern", fps=30)
     job.wait_done(30)
     page = job_html(job)
-    assert '<video src="' in page and "controls muted playsinline" in page and "EMULATED" in page
+    assert '<video class="cvnb-static-video" src="' in page and "controls muted playsinline" in page
+    assert "EMULATED" in page
     assert job.video_path is not None and job.video_path.name in page and "fps=30" in page
 
 
@@ -117,12 +128,15 @@ def test_form_assembles_counts_and_submits(engine: Engine) -> None:
     form.submit.click()
     [card] = form.output.children
     assert card.job.request.fps == 60 and card.job.prompt == "a red fox trots through snow"
-    assert card.job.wait_done(30) and card.status == "succeeded"
+    assert card.job.wait_done(30)
+    BRIDGE.flush()
+    assert card.status == "succeeded"
 
 
 def test_form_shows_bad_input_instead_of_sending(engine: Engine, emulator: Emulator) -> None:
     form = PromptForm(engine)
     form.prompt.value = "   "
+    assert form.submit.disabled  # nothing to send
     form.submit.click()
     assert "give a prompt or a first-frame image" in form.message.value and form.output.children == ()
     assert emulator.stats()["tasks"] == []
@@ -142,8 +156,8 @@ def test_assemble_skips_empty_parts() -> None:
 def test_form_choices_come_from_the_catalogue(engine: Engine) -> None:
     form = PromptForm(engine)
     form.model.value = "vidu2-image"  # a 720p model: no 1080p size, no fps/quality, no style
-    assert [v for _, v in form.size.options] == [None, "1280x720", "720x1280", "720x720"]
-    assert [v for _, v in form.duration.options] == [None, 4]
+    assert [v for _, v in form.size.options] == ["", "1280x720", "720x1280", "720x720"]
+    assert [v for _, v in form.duration.options] == ["", 4]
     for name in ("fps", "quality", "style", "aspect_ratio"):
         assert form.controls[name].layout.display == "none", name
     assert form.controls["movement_amplitude"].layout.display is None
@@ -169,3 +183,48 @@ def test_form_sends_only_what_differs_from_the_model_default(engine: Engine) -> 
     body = card.job.request.to_body()
     assert (body["style"], body["off_peak"], body["watermark_enabled"]) == ("anime", True, False)
     assert "with_audio" not in body and "movement_amplitude" not in body
+
+
+def test_form_options_show_their_defaults(engine: Engine) -> None:
+    form = PromptForm(engine)
+    shown = {d.description: d.label for d in (form.size, form.fps, form.duration, form.quality)}
+    assert shown == {
+        # the API documents no fixed size default (short side 1080, the first frame's shape)
+        "Size": "default (server's choice)", "FPS": "default (30)",
+        "Duration": "default (5 s)", "Quality": "default (speed)",
+    }  # fmt: skip
+    form.model.value = "viduq1-text"
+    assert form.duration.label == "default (5 s)" and all(
+        c.label for c in form.controls.values() if hasattr(c, "label") and c.layout.display is None
+    )
+
+
+def test_form_keeps_the_users_edits_to_the_prompt(engine: Engine) -> None:
+    form = PromptForm(engine)
+    form.fields["subject"].value = "a red fox"
+    form.prompt.value = "a red fox, my own words"
+    form.fields["motion"].value = "trots"
+    assert form.prompt.value == "a red fox, my own words" and "kept" in form.kept.value
+    form.use_parts.click()
+    assert form.prompt.value == "A red fox, trots." and form.kept.value == ""
+    form.fields["scene"].value = "in a forest"  # untouched since: the builder fills it again
+    assert form.prompt.value == "A red fox, trots, in a forest."
+
+
+def test_form_first_frame_thumbnail_and_remove(engine: Engine) -> None:
+    import io
+    from datetime import datetime, timezone
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 18), (10, 120, 200)).save(buf, format="PNG")
+    form = PromptForm(engine)
+    assert form.submit.disabled and form.thumb.layout.display == "none"
+    upload = {"name": "f.png", "type": "image/png", "size": len(buf.getvalue()),
+              "content": memoryview(buf.getvalue()), "last_modified": datetime.now(timezone.utc)}  # fmt: skip
+    form.image.value = (upload,)
+    assert form.thumb.value == buf.getvalue() and form.thumb.layout.display is None
+    assert not form.submit.disabled  # an image alone is something to send
+    form.remove.click()
+    assert form._image() is None and form.thumb.layout.display == "none" and form.submit.disabled

@@ -1,9 +1,14 @@
 // A job's live card. Everything shown from the kernel goes through textContent: no markup
 // from a prompt or a server string can ever become HTML here.
+//
+// When a job ends, the kernel replaces the card's output with static HTML (what a saved notebook
+// shows without widget state). In the live page the card outlives its view: the page moves the
+// running card (and its playing video) into that HTML, and releases cards that are gone for good.
 const STATUS_COLOR = {
   queued: "#6e7781", submitting: "#0969da", running: "#0969da", downloading: "#8250df",
   succeeded: "#1a7f37", failed: "#cf222e", detached: "#9a6700",
 };
+const ACTIVE = ["queued", "submitting", "running", "downloading"];
 
 function node(tag, cls, text) {
   const n = document.createElement(tag);
@@ -18,12 +23,72 @@ function fmt(seconds) {
   return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-function blobUrl(view, mime) {
-  if (!view || !view.byteLength) return null;
-  return URL.createObjectURL(new Blob([view], { type: mime }));
+// The Jupyter server serves files under its root: play from there, so the kernel sends no bytes.
+function serverUrl(path) {
+  const cfgEl = document.getElementById("jupyter-config-data");
+  if (!cfgEl || !path) return null;
+  let cfg;
+  try { cfg = JSON.parse(cfgEl.textContent); } catch (e) { return null; }
+  const root = String(cfg.serverRoot || "").replace(/\/+$/, "");
+  if (!root || root.startsWith("~") || !path.startsWith(root + "/")) return null;
+  const rel = path.slice(root.length + 1).split("/").map(encodeURIComponent).join("/");
+  return String(cfg.baseUrl || "/").replace(/\/?$/, "/") + "files/" + rel;
 }
 
-function render({ model, el }) {
+// Page-wide: live cards by job id, grid controls by group, one observer that adopts them into
+// the static HTML that replaces their outputs, and one sweep that releases what is gone.
+const page = (window.__cvnb ||= { cards: new Set(), grids: new Map(), started: false });
+
+const CARD = ".cvnb-static[data-cvnb-job]";
+const GRID = ".cvnb-static-grid[data-cvnb-group]";
+const within = (el, sel) => [...(el.matches(sel) ? [el] : []), ...el.querySelectorAll(sel)];
+
+function adopt(added) {
+  for (const s of within(added, CARD)) {
+    const entry = [...page.cards].find((e) => e.jobId() === s.dataset.cvnbJob && !e.root.isConnected);
+    if (!entry) continue;
+    s.replaceChildren(entry.root);
+    s.removeAttribute("style");
+    s.classList.add("cvnb-adopted");
+    entry.goneAt = null;
+    if (entry.wasPlaying && entry.video) entry.video.play().catch(() => {});
+    entry.wasPlaying = false;
+  }
+  for (const g of within(added, GRID)) {
+    const controls = page.grids.get(g.dataset.cvnbGroup);
+    if (controls && !controls.isConnected) {
+      g.querySelector(".cvnb-static-title")?.remove();
+      g.prepend(controls);
+    }
+  }
+}
+
+if (!page.started) {
+  page.started = true;
+  new MutationObserver((records) => {
+    // A card whose output is rendered again (the same static HTML) keeps playing in the new one.
+    for (const r of records) for (const n of r.removedNodes) {
+      if (n.nodeType !== 1) continue;
+      for (const e of page.cards) if (n.contains(e.root) && e.video && !e.video.paused) e.wasPlaying = true;
+    }
+    for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) adopt(n);
+  }).observe(document.body, { childList: true, subtree: true });
+  setInterval(() => {
+    const now = Date.now();
+    for (const e of [...page.cards]) {
+      // Only a card whose view was disposed and that nothing adopted since (a cell cleared or
+      // run again); a cell a windowed notebook detached for a moment keeps its view.
+      if (!e.viewGone || e.root.isConnected) { e.goneAt = null; continue; }
+      e.goneAt ??= now;
+      if (now - e.goneAt > 30000) e.release();
+    }
+  }, 5000);
+}
+
+async function render({ model: proxy, el }) {
+  // The proxy's listeners die with this view; the model itself lives as long as the kernel's
+  // widget, so the card listens on it and can keep going after being adopted.
+  let model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const root = node("div", "cvnb-card");
   const head = node("div", "cvnb-head");
   const label = node("span", "cvnb-label");
@@ -31,7 +96,9 @@ function render({ model, el }) {
   const emu = node("span", "cvnb-emulated", "EMULATED");
   emu.title = "made by the bundled local emulator, not the real service";
   const params = node("span", "cvnb-params");
-  head.append(label, badge, emu, params);
+  const ident = node("code", "cvnb-id");
+  ident.title = "this job's id: %cogvideo show / resume / stop take it";
+  head.append(label, badge, emu, params, ident);
   const prompt = node("div", "cvnb-prompt");
   const progress = node("div", "cvnb-progress");
   const bar = node("div", "cvnb-bar");
@@ -41,21 +108,39 @@ function render({ model, el }) {
   const note = node("span", "cvnb-note");
   line.append(times, note);
   const error = node("div", "cvnb-error");
+  const gone = node("div", "cvnb-gone",
+    "The kernel that ran this job is gone. In the new kernel, %load_ext cogvideo_nb offers Resume.");
   const media = node("div", "cvnb-media");
   const meta = node("div", "cvnb-meta");
   const buttons = node("div", "cvnb-buttons");
   const stop = node("button", "cvnb-stop", "Stop waiting");
-  stop.title = "CogVideoX cannot cancel a task: this stops waiting; %cogvideo resume picks it up";
-  const retry = node("button", "cvnb-retry", "Retry");
-  buttons.append(stop, retry);
-  root.append(head, prompt, progress, line, error, media, meta, buttons);
+  stop.title = "CogVideoX cannot cancel a task: this stops waiting; Resume picks the same task up again";
+  const resume = node("button", "cvnb-resume", "Resume");
+  resume.title = "wait for the same task again (no new task, no new cost)";
+  const retry = node("button", "cvnb-retry", "Retry (new task)");
+  retry.title = "send the request again: a new task, generated (and paid) again";
+  buttons.append(stop, resume, retry);
+  root.append(head, prompt, progress, line, error, gone, media, meta, buttons);
   el.append(root);
 
-  stop.addEventListener("click", () => model.send({ action: "stop" }));
-  retry.addEventListener("click", () => model.send({ action: "retry" }));
+  let kernelGone = false;
+  const entry = { root, video: null, wasPlaying: false, goneAt: null, blob: null, name: null, viewGone: false,
+                  jobId: () => model.get("job_id") };
+  function markGone() { kernelGone = true; draw(); }
+  function send(msg) {
+    try { model.send(msg); } catch (e) { markGone(); }
+  }
+  stop.addEventListener("click", () => send({ action: "stop" }));
+  resume.addEventListener("click", () => send({ action: "resume" }));
+  retry.addEventListener("click", () => send({ action: "retry" }));
 
-  // The kernel's clock and this browser's may differ: measure the offset at each update.
-  let offset = 0;
+  // A restarted or shut down kernel has lost this job's card: say so, offer nothing dead.
+  const kernel = proxy.widget_manager && proxy.widget_manager.kernel;
+  const onStatus = (_, s) => { if (["restarting", "autorestarting", "dead"].includes(s)) markGone(); };
+  if (kernel && kernel.statusChanged) kernel.statusChanged.connect(onStatus);
+  if (kernel && kernel.disposed) kernel.disposed.connect(markGone);
+
+  let offset = 0; // the kernel's clock and this browser's may differ
 
   function drawPrompt() {
     prompt.replaceChildren();
@@ -65,6 +150,7 @@ function render({ model, el }) {
     } else {
       prompt.textContent = model.get("prompt");
     }
+    prompt.title = model.get("prompt");
   }
 
   function drawTimes() {
@@ -76,7 +162,9 @@ function render({ model, el }) {
     const expected = model.get("expected_at");
     let text = `elapsed ${fmt(elapsed)}`;
     let frac = null;
-    if (expected && !finished) {
+    if (kernelGone && !finished) {
+      text = "no longer followed";
+    } else if (expected && !finished) {
       const left = expected - now;
       text += left > 0 ? ` · ETA ${fmt(left)}` : " · any moment now";
       const start = model.get("submitted_at") || created;
@@ -88,79 +176,115 @@ function render({ model, el }) {
     bar.style.width = frac == null ? "" : `${Math.max(2, frac * 100)}%`;
   }
 
-  // The player outlives the view: when JupyterLab rebuilds the output (a display update when
-  // a job ends), the new view adopts the same <video>, still playing. Views get separate model
-  // proxies, so players are kept page-wide, by file name (unique per job).
-  const players = (window.__cvnbPlayers ||= new Map());
-  let current = null;
-
-  function player(name, video) {
-    let p = players.get(name);
-    if (p && p.bytes === video.byteLength) return p;
-    if (p) p.urls.forEach((u) => URL.revokeObjectURL(u));
-    const src = blobUrl(video, "video/mp4");
-    const poster = blobUrl(model.get("cover"), "image/png");
-    const v = document.createElement("video");
-    v.controls = true; v.muted = true; v.playsInline = true; v.preload = "auto";
-    v.setAttribute("playsinline", ""); v.setAttribute("muted", "");
-    if (poster) v.poster = poster;
+  function setVideo(src) {
+    const v = entry.video;
     v.src = src;
-    v.className = "cvnb-video";
-    const save = node("a", "cvnb-save", `save ${name}`);
-    save.href = src;
-    save.download = name;
-    p = { video: v, save, bytes: video.byteLength, urls: poster ? [src, poster] : [src], playing: null };
-    players.set(name, p);
-    return p;
+    const save = media.querySelector(".cvnb-save");
+    if (save) save.href = src;
   }
 
   function drawMedia() {
-    const video = model.get("video");
     const name = model.get("video_name");
-    current = video && video.byteLength && name ? player(name, video) : null;
-    if (!current) {
-      media.replaceChildren();
+    if (!name) {
+      if (entry.name) media.replaceChildren();
+      entry.name = null;
       return;
     }
-    current.video.dataset.cvnbGroup = model.get("group");
-    if (current.video.parentNode !== media) {
-      const resume = current.playing ?? !current.video.paused;
-      media.replaceChildren(current.video, current.save);
-      current.playing = null;
-      if (resume) current.video.play().catch(() => {});
+    if (entry.name === name) return;
+    entry.name = name;
+    if (entry.blob) { URL.revokeObjectURL(entry.blob); entry.blob = null; } // a retry's new video
+    const v = document.createElement("video");
+    v.controls = true; v.muted = true; v.playsInline = true; v.preload = "metadata";
+    v.setAttribute("playsinline", ""); v.setAttribute("muted", "");
+    v.className = "cvnb-video";
+    v.dataset.cvnbGroup = model.get("group");
+    if (model.get("poster")) v.poster = model.get("poster");
+    // At most twice the clip's own width: a small clip is not blown up to fill a wide page.
+    v.addEventListener("loadedmetadata", () => { if (v.videoWidth) v.style.maxWidth = `${2 * v.videoWidth}px`; });
+    entry.video = v;
+    const save = node("a", "cvnb-save", `save ${name}`);
+    save.download = name;
+    media.replaceChildren(v, save);
+    const url = serverUrl(model.get("video_path"));
+    let fellBack = false;
+    const fallback = () => { if (!fellBack) { fellBack = true; send({ action: "fetch" }); } };
+    if (url) {
+      v.addEventListener("error", fallback, { once: true });
+      setVideo(url);
+    } else {
+      fallback();
     }
+  }
+
+  function onMsg(msg, buffers) {
+    if (!msg || msg.kind !== "video" || msg.name !== entry.name || !entry.video) return;
+    if (!msg.ok || !buffers || !buffers.length) {
+      meta.textContent = `${model.get("meta_text")} · too large to play here: open the file`;
+      return;
+    }
+    if (entry.blob) URL.revokeObjectURL(entry.blob);
+    entry.blob = URL.createObjectURL(new Blob([buffers[0]], { type: "video/mp4" }));
+    setVideo(entry.blob);
   }
 
   function draw() {
     const status = model.get("status");
     offset = Date.now() / 1000 - model.get("kernel_now");
     root.dataset.status = status;
+    root.dataset.kernel = kernelGone ? "gone" : "live";
     label.textContent = model.get("label") || "";
     label.hidden = !model.get("label");
     badge.textContent = status;
     badge.style.background = STATUS_COLOR[status] || "#6e7781";
     emu.hidden = !model.get("emulated");
     params.textContent = model.get("params_text");
+    ident.textContent = model.get("short_id");
     drawPrompt();
     note.textContent = model.get("note") || "";
     error.textContent = model.get("error") || "";
     error.hidden = !model.get("error");
     meta.textContent = model.get("meta_text") || "";
-    const done = ["succeeded", "failed", "detached"].includes(status);
-    progress.hidden = done;
-    stop.hidden = done;
-    retry.hidden = !(status === "failed" || status === "detached");
+    const active = ACTIVE.includes(status);
+    progress.hidden = !active || kernelGone;
+    gone.hidden = !kernelGone || !active && status !== "detached" && status !== "failed";
+    stop.hidden = !active || kernelGone;
+    resume.hidden = status !== "detached" || kernelGone;
+    retry.hidden = !(status === "failed" || status === "detached") || kernelGone;
     drawTimes();
     drawMedia();
   }
 
   const timer = setInterval(drawTimes, 500);
-  model.on("change", draw);
-  draw();
-  return () => {
+  const listen = (on) => { model[on]("change", draw); model[on]("msg:custom", onMsg); };
+  listen("on");
+  // After a restart, a resumed job's new card brings its card from the dead kernel back to life.
+  entry.dead = () => kernelGone;
+  entry.rebind = (live) => {
+    listen("off");
+    model = live;
+    kernelGone = false;
+    entry.name = null;
+    listen("on");
+    draw();
+  };
+  entry.release = () => {
     clearInterval(timer);
-    model.off("change", draw);  // a removed view must never pull the player back
-    if (current && media.contains(current.video)) current.playing = !current.video.paused;
+    listen("off");
+    if (kernel && kernel.statusChanged) kernel.statusChanged.disconnect(onStatus);
+    if (kernel && kernel.disposed) kernel.disposed.disconnect(markGone);
+    if (entry.blob) {
+      URL.revokeObjectURL(entry.blob);
+      entry.video.removeAttribute("src");
+    }
+    page.cards.delete(entry);
+  };
+  page.cards.add(entry);
+  draw();
+  for (const e of page.cards) if (e !== entry && e.dead() && e.jobId() === model.get("job_id")) e.rebind(model);
+  return () => {
+    // The view is going; the card may be adopted by the static HTML that replaces it.
+    entry.wasPlaying = !!entry.video && !entry.video.paused;
+    entry.viewGone = true;
   };
 }
 

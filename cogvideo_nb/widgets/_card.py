@@ -1,13 +1,19 @@
-"""The live status card: one job's state, a timer, stop/retry, then the player in place.
+"""The live status card: one job's state, a timer, stop/resume/retry, then the player in place.
 
-Traits are set from the engine thread on every job change (comm messages are thread-safe in
-ipykernel), so the card moves while the kernel is idle or busy with another cell. Elapsed time
-and ETA tick in the browser, from timestamps, so no kernel timer is needed.
+Engine events reach the card through the UI bridge (one thread writes widgets, see ``_bridge``),
+so it moves while the kernel is idle or busy with another cell. Elapsed time and ETA tick in the
+browser, from timestamps. The kernel never holds the video: the page plays it from the Jupyter
+server when the file is under the server's root, else asks for one transfer that is not kept.
+
+When the job ends, the card's output is replaced by static HTML (no widget view), so a saved
+notebook shows the result with no kernel and no widget state; in the live page the front end
+moves the running card into that HTML, so nothing stops playing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,39 +24,35 @@ import traitlets
 from IPython.display import display, update_display
 
 from .._engine import Engine
-from .._html import job_html, params_text
+from .._html import job_html, make_poster, params_text, short_id
 from .._jobs import Job, JobStatus
+from ._bridge import BRIDGE
 
-__all__ = ["MAX_INLINE_BYTES", "JobCard"]
+__all__ = ["MAX_TRANSFER_BYTES", "JobCard", "static_bundle"]
 
 _HERE = Path(__file__).parent
-# Videos above this stay on disk and are linked, not sent to the browser through the kernel.
-MAX_INLINE_BYTES = 64 << 20
+# A video outside the server's root is sent once through the kernel, up to this size.
+MAX_TRANSFER_BYTES = 256 << 20
 
 
-def _refresh(card: JobCard) -> None:
-    """Best effort: rewrite the output's static HTML when the job ends, so a notebook saved
-    later shows the result. Headless runners drop updates from threads; ``%cogvideo wait``
-    covers them from the running cell."""
-    with contextlib.suppress(Exception):
-        update_display(card, display_id=card.display_id)
-
-
-def _read(path: Path | None, limit: int) -> bytes:
-    if path is None or not path.is_file() or path.stat().st_size > limit:
-        return b""
-    return path.read_bytes()
+def static_bundle(html_text: str, plain: str) -> dict[str, str]:
+    """A display bundle with no widget view: what every renderer can show."""
+    return {"text/html": html_text, "text/plain": plain}
 
 
 class JobCard(anywidget.AnyWidget):
     _esm = _HERE / "_card.js"
     _css = _HERE / "_card.css"
 
+    mid = traitlets.Unicode("").tag(sync=True)  # its own model id: the page listens beyond the view
+    job_id = traitlets.Unicode("").tag(sync=True)
+    short_id = traitlets.Unicode("").tag(sync=True)
     prompt = traitlets.Unicode("").tag(sync=True)
     prompt_parts: traitlets.List[list[Any]] = traitlets.List([]).tag(sync=True)  # [[text, differs]] in grids
     label = traitlets.Unicode("").tag(sync=True)
     params_text = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("queued").tag(sync=True)
+    has_task = traitlets.Bool(False).tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     emulated = traitlets.Bool(False).tag(sync=True)
@@ -59,44 +61,59 @@ class JobCard(anywidget.AnyWidget):
     expected_at = traitlets.Float(0.0, allow_none=True).tag(sync=True)
     finished_at = traitlets.Float(0.0, allow_none=True).tag(sync=True)
     kernel_now = traitlets.Float(0.0).tag(sync=True)
-    video = traitlets.Bytes(b"").tag(sync=True)
-    cover = traitlets.Bytes(b"").tag(sync=True)
+    video_path = traitlets.Unicode("").tag(sync=True)  # absolute; the page maps it to a server URL
     video_name = traitlets.Unicode("").tag(sync=True)
+    poster = traitlets.Unicode("").tag(sync=True)  # a small inline JPEG, or "" (none / undecodable)
     meta_text = traitlets.Unicode("").tag(sync=True)
     group = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self, job: Job, engine: Engine, *, parts: list[tuple[str, bool]] | None = None, group: str = ""
     ) -> None:
-        super().__init__(group=group, prompt_parts=[list(p) for p in parts or []])
+        # A snapshot first (this thread owns the card until it is subscribed) ...
+        super().__init__(group=group, prompt_parts=[list(p) for p in parts or []], **self._light(job))
+        self.mid = self.model_id
         self.job = job
         self.engine = engine
         self.on_done: Callable[[JobCard], None] | None = None
+        self._unsubscribe = job.subscribe(self._event)
         self.on_msg(self._on_click)
-        self._sync(job)
-        job.subscribe(self._sync)
+        # ... then one sync from the bridge, which reads the job as it is by then: a move between
+        # the snapshot and the subscription is not lost.
+        self._event(job)
 
     @property
     def display_id(self) -> str:
         return f"cvnb-{self.job.id}"
 
-    def _sync(self, job: Job) -> None:
-        """Copy the job into traits; called on the engine thread."""
-        if job is not self.job:
-            return
-        updates: dict[str, Any] = dict(
-            prompt=job.prompt, label=job.label or "", params_text=params_text(job), status=job.status.value,
-            note=job.note or "", error=job.error or "", emulated=job.emulated,
-            created_at=job.created_at, submitted_at=job.submitted_at, expected_at=job.expected_at,
+    # -- engine events (any thread) -> the UI thread ------------------------------------------------
+    def _event(self, job: Job) -> None:
+        if job is self.job:
+            BRIDGE.post(self._apply, key=("card", id(self)))
+
+    @staticmethod
+    def _light(job: Job) -> dict[str, Any]:
+        return dict(
+            job_id=job.id, short_id=short_id(job), prompt=job.prompt, label=job.label or "",
+            params_text=params_text(job), status=job.status.value, has_task=job.task_id is not None,
+            note=job.note or "", error=job.error or "", emulated=job.emulated, created_at=job.created_at,
+            submitted_at=job.submitted_at, expected_at=job.expected_at,
             finished_at=job.finished_at if job.done else None, kernel_now=time.time(),
         )  # fmt: skip
-        if job.status is JobStatus.SUCCEEDED and job.video_path and self.video_name != job.video_path.name:
-            updates.update(
-                video=_read(job.video_path, MAX_INLINE_BYTES),
-                cover=_read(job.cover_path, MAX_INLINE_BYTES),
-                video_name=job.video_path.name,
-                meta_text=self._meta(job),
-            )
+
+    def _apply(self) -> None:
+        """Copy the job into traits; runs on the UI thread only."""
+        job = self.job
+        updates = self._light(job)
+        if job.status is JobStatus.SUCCEEDED and job.video_path is not None:
+            if self.video_name != job.video_path.name:
+                cover = make_poster(job.cover_path)  # heavy, once per job, off the engine loop
+                updates.update(
+                    video_path=os.path.abspath(job.video_path), video_name=job.video_path.name,
+                    poster=cover.url if cover else "", meta_text=self._meta(job),
+                )  # fmt: skip
+        else:
+            updates.update(video_path="", video_name="", poster="", meta_text="")
         with self.hold_sync():
             for name, value in updates.items():
                 if getattr(self, name) != value:
@@ -104,29 +121,62 @@ class JobCard(anywidget.AnyWidget):
         if job.done and self.on_done is not None:
             self.on_done(self)
 
+    # -- display --------------------------------------------------------------------------------------
     def show(self) -> None:
-        """Display with a display id, so the final static HTML can replace the first snapshot."""
+        """Display with a display id; when the job ends the output becomes static HTML."""
         display(self, display_id=self.display_id)
-        self.on_done = _refresh
+        self.on_done = JobCard.finalize
+
+    def static(self) -> dict[str, str]:
+        return static_bundle(job_html(self.job), f"{self.job.status.value}: {self.job.prompt}")
+
+    def finalize(self) -> None:
+        """Replace this card's output with static HTML (best effort from a background thread;
+        ``%cogvideo wait`` calls it from the running cell, which headless runners record)."""
+        with contextlib.suppress(Exception):
+            update_display(self.static(), raw=True, display_id=self.display_id)
 
     @staticmethod
     def _meta(job: Job) -> str:
         took = f" · server took {job.run_seconds:.0f} s" if job.run_seconds else ""
-        too_big = ""
-        if job.video_path and job.video_path.stat().st_size > MAX_INLINE_BYTES:
-            too_big = " · too large to inline: open the file"
-        return f"{job.video_path} · task {job.task_id}{took}{too_big}"
+        return f"{job.video_path} · task {job.task_id}{took}"
 
+    # -- buttons (main thread) -> the UI thread ----------------------------------------------------
     def _on_click(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
         action = content.get("action")
         if action == "stop":
             self.engine.stop(self.job)
-        elif action == "retry" and self.job.done:
-            new = self.engine.retry(self.job)
-            self.job = new
-            self.video_name = ""
-            self._sync(new)
-            new.subscribe(self._sync)
+        elif action == "resume":
+            BRIDGE.post(self.resume)
+        elif action == "retry":
+            BRIDGE.post(self.retry)
+        elif action == "fetch":
+            BRIDGE.post(self._send_video)
+
+    def resume(self) -> None:
+        """Wait for the same task again (no new task, no new cost)."""
+        if self.job.status is JobStatus.DETACHED:
+            self.engine.reattach(self.job)
+
+    def retry(self) -> None:
+        """A new task for the same request (a new request id: it is generated, and paid, again)."""
+        if self.job.done:
+            self.switch(self.engine.retry(self.job))
+
+    def switch(self, job: Job) -> None:
+        """Follow another job (a retry) from now on."""
+        self._unsubscribe()
+        self.job = job
+        self._unsubscribe = job.subscribe(self._event)
+        self._event(job)
+
+    def _send_video(self) -> None:
+        """The fallback transfer: the file once, as a message buffer the kernel does not keep."""
+        path = self.job.video_path
+        if path is None or not path.is_file() or path.stat().st_size > MAX_TRANSFER_BYTES:
+            self.send({"kind": "video", "name": self.video_name, "ok": False})
+            return
+        self.send({"kind": "video", "name": path.name, "ok": True}, buffers=[path.read_bytes()])
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus static HTML for renderers that have no widget state."""

@@ -35,6 +35,12 @@ def assemble(parts: dict[str, str]) -> str:
     return text[:1].upper() + text[1:] + ("." if text else "")
 
 
+def _default(value: Any) -> tuple[str, str]:
+    """The "use the default" choice, labelled with what the default is. Its value is "", not
+    None: a Dropdown whose value is None shows as blank."""
+    return (f"default ({value})", "")
+
+
 class PromptForm(w.VBox):  # type: ignore[misc]
     def __init__(self, engine: Engine | None = None) -> None:
         self._engine = engine
@@ -49,12 +55,16 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.prompt = w.Textarea(description="Prompt", layout=w.Layout(width="100%", height="70px"),
                                  style={"description_width": "70px"})  # fmt: skip
         self.counter = w.HTML()
+        self.kept = w.HTML()
+        self.use_parts = w.Button(description="Use the parts", tooltip="replace your edits by the parts")
+        self.use_parts.layout.display = "none"
+        self._assembled = ""  # what the builder last wrote; anything else in the box is the user's
         self.model = w.Dropdown(options=list(MODELS), value=DEFAULT_MODEL, description="Model")
         # One control per catalogue option; the model decides which show and what they offer.
         self.controls: dict[str, Any] = {
             name: w.Checkbox(value=False, description=opt.help.split(" (")[0].capitalize())
             if opt.kind is bool
-            else w.Dropdown(description=name.replace("_", " ").capitalize())
+            else w.Dropdown(description="FPS" if name == "fps" else name.replace("_", " ").capitalize())
             for name, opt in OPTIONS.items()
         }
         self.size, self.fps = self.controls["size"], self.controls["fps"]
@@ -65,6 +75,9 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             accept="image/png,image/jpeg", multiple=False, description="Last frame"
         )
         self.references = w.FileUpload(accept="image/png,image/jpeg", multiple=True, description="References")
+        self.thumb = w.Image(format="png", layout=w.Layout(max_height="72px", display="none"))
+        self.remove = w.Button(description="Remove", icon="times", tooltip="no first frame")
+        self.remove.layout.display = "none"
         self.submit = w.Button(description="Generate", button_style="primary", icon="film")
         self.message = w.HTML()
         self.output = w.VBox()
@@ -74,28 +87,48 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.prompt.observe(self._count, "value")
         self.model.observe(self._choices, "value")
         self.model.observe(self._count, "value")
+        self.image.observe(self._show_image, "value")
+        self.remove.on_click(self._remove_image)
+        self.use_parts.on_click(lambda _: self._rebuild(force=True))
         self.submit.on_click(self._on_submit)
         self._choices()
         self._count()
         flags = [c for c in self.controls.values() if isinstance(c, w.Checkbox)]
         options = w.HBox([self.model, *(c for c in self.controls.values() if c not in flags)],
                          layout=w.Layout(flex_flow="row wrap"))  # fmt: skip
-        uploads = w.HBox([self.image, self.last_frame, self.references, self.submit],
+        uploads = w.HBox([self.image, self.thumb, self.remove, self.last_frame, self.references, self.submit],
                          layout=w.Layout(flex_flow="row wrap"))  # fmt: skip
         super().__init__(
-            [self.hints, *self.fields.values(), self.prompt, self.counter, options,
+            [self.hints, *self.fields.values(), self.prompt,
+             w.HBox([self.counter, self.kept, self.use_parts]), options,
              w.HBox(flags, layout=w.Layout(flex_flow="row wrap")), uploads, self.message, self.output]
         )  # fmt: skip
 
-    def _rebuild(self, _: Any = None) -> None:
-        self.prompt.value = assemble({k: f.value for k, f in self.fields.items()})
+    def _rebuild(self, _: Any = None, *, force: bool = False) -> None:
+        """Fill the prompt from the parts, unless the user has edited it (then say so, and offer)."""
+        text = assemble({k: f.value for k, f in self.fields.items()})
+        mine = self.prompt.value.strip() not in ("", self._assembled.strip())
+        if mine and not force:
+            self.kept.value = "<small>your edits to the prompt are kept</small>"
+            self.use_parts.layout.display = None
+            return
+        self._assembled = text
+        self.prompt.value = text
+        self.kept.value = ""
+        self.use_parts.layout.display = "none"
 
     def _count(self, _: Any = None) -> None:
         limit = MODELS[self.model.value].max_prompt
         n = len(self.prompt.value.strip())
         color = "#cf222e" if n > limit else "#57606a"
         self.counter.value = f'<small style="color:{color}">{n} / {limit} characters</small>'
-        self.submit.disabled = n > limit
+        self._can_send()
+
+    def _can_send(self) -> None:
+        """Generate only when there is something to send, and not too much of it."""
+        n = len(self.prompt.value.strip())
+        limit = MODELS[self.model.value].max_prompt
+        self.submit.disabled = n > limit or (n == 0 and self._image() is None)
 
     def _choices(self, _: Any = None) -> None:
         """Offer exactly what the chosen model takes, from the catalogue; hide the rest."""
@@ -108,8 +141,10 @@ class PromptForm(w.VBox):  # type: ignore[misc]
                 continue
             label = (lambda v: f"{v} s") if name == "duration" else str
             previous = control.value
-            control.options = [("default", None), *[(label(v), v) for v in allowed or ()]]
-            control.value = previous if previous in (allowed or ()) else None
+            default = spec.defaults.get(name)
+            first = _default(label(default) if default is not None else "server's choice")
+            control.options = [first, *[(label(v), v) for v in allowed or ()]]
+            control.value = previous if previous in (allowed or ()) else ""
         self.image.layout.display = None if "first" in spec.images else "none"
         self.last_frame.layout.display = None if "last" in spec.images else "none"
         self.references.layout.display = None if "reference" in spec.images else "none"
@@ -124,7 +159,7 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             if isinstance(control, w.Checkbox):
                 out[name] = None if control.value == bool(spec.defaults.get(name, False)) else control.value
             else:
-                out[name] = control.value
+                out[name] = None if control.value == "" else control.value
         return out
 
     @staticmethod
@@ -136,6 +171,17 @@ class PromptForm(w.VBox):  # type: ignore[misc]
     def _image(self) -> bytes | None:
         files = self._uploads(self.image)
         return files[0] if files else None
+
+    def _show_image(self, _: Any = None) -> None:
+        data = self._image()
+        self.thumb.value = data or b""
+        self.thumb.layout.display = None if data else "none"
+        self.remove.layout.display = None if data else "none"
+        self._can_send()
+
+    def _remove_image(self, _: Any = None) -> None:
+        self.image.value = ()
+        self._show_image()
 
     def _on_submit(self, _: Any = None) -> None:
         try:

@@ -1,4 +1,8 @@
-"""A side-by-side comparison: labelled cards in responsive columns, played in sync."""
+"""A side-by-side comparison: labelled cards in responsive columns, played in sync.
+
+Like a card, the grid's output becomes static HTML once every cell has ended (a saved notebook
+then needs no widget state); the live page moves the running cards and controls into it.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,9 @@ import traitlets
 from IPython.display import display, update_display
 
 from .._engine import Engine
-from .._html import diff_parts, job_html
+from .._html import GRID_COLUMNS, diff_parts, grid_html
 from .._jobs import Job
-from ._card import JobCard
+from ._card import JobCard, static_bundle
 
 __all__ = ["CompareGrid"]
 
@@ -30,41 +34,45 @@ class _GridControls(anywidget.AnyWidget):
 
 
 class CompareGrid(w.VBox):  # type: ignore[misc]
-    """Cards for several jobs; the words that differ between prompts are highlighted."""
+    """Cards for several jobs; what each prompt changes from its neighbour is highlighted."""
 
-    def __init__(self, jobs: list[Job], engine: Engine, *, title: str = "", min_width: int = 260) -> None:
-        group = uuid.uuid4().hex[:12]
+    def __init__(self, jobs: list[Job], engine: Engine, *, title: str = "") -> None:
+        self.group = uuid.uuid4().hex[:12]
         parts = diff_parts([j.prompt for j in jobs])
-        self.cards = [JobCard(job, engine, parts=p, group=group) for job, p in zip(jobs, parts, strict=True)]
-        grid = w.GridBox(
-            self.cards,
-            layout=w.Layout(
-                grid_template_columns=f"repeat(auto-fill, minmax({min_width}px, 1fr))", grid_gap="8px"
-            ),
-        )
-        self.controls = _GridControls(group=group, title=title or f"{len(jobs)} to compare")
+        self.title = title or f"{len(jobs)} to compare"
+        self.cards = [
+            JobCard(job, engine, parts=p, group=self.group) for job, p in zip(jobs, parts, strict=True)
+        ]
+        grid = w.GridBox(self.cards, layout=w.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="8px"))
+        self.controls = _GridControls(group=self.group, title=self.title)
         super().__init__([self.controls, grid])
         self.add_class("cvnb-grid")
-        self.display_id = f"cvnb-grid-{group}"
+        self.display_id = f"cvnb-grid-{self.group}"
 
     def show(self) -> None:
-        """Display with a display id; the static HTML is rewritten once every cell has ended."""
+        """Display with a display id; the output becomes static HTML once every cell has ended."""
         display(self, display_id=self.display_id)
         for card in self.cards:
             card.on_done = self._card_done
 
     def _card_done(self, _: JobCard) -> None:
         if all(c.job.done for c in self.cards):
-            with contextlib.suppress(Exception):  # best effort, as for single cards
-                update_display(self, display_id=self.display_id)
+            self.finalize()
+
+    def static(self) -> dict[str, str]:
+        jobs = [c.job for c in self.cards]
+        return static_bundle(
+            grid_html(jobs, title=self.title, group=self.group),
+            "\n".join(f"{j.status.value}: {j.prompt}" for j in jobs),
+        )
+
+    def finalize(self) -> None:
+        with contextlib.suppress(Exception):  # best effort from a background thread, as for cards
+            update_display(self.static(), raw=True, display_id=self.display_id)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus a static HTML grid for renderers without widget state."""
         data = super()._repr_mimebundle_(**kwargs)
         if isinstance(data, dict):
-            cells = "".join(job_html(c.job) for c in self.cards)
-            data["text/html"] = (
-                '<div style="display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));'
-                f'gap:8px">{cells}</div>'
-            )
+            data["text/html"] = grid_html([c.job for c in self.cards], title=self.title, group=self.group)
         return data

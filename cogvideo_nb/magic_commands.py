@@ -1,0 +1,235 @@
+"""``%cogvideo SUBCOMMAND``: status, history, show, resume, stop, wait, config.
+
+Parsed with argparse subcommands: each has its own ``-h``, and a bad argument is a one-line
+``UsageError`` that says what is valid. One id everywhere: the short id ``history`` shows (the
+request id's tail) is what ``show``, ``resume`` and ``stop`` take, as is any unique prefix or
+suffix of a job's id or task id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from IPython.core.display import HTML
+from IPython.core.error import UsageError
+
+from ._config import resolve_settings
+from ._engine import Engine, get_engine
+from ._html import job_html, params_text, short_id
+from ._jobs import Job, JobStatus
+
+if TYPE_CHECKING:
+    from .magic import CogVideoMagics
+
+__all__ = ["PARSER", "run"]
+
+
+class _Help(Exception):
+    """``-h`` was asked: argparse printed the help; nothing else to do."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} -h)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if status:
+            raise UsageError(message or f"{self.prog}: error")
+        raise _Help
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of rows (1 or more), got {text!r}")
+    return int(text)
+
+
+def _build() -> _Parser:
+    p = _Parser(prog="%cogvideo", description="Jobs of this output folder: look, resume, stop, wait.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    sub.add_parser("status", help="what is in flight, with counts", description="What is in flight.")
+    h = sub.add_parser("history", help="recent jobs, newest first", description="Recent jobs.")
+    h.add_argument("n", nargs="?", type=_positive, default=20, help="how many rows (default 20)")
+    s = sub.add_parser("show", help="one job: its card or its result", description="Show one job.")
+    s.add_argument("id", help="the id from history (or any unique start or end of a job or task id)")
+    r = sub.add_parser(
+        "resume", help="wait again for interrupted or stopped jobs (same tasks, no new cost)",
+        description="Re-attach jobs (the same tasks, no new cost); with no id, those a restart interrupted.",
+    )  # fmt: skip
+    r.add_argument("ids", nargs="*", metavar="ID", help="jobs to resume (default: every interrupted one)")
+    r.add_argument("--all", action="store_true", help="also jobs you stopped waiting for")
+    r.add_argument("--wait", action="store_true", help="block until they end")
+    st = sub.add_parser("stop", help="stop waiting (the task is kept: resume picks it up)")
+    st.add_argument("ids", nargs="*", metavar="ID")
+    st.add_argument("--all", action="store_true", help="every job in flight")
+    w = sub.add_parser("wait", help="block until jobs end, leave their results as plain HTML")
+    w.add_argument("ids", nargs="*", metavar="ID", help="jobs to wait for (default: every one in flight)")
+    sub.add_parser("config", help="key set or not, service, output folder, limits")
+    return p
+
+
+PARSER = _build()
+
+
+def run(magics: CogVideoMagics, line: str) -> Any:
+    import shlex
+
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"%cogvideo: could not read {line!r}: {exc}") from None
+    if not words:
+        PARSER.print_help()
+        return None
+    try:
+        args = PARSER.parse_args(words)
+    except _Help:
+        return None
+    return globals()[f"_{args.command}"](magics, args)
+
+
+# -- finding jobs ------------------------------------------------------------------------------
+def find(engine: Engine, ident: str) -> Job:
+    found = engine.match(ident)
+    if not found:
+        raise UsageError(f"no job matches {ident!r} (the ids are in %cogvideo history)")
+    if len(found) > 1:
+        some = ", ".join(short_id(j) for j in found[:5])
+        raise UsageError(f"{ident!r} matches {len(found)} jobs ({some}): give more of the id")
+    return found[0]
+
+
+def in_flight(engine: Engine) -> list[Job]:
+    """Every unfinished job this engine runs, read on its own loop (after any queued start)."""
+
+    async def snapshot() -> list[Job]:
+        return [j for j in engine.scheduler.jobs.values() if not j.done]
+
+    return engine.call(snapshot())
+
+
+# -- the subcommands -------------------------------------------------------------------------------
+def _status(magics: CogVideoMagics, args: Any) -> Any:
+    engine = get_engine()
+    live = {j.id: j for j in in_flight(engine)}
+    for j in engine.ledger.unfinished():
+        live.setdefault(j.id, j)
+    if not live:
+        print("nothing in flight (%cogvideo history lists what has ended)")
+        return None
+    counts = Counter(j.status.value for j in live.values())
+    summary = " · ".join(f"{n} {s}" for s, n in counts.most_common())
+    jobs = sorted(live.values(), key=lambda j: j.created_at)
+    return HTML(f"<div><b>{len(jobs)} in flight</b>: {html.escape(summary)}</div>{table(jobs)}")
+
+
+def _history(magics: CogVideoMagics, args: Any) -> Any:
+    return HTML(table(get_engine().history(args.n)))
+
+
+def _show(magics: CogVideoMagics, args: Any) -> Any:
+    job = find(get_engine(), args.id)
+    card = magics.cards.get(job.id)
+    return card if card is not None and not job.done else HTML(job_html(job, copy=True))
+
+
+def _config(magics: CogVideoMagics, args: Any) -> None:
+    print(config_text())
+
+
+def _stop(magics: CogVideoMagics, args: Any) -> None:
+    engine = get_engine()
+    if not args.ids and not args.all:
+        raise UsageError("%cogvideo stop: give job ids (from %cogvideo status) or --all")
+    jobs = in_flight(engine) if args.all else [find(engine, i) for i in args.ids]
+    for job in jobs:
+        engine.stop(job)
+    print(f"stopped waiting for {len(jobs)} job(s); their tasks are kept: %cogvideo resume ID")
+
+
+def _wait(magics: CogVideoMagics, args: Any) -> None:
+    engine = get_engine()
+    jobs = [find(engine, i) for i in args.ids] if args.ids else in_flight(engine)
+    magics.wait_for(engine, jobs)
+
+
+def _resume(magics: CogVideoMagics, args: Any) -> None:
+    engine = get_engine()
+    if args.ids:
+        jobs = [find(engine, i) for i in args.ids]
+        for job in jobs:
+            if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+                raise UsageError(f"job {short_id(job)} has {job.status.value}: nothing to resume")
+        for job in jobs:
+            if job.status is JobStatus.DETACHED or job.id not in engine.scheduler.jobs:
+                engine.reattach(job)
+    else:
+        jobs = engine.resume(include_detached=args.all)
+    if not jobs:
+        unfinished = engine.ledger.unfinished(include_detached=True)
+        stopped = [j for j in unfinished if j.status is JobStatus.DETACHED]
+        if stopped:
+            print(
+                f"nothing was interrupted; {len(stopped)} job(s) you stopped waiting for can be "
+                f"resumed (same task, no new cost): %cogvideo resume --all, or %cogvideo resume ID"
+            )
+        else:
+            print("nothing to resume: every job in the ledger has ended")
+        return
+    with_cards = [j for j in jobs if j.id in magics.cards]
+    new = [j for j in jobs if j.id not in magics.cards]
+    if with_cards:
+        print(f"resumed {len(with_cards)} job(s) in their cards above")
+    if new:
+        magics.show_jobs(new, engine, title="resumed")
+    if args.wait:
+        magics.wait_for(engine, jobs)
+
+
+# -- text -----------------------------------------------------------------------------------------
+def _clip(text: str, limit: int = 90) -> str:
+    """Cut at a word boundary, never mid-word."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,.;:") + " …"
+
+
+def table(jobs: list[Job]) -> str:
+    if not jobs:
+        return "<i>no jobs yet</i>"
+    e = html.escape
+    now = time.time()
+    rows = []
+    for j in jobs:
+        result = str(j.video_path.name if j.video_path else j.error or j.note or "")
+        when = time.strftime("%m-%d %H:%M", time.localtime(j.created_at))
+        rows.append(
+            f'<tr><td><code style="user-select:all" title="%cogvideo show {e(short_id(j))}">'
+            f"{e(short_id(j))}</code></td><td>{e(j.status.value)}</td>"
+            f'<td style="text-align:left">{e(params_text(j))}</td>'
+            f'<td style="text-align:left" title="{e(j.prompt)}">{e(_clip(j.prompt))}</td>'
+            f"<td>{e(when)}</td><td>{(j.finished_at or now) - j.created_at:.0f} s</td>"
+            f'<td style="text-align:left">{e(result)}</td>'
+            # One click shows the job, in any renderer (no script, no kernel needed).
+            f"<td><details><summary>show</summary>{job_html(j, poster=False, copy=True)}</details></td></tr>"
+        )
+    head = (
+        "<tr><th>id</th><th>status</th><th>parameters</th><th>prompt</th><th>created</th>"
+        "<th>took</th><th>result</th><th></th></tr>"
+    )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def config_text() -> str:
+    s = resolve_settings()
+    where = "the bundled emulator (results are labelled EMULATED)" if s.uses_emulator else s.base_url
+    key = "set" if s.api_key is not None else f"not set ({s.platform.key_env})"
+    return (
+        f"platform: {s.platform.title}\nAPI key: {key}\nservice: {where}\noutput folder: {s.output_dir}\n"
+        f"concurrency: {s.concurrency}\ntimeout: {s.timeout:g} s\ndefault model: {s.model}"
+    )

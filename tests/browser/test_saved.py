@@ -1,0 +1,227 @@
+"""Notebooks that survive: saved outputs, reopened with no widget state, in JupyterLab and
+Notebook 7; a kernel restart mid-job; stop then Resume; the id from history.
+
+Run only these: ``python -m pytest tests/browser/test_saved.py -m browser -q``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import urllib.request
+import uuid
+from typing import Any
+
+import nbformat
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from .conftest import ARTIFACTS, VIEWPORT, Lab, Notebook
+from .test_lab import _restart_kernel, _wait_cards
+
+pytestmark = pytest.mark.browser
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+_ADOPTED_JS = """([i, n]) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
+  const cards = cell ? Array.from(cell.querySelectorAll('.cvnb-static.cvnb-adopted > .cvnb-card')) : [];
+  return cards.length === n;
+}"""
+
+_SAVED_VIEW_JS = """() => ({
+  text: document.body.innerText,
+  videos: Array.from(document.querySelectorAll('video.cvnb-static-video')).map((v) => ({
+    ready: v.readyState, poster: (v.getAttribute('poster') || '').slice(0, 22), src: v.currentSrc,
+  })),
+})"""
+
+
+def _saved(lab: Lab, path: str) -> Any:
+    req = urllib.request.Request(
+        f"{lab.origin}/api/contents/{path}?content=1", headers={"Authorization": f"token {lab.token}"}
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())["content"]
+
+
+def _save(nb: Notebook) -> None:
+    nb.cell(0).locator(".jp-InputPrompt").click()
+    nb.page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        cells = _saved(nb.lab, nb.path)["cells"]
+        if cells[1].get("outputs") and cells[2].get("outputs"):
+            return
+        time.sleep(0.3)
+    raise AssertionError("the notebook was not saved with its outputs")
+
+
+def _reopen(browser: Any, lab: Lab, path: str, app: str, name: str) -> dict[str, Any]:
+    """Open the saved notebook in a new page (JupyterLab or Notebook 7); what it shows."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        if app == "lab":
+            url = f"{lab.origin}/lab/workspaces/re-{uuid.uuid4().hex[:8]}/tree/{path}?reset&token={lab.token}"
+        else:
+            url = f"{lab.origin}/notebooks/{path}?token={lab.token}"
+        page.goto(url)
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_function(
+            "() => document.querySelectorAll('video.cvnb-static-video').length >= 3", timeout=30_000
+        )
+        with contextlib.suppress(PlaywrightTimeoutError):  # reported below, with each video's state
+            page.wait_for_function(
+                "() => Array.from(document.querySelectorAll('video.cvnb-static-video'))"
+                ".every((v) => v.readyState >= 1)",
+                timeout=20_000,
+            )
+        time.sleep(1.0)  # any widget error would have rendered by now
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name}-reopened-{app}.png"), full_page=True)
+        result: dict[str, Any] = page.evaluate(_SAVED_VIEW_JS)
+        return result
+    finally:
+        context.close()
+
+
+def test_saved_notebook_reopens_with_videos_and_no_widget_errors(notebook: Notebook, browser: Any) -> None:
+    nb = notebook.open(
+        "%load_ext cogvideo_nb",
+        "%%cogvideo\na kite over a windy beach",
+        "%%cogvideo\na heron in the reeds, watercolor\n---\na heron in the reeds, claymation",
+    )
+    for i in range(3):
+        nb.run(i)
+        nb.wait_ran(i)
+    _wait_cards(nb, 1, ("succeeded",), timeout=60)
+    _wait_cards(nb, 2, ("succeeded",), timeout=60)
+    # Live: the outputs became static HTML, and the page moved the live cards into it.
+    nb.page.wait_for_function(_ADOPTED_JS, arg=[1, 1], timeout=15_000)
+    nb.page.wait_for_function(_ADOPTED_JS, arg=[2, 2], timeout=15_000)
+    assert nb.cell(2).locator(".cvnb-grid-controls").count() == 1, "the grid lost its play controls"
+    _save(nb)
+    saved = nbformat.from_dict(_saved(nb.lab, nb.path))
+    for i in (1, 2):
+        [output] = saved.cells[i].outputs
+        assert WIDGET not in output["data"], f"cell {i} still holds a widget view"
+        assert output["data"]["text/html"].count("<video") == i
+    nb.lab.close_sessions(nb.path)  # the kernel is gone
+
+    for app in ("lab", "notebook"):
+        seen = _reopen(browser, nb.lab, nb.path, app, nb.scenario)
+        assert "Error displaying widget" not in seen["text"] and "model not found" not in seen["text"]
+        videos = seen["videos"]
+        assert len(videos) == 3, videos
+        assert all(v["ready"] >= 1 and v["poster"] == "data:image/jpeg;base64" for v in videos), videos
+
+
+_STATS = (
+    "import json, urllib.parse, urllib.request\n"
+    "from cogvideo_nb import get_engine\n"
+    "u = urllib.parse.urlsplit(get_engine().scheduler.client.base_url)\n"
+    "tasks = json.load(urllib.request.urlopen(f'{u.scheme}://{u.netloc}/_emulator/stats'))['tasks']\n"
+    "print('TASKS', sum(t['prompt'] == PROMPT for t in tasks))"
+)
+
+
+def _text(nb: Notebook, i: int) -> str:
+    return str(nb.cell(i).locator(".jp-OutputArea").first.inner_text(timeout=5000))
+
+
+def test_restart_mid_job_offers_resume_and_the_video_arrives(notebook: Notebook) -> None:
+    prompt = "a lighthouse beam sweeping over a stormy sea #seconds=12"
+    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\n" + prompt, "%load_ext cogvideo_nb")
+    nb.run(0)
+    nb.wait_ran(0)
+    nb.run(1)
+    _wait_cards(nb, 1, ("running",), timeout=20)
+    old = nb.cell(1).locator(".cvnb-card")
+
+    _restart_kernel(nb)
+    # The old card says its kernel is gone and offers nothing that cannot work.
+    nb.page.wait_for_function("(c) => c.dataset.kernel === 'gone'", arg=old.element_handle(), timeout=10_000)
+    assert old.locator(".cvnb-gone").is_visible()
+    assert "any moment now" not in old.inner_text()
+    assert not any(old.locator(f".cvnb-{b}").is_visible() for b in ("stop", "resume", "retry"))
+
+    nb.run(2)
+    assert nb.wait_ran(2) == "[1]:", "the kernel did not restart (execution count did not reset)"
+    offer = nb.cell(2).locator(".jp-OutputArea")
+    offer.get_by_text("1 job(s)").wait_for(timeout=10_000)
+    offer.get_by_role("button", name="Resume 1").click()
+    card = nb.cell(2).locator(".cvnb-card")
+    card.wait_for(timeout=15_000)
+    assert card.locator(".cvnb-prompt").inner_text().strip() == prompt
+    _wait_cards(nb, 2, ("succeeded",), timeout=40)
+    # The card the user was looking at follows the resumed job too.
+    assert old.get_attribute("data-kernel") == "live" and old.get_attribute("data-status") == "succeeded"
+    for c in (old, card):
+        video = c.locator("video.cvnb-video")
+        nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
+    old.scroll_into_view_if_needed()
+
+
+def test_stop_then_resume_uses_the_same_task(notebook: Notebook) -> None:
+    prompt = "a snail crossing a garden path #seconds=8"
+    stats = _STATS.replace("PROMPT", repr(prompt))
+    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\n" + prompt, stats)
+    nb.run(0)
+    nb.wait_ran(0)
+    nb.run(1)
+    _wait_cards(nb, 1, ("running",), timeout=20)
+    card = nb.cell(1).locator(".cvnb-card")
+    card.locator(".cvnb-stop").click()
+    _wait_cards(nb, 1, ("detached",), timeout=10)
+    assert card.locator(".cvnb-resume").is_visible()
+    assert card.locator(".cvnb-retry").inner_text() == "Retry (new task)"
+    card.locator(".cvnb-resume").click()
+    _wait_cards(nb, 1, ("succeeded",), timeout=40)
+    nb.page.wait_for_function(
+        "(c) => { const v = c.querySelector('video.cvnb-video'); return !!v && v.readyState >= 1; }",
+        arg=card.element_handle(),
+        timeout=15_000,
+    )
+    nb.run(2)
+    nb.wait_ran(2)
+    assert "TASKS 1" in _text(nb, 2), _text(nb, 2)
+
+
+def test_the_id_history_shows_works_with_show(notebook: Notebook) -> None:
+    cells = ("%load_ext cogvideo_nb", "%%cogvideo --wait\na moth at a lamp", "%cogvideo history 1", "")
+    nb = notebook.open(*cells)
+    for i in range(3):
+        nb.run(i)
+        nb.wait_ran(i, timeout=60)
+    ident = nb.cell(2).locator(".jp-OutputArea code").first.inner_text().strip()
+    assert len(ident) == 8, ident
+    # One click on the row's "show" shows the job right there.
+    nb.cell(2).locator("summary", has_text="show").first.click()
+    row_video = nb.cell(2).locator("details video.cvnb-static-video")
+    row_video.wait_for(state="visible", timeout=5_000)
+    nb.page.wait_for_function("(v) => v.readyState >= 1", arg=row_video.element_handle(), timeout=15_000)
+    editor = nb.cell(3).locator(".cm-content")
+    editor.click()
+    nb.page.keyboard.type(f"%cogvideo show {ident}")
+    nb.page.keyboard.press("Shift+Enter")
+    nb.wait_ran(3)
+    video = nb.cell(3).locator("video.cvnb-static-video")
+    video.wait_for(timeout=10_000)
+    nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
+
+
+def test_a_video_outside_the_server_root_plays_from_one_transfer(notebook: Notebook, tmp_path: Any) -> None:
+    outside = tmp_path / "elsewhere"
+    nb = notebook.open("%load_ext cogvideo_nb", f"%%cogvideo --out {outside}\na gull over the harbour")
+    nb.run(0)
+    nb.wait_ran(0)
+    nb.run(1)
+    _wait_cards(nb, 1, ("succeeded",), timeout=60)
+    video = nb.cell(1).locator("video.cvnb-video")
+    nb.page.wait_for_function("(v) => v.readyState >= 1", arg=video.element_handle(), timeout=15_000)
+    assert (video.get_attribute("src") or "").startswith("blob:")
+    # The card says where the video is (the static HTML does too: tests/test_html.py).
+    static = nb.cell(1).locator(".cvnb-static").first
+    assert str(outside) in static.inner_text()
