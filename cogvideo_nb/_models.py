@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_MODEL", "DURATIONS", "FPS_VALUES", "MAX_IMAGE_BYTES", "MAX_PROMPT_CHARS",
-    "MODELS", "QUALITIES", "ModelSpec", "get_model",
+    "MODELS", "QUALITIES", "ModelSpec", "get_model", "model_concurrency",
 ]  # fmt: skip
 
 _COGVIDEOX_SIZES = (
@@ -58,3 +58,17 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 def get_model(name: str) -> ModelSpec | None:
     return MODELS.get(name)
+
+
+# Tasks in flight per model. Limits are per account tier and unpublished; one account listing
+# showed cogvideox-3 = 1 and each Vidu model = 5. Unlisted models get a conservative default.
+_CONCURRENCY = {
+    "cogvideox-3": 1,
+    **{name: 5 for name in MODELS if name.startswith("vidu")},
+}
+DEFAULT_MODEL_CONCURRENCY = 5
+
+
+def model_concurrency(name: str) -> int:
+    """How many tasks of this model may be in flight at once (the scheduler's per-model cap)."""
+    return _CONCURRENCY.get(name, DEFAULT_MODEL_CONCURRENCY)

@@ -264,7 +264,18 @@ def test_bad_task_id_is_refused_before_sending() -> None:
     script = Script([])
     with pytest.raises(ValueError, match="bad task id"):
         client(script).get("../videos")
+    with pytest.raises(ValueError, match="bad task id"):
+        client(script).get("..")
     assert script.seen == []
+
+
+def test_task_ids_are_percent_encoded_as_one_path_segment() -> None:
+    script = Script([status("PROCESSING", "a?b#c..d"), status("PROCESSING", "x y")])
+    client(script).get("a?b#c..d")
+    client(script).get("x y")
+    sent = [r.url.raw_path.decode() for r in script.seen]
+    assert sent == ["/v4/async-result/a%3Fb%23c%2E%2Ed", "/v4/async-result/x%20y"]
+    assert all(r.url.query == b"" and r.url.fragment == "" for r in script.seen)
 
 
 def test_a_retried_submit_may_find_its_task_already_done() -> None:

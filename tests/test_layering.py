@@ -35,7 +35,7 @@ def test_public_names_are_pinned() -> None:
             "RetryPolicy", "ServerError", "Settings", "TaskFailedError", "TaskState", "TaskStatus",
             "ValidationError", "VideoRequest", "WaitTimeoutError", "__version__", "build_request",
             "load_ipython_extension", "resolve_settings", "Engine", "Job", "JobStatus", "generate",
-            "generate_many", "get_engine", "resume",
+            "generate_many", "get_engine", "resume", "submit", "DuplicateRequestError",
         ]
     )  # fmt: skip
     for name in cogvideo_nb.__all__:
@@ -44,7 +44,7 @@ def test_public_names_are_pinned() -> None:
 
 def test_every_error_descends_from_the_root() -> None:
     errors = [getattr(cogvideo_nb, n) for n in cogvideo_nb.__all__ if n.endswith("Error")]
-    assert len(errors) == 16  # the root and its fifteen descendants
+    assert len(errors) == 17  # the root and its sixteen descendants
     assert all(issubclass(e, cogvideo_nb.CogVideoError) for e in errors)
 
 
