@@ -249,12 +249,15 @@ class Job:
             "cover": str(self.cover_path) if self.cover_path else None,
             "video_sha256": self.video_sha256,
             "error": self.error,
+            "note": self.note,
             "emulated": self.emulated,
         }
 
 
 def raise_for(job: Job) -> Job:
     """The job if it succeeded; otherwise the error that says how it ended."""
+    if not job.done:
+        raise WaitTimeoutError(f"job {job.id} is still {job.status.value}: {job.note}", task_id=job.task_id)
     if job.status is JobStatus.FAILED:
         raise TaskFailedError(f"job {job.id} failed: {job.error}", task_id=job.task_id)
     if job.status is JobStatus.DETACHED:

@@ -107,9 +107,10 @@ class Ledger:
     ``sqlite3``/``OSError``.
     """
 
-    def __init__(self, path: str | Path, *, lease: float = 60.0) -> None:
+    def __init__(self, path: str | Path, *, lease: float = 60.0, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
         self.lease = lease
+        self.busy_timeout = busy_timeout  # how long a write waits for another process's lock
         self.owner = f"{_HOST}:{os.getpid()}:{secrets.token_hex(4)}"
         self.journal = self.path.parent / JOURNAL_DIR
         self._lock = threading.Lock()
@@ -139,7 +140,9 @@ class Ledger:
             raise ConfigError(f"cannot open the ledger {self.path}: {exc}") from None
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=self.busy_timeout
+        )
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")

@@ -30,7 +30,8 @@ from ._wire import TaskStatus
 __all__ = ["MAX_RETRY_AFTER", "UNKNOWN_NOTE", "Scheduler"]
 
 T = TypeVar("T")
-MAX_RETRY_AFTER = 60.0  # a server asking for a day's pause gets a minute: we ask again then
+MAX_RETRY_AFTER = 60.0
+FIRST_POLL_BUDGET = 2.0  # a server asking for a day's pause gets a minute: we ask again then
 UNKNOWN_NOTE = (
     "the server may already have this task (its answer was lost or refused as a duplicate); "
     "it is not resubmitted. resume() asks again with the same request_id; Retry may create a second task"
@@ -60,6 +61,7 @@ class Scheduler:
         self.ledger = ledger if ledger is not None else Ledger(self.output_dir / "ledger.sqlite")
         self.deadline = deadline
         self.download_timeout = download_timeout
+        self.max_retry_after = MAX_RETRY_AFTER
         self.policy = policy or PollPolicy()
         self.policy.model.load(self.ledger.durations())
         self.throttle = Throttle(concurrency, submit_gap, model_concurrency)
@@ -116,6 +118,7 @@ class Scheduler:
         running = self._tasks.get(job.id)
         if running is not None and not running.done():
             return
+        job._done.clear()  # attached: a waiter must not see the old ending before _run moves it
         self._tasks[job.id] = asyncio.ensure_future(self._run(job))
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.ensure_future(self._renew_leases())
@@ -174,6 +177,11 @@ class Scheduler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for job in self.jobs.values():
+            if not job.done:  # still resumable in the ledger; whoever waits must not hang
+                job.note = "the engine closed; resume() picks it up"
+                job.notify()
+                job._done.set()
         with contextlib.suppress(ValueError):
             self.client.retry_listeners.remove(self._hook)
         for client in (self.client, *self._retired):
@@ -209,7 +217,7 @@ class Scheduler:
                     await self.throttle.release(model)
                     holding = False
                     wait = max(self.throttle.gap(model), exc.retry_after or 0.0, 0.5)
-                    await asyncio.sleep(min(wait, MAX_RETRY_AFTER))
+                    await asyncio.sleep(min(wait, self.max_retry_after))
             if job.status is not JobStatus.RUNNING:
                 await self._move(job, JobStatus.RUNNING)
             if not await self._poll(job, attached):
@@ -228,6 +236,8 @@ class Scheduler:
         except Exception as exc:  # a bug must end the job visibly, not hang it
             await self._fail(job, exc)
         finally:
+            if job.done:
+                job._done.set()  # however it ended (a refused move included), waiters wake
             if holding:
                 await self.throttle.release(model)
 
@@ -286,8 +296,8 @@ class Scheduler:
             delay = 0.0 if (resumed and not polls) else self.policy.next_delay(key, elapsed, self._rng)
             await asyncio.sleep(min(delay, max(left, 0.0)))
             budget = give_up - time.monotonic()
-            if not polls:
-                budget = max(budget, self.client.timeout)
+            if not polls:  # the one poll owed even to a spent deadline gets a fair chance
+                budget = max(budget, FIRST_POLL_BUDGET)
             polls += 1
             token = CURRENT_MODEL.set(job.request.model)
             try:
