@@ -121,6 +121,7 @@ class Engine:
         req = request if isinstance(request, VideoRequest) else build_request(request, **options)
         job = Job(request=req, label=label, emulated=self.emulated, controller=self)
         self.ledger.record(job)  # on disk before this returns, so a crash right now loses nothing
+        self.scheduler.jobs[job.id] = job  # live at once: history() and find() return this object
         self._soon(self.scheduler.start, job)
         return job
 

@@ -29,7 +29,9 @@ POLICY = dict(min_interval=0.05, first_poll=0.1, max_interval=0.5)
 DAY = 86400.0
 
 
-def scheduler(base_url: str, out: Path, *, transport: httpx.AsyncBaseTransport | None = None, **kw: object) -> Scheduler:
+def scheduler(
+    base_url: str, out: Path, *, transport: httpx.AsyncBaseTransport | None = None, **kw: object
+) -> Scheduler:
     client = AsyncClient("sk-test", base_url, transport=transport, retry=FAST_RETRY, timeout=5)
     opts: dict[str, object] = dict(output_dir=out, policy=PollPolicy(**POLICY), submit_gap=0.0, seed=1)  # type: ignore[arg-type]
     opts.update(kw)
@@ -84,7 +86,9 @@ def test_resume_after_a_one_second_timeout_process_died(emulator_factory, tmp_pa
     emu = emulator_factory(seconds=1.5)  # longer than the timeout, done before the resume
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COGVIDEO_TIMEOUT": "1"}
-    first = subprocess.Popen([sys.executable, "-c", FIRST, emu.base_url, str(out)], stdout=subprocess.PIPE, text=True, env=env)
+    first = subprocess.Popen(
+        [sys.executable, "-c", FIRST, emu.base_url, str(out)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert first.stdout is not None
         job_id = first.stdout.readline().strip()
@@ -136,7 +140,9 @@ def test_a_trickled_poll_answer_cannot_stretch_a_sync_wait() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=_trickle_sync(PROCESSING, 0.05))
 
-    client = Client("sk", BASE, transport=httpx.MockTransport(handler), retry=FAST_RETRY, sleep=lambda s: None)
+    client = Client(
+        "sk", BASE, transport=httpx.MockTransport(handler), retry=FAST_RETRY, sleep=lambda s: None
+    )
     started = time.monotonic()
     with pytest.raises(WaitTimeoutError):
         client.wait("t-1", timeout=1.0, poll_interval=0.1)
@@ -206,4 +212,3 @@ async def test_a_trickled_download_is_cut_and_stays_resumable(tmp_path: Path) ->
     await asyncio.wait_for(s.wait([job]), 10)
     assert job.status is JobStatus.SUCCEEDED and job.video_path and job.video_path.read_bytes() == b"v" * 100
     await s.aclose()
-

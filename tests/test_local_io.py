@@ -71,7 +71,9 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 64 KiB tmpfs, filled up: writes fail with ENOSPC as on a full disk."""
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, check=False
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.decode().strip()}")
     try:
@@ -83,7 +85,9 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-async def test_full_disk_after_success_then_resume(emulator: Emulator, tmp_path: Path, tiny_disk: Path) -> None:
+async def test_full_disk_after_success_then_resume(
+    emulator: Emulator, tmp_path: Path, tiny_disk: Path
+) -> None:
     out = tiny_disk / "videos"
     out.mkdir()
     s = make(emulator, out, Ledger(tmp_path / "ledger.sqlite"))
@@ -219,4 +223,3 @@ def test_stale_part_files_of_dead_processes_are_cleaned(tmp_path: Path) -> None:
     client = AsyncClient("sk-x", BASE, retry=FAST_RETRY)
     Scheduler(client, output_dir=tmp_path, policy=POLICY)
     assert not stale.exists() and live.exists()
-

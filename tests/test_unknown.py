@@ -108,7 +108,9 @@ async def test_exhausted_retries_after_a_lost_answer_are_unknown(tmp_path: Path)
         posts += 1
         raise httpx.ReadTimeout("the answer never came")
 
-    client = AsyncClient("sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY)
+    client = AsyncClient(
+        "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
+    )
     s = Scheduler(client, output_dir=tmp_path, policy=POLICY, submit_gap=0.0)
     job = s.add(build_request("a comet"))
     await asyncio.wait_for(s.wait([job]), 20)
@@ -121,7 +123,9 @@ async def test_a_refused_connect_is_not_unknown(tmp_path: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused")
 
-    client = AsyncClient("sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY)
+    client = AsyncClient(
+        "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
+    )
     s = Scheduler(client, output_dir=tmp_path, policy=POLICY, submit_gap=0.0)
     job = s.add(build_request("a comet"))
     await asyncio.wait_for(s.wait([job]), 20)
@@ -129,10 +133,14 @@ async def test_a_refused_connect_is_not_unknown(tmp_path: Path) -> None:
     await s.aclose()
 
 
-def test_engine_retry_of_an_unknown_job_warns(emulator_factory: Callable[..., Emulator], tmp_path: Path) -> None:
+def test_engine_retry_of_an_unknown_job_warns(
+    emulator_factory: Callable[..., Emulator], tmp_path: Path
+) -> None:
     emu = emulator_factory(seconds=0.3, duplicates="error")
     settings = resolve_settings(api_key="sk-unknown", base_url=emu.base_url, output_dir=tmp_path)
-    client = AsyncClient("sk-unknown", emu.base_url, transport=LoseFirstSubmitAnswer("drop"), retry=FAST_RETRY)
+    client = AsyncClient(
+        "sk-unknown", emu.base_url, transport=LoseFirstSubmitAnswer("drop"), retry=FAST_RETRY
+    )
     engine = Engine(settings, client=client, policy=POLICY, submit_gap=0)
     job = engine.submit("a fox")
     deadline = time.monotonic() + 10
