@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import dataclasses
 import importlib
 import threading
 import time
@@ -201,16 +202,23 @@ _lock = threading.Lock()
 
 
 def get_engine(**explicit: Any) -> Engine:
-    """The process-wide engine of an output folder: one per folder, whatever the other settings,
-    which are applied to it live (so two engines never run the same jobs)."""
+    """The process-wide engine of an output folder: one per folder, whatever the other settings.
+
+    Settings given explicitly here (``--concurrency 5``, a new key) are applied to it live, so
+    two engines never run the same jobs; a later call without them (``%cogvideo resume``)
+    leaves them as they are.
+    """
     settings = resolve_settings(**explicit)
     key = str(Path(settings.output_dir).expanduser().resolve())
     with _lock:
         engine = _engines.get(key)
         if engine is None or engine._closed:
             engine = _engines[key] = Engine(settings)
-        elif engine.settings != settings:
-            engine.update(settings)
+            return engine
+        given = {k: getattr(settings, k) for k, v in explicit.items() if v is not None and k != "output_dir"}
+        wanted = dataclasses.replace(engine.settings, **given)
+        if wanted != engine.settings:
+            engine.update(wanted)
         return engine
 
 

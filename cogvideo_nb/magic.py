@@ -232,7 +232,14 @@ class CogVideoMagics(Magics):
             if not jobs:
                 print("nothing to resume: every job in the ledger has ended")
                 return None
-            self._show(jobs, engine, title="resumed")
+            # The engine hands back the live Job a card may still be bound to: show that card
+            # again rather than a second one for the same job.
+            bound = [j for j in jobs if (c := self.cards.get(j.id)) is not None and c.job is j]
+            for live in bound:
+                self.cards[live.id].show()
+            fresh = [j for j in jobs if j not in bound]
+            if fresh:
+                self._show(fresh, engine, title="resumed")
             if "--wait" in rest:
                 self._wait(engine, jobs)
             return None

@@ -193,3 +193,24 @@ def test_resume_with_nothing_to_do(ip: InteractiveShell) -> None:
     with capture_output() as out:
         ip.run_line_magic("cogvideo", "resume")
     assert "nothing to resume" in out.stdout
+
+
+def test_resume_after_a_cell_with_its_own_concurrency_reuses_the_engine_and_the_card(
+    ip: InteractiveShell, emulator: Emulator
+) -> None:
+    import time
+
+    ip.run_line_magic("config", "CogVideoMagics.timeout = 0.3")
+    try:
+        with capture_output():
+            ip.run_cell_magic("cogvideo", "--concurrency 5", "a slow tide #seconds=1.2")
+        [job] = jobs_of(ip)
+        assert job.wait_done(10) and job.status is JobStatus.DETACHED  # gave up after 0.3 s
+        time.sleep(1.2)  # the server finishes meanwhile
+        with capture_output():
+            ip.run_line_magic("cogvideo", "resume --wait")
+    finally:
+        ip.run_line_magic("config", "CogVideoMagics.timeout = None")
+    assert jobs_of(ip) == [job] and job.status is JobStatus.SUCCEEDED  # the card's own Job object
+    stats = emulator.stats()
+    assert len(stats["tasks"]) == 1 and stats["requests"]["file"] == 2  # one engine, one owner

@@ -153,7 +153,8 @@ def test_one_engine_per_folder_whatever_the_concurrency(emulator: Emulator, tmp_
     opts = {"api_key": "sk-x", "base_url": emulator.base_url, "output_dir": tmp_path / "out"}
     a = get_engine(**opts, concurrency=5)
     b = get_engine(**opts)  # `%cogvideo resume` after `%%cogvideo --concurrency 5`
-    assert a is b and b.scheduler.concurrency == 3  # a live setting, not a second engine
+    assert a is b and b.scheduler.concurrency == 5  # not reset by a call that did not ask
+    assert get_engine(**opts, concurrency=2) is a and a.scheduler.concurrency == 2  # a live setting
     job = a.submit("a gull")
     [same] = [j for j in b.history() if j.id == job.id]
     assert same is job  # one live Job object per job
