@@ -186,6 +186,44 @@ class Ledger:
     # -- writes ----------------------------------------------------------------------------------
     def record(self, job: Job, *, journal: bool = True) -> None:
         """Insert or update the job's row in one atomic statement; new rows are owned by us."""
+        sql, args, cols, body = self._upsert(job)
+        try:
+            with self._lock:
+                self._db.execute(sql, args)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
+        if journal and job.task_id:
+            self._journal(cols, body)
+
+    def record_if_room(self, job: Job, total: int, model_cap: int) -> bool:
+        """Write the job (about to be submitted) only if the tasks in flight of every live
+        process on this folder leave room under both caps: check and write in one transaction,
+        so two kernels cannot both take the last slot."""
+        sql, args, _, _ = self._upsert(job)
+        model = f"model={job.request.model}|%"
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    busy, busy_model = self._db.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(duration_key LIKE ?), 0) FROM jobs "
+                        "WHERE status IN ('submitting', 'running') AND id != ? AND lease_until > ?",
+                        (model, job.id, time.time()),
+                    ).fetchone()
+                    if busy >= total or busy_model >= model_cap:
+                        self._db.execute("ROLLBACK")
+                        return False
+                    self._db.execute(sql, args)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
+        return True
+
+    def _upsert(self, job: Job) -> tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]:
         req = job.request
         body = {f: getattr(req, f) for f in _REQUEST_FIELDS}
         if isinstance(body["image_url"], tuple):
@@ -194,27 +232,22 @@ class Ledger:
         for name in ("video_url", "cover_url", "task_id", "error", "note"):
             if cols[name] is not None and not isinstance(cols[name], str):
                 raise ConfigError(f"refusing to record a non-text {name} ({type(cols[name]).__name__})")
+        now = time.time()
         cols.update(
             id=job.id,
             request=json.dumps(body),
             duration_key=duration_key(req.params()),
             created_at=job.created_at,
-            updated_at=time.time(),
+            updated_at=now,
             owner=self.owner,
-            lease_until=time.time() + self.lease,
+            lease_until=now + self.lease,
         )
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
         keep = ("id", "created_at", "request", "owner", "lease_until")
         updates = ", ".join(f"{n}=excluded.{n}" for n in cols if n not in keep)
         sql = f"INSERT INTO jobs ({names}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"  # noqa: S608
-        try:
-            with self._lock:
-                self._db.execute(sql, tuple(cols.values()))
-        except (sqlite3.Error, OSError) as exc:
-            raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
-        if journal and job.task_id:
-            self._journal(cols, body)
+        return sql, tuple(cols.values()), cols, body
 
     def _journal(self, cols: dict[str, Any], body: dict[str, Any]) -> None:
         row = {k: v for k, v in cols.items() if k not in ("owner", "lease_until")}

@@ -30,8 +30,9 @@ from ._wire import TaskStatus
 __all__ = ["MAX_RETRY_AFTER", "UNKNOWN_NOTE", "Scheduler"]
 
 T = TypeVar("T")
-MAX_RETRY_AFTER = 60.0
-FIRST_POLL_BUDGET = 2.0  # a server asking for a day's pause gets a minute: we ask again then
+MAX_RETRY_AFTER = 60.0  # a server asking for a day's pause gets a minute: we ask again then
+FIRST_POLL_BUDGET = 2.0  # the one poll owed even to a spent deadline
+SHARED_CAP_RECHECK = 0.5  # seconds between looks at other processes' tasks in flight
 UNKNOWN_NOTE = (
     "the server may already have this task (its answer was lost or refused as a duplicate); "
     "it is not resubmitted. resume() asks again with the same request_id; Retry may create a second task"
@@ -208,7 +209,13 @@ class Scheduler:
                 if job.task_id is not None:
                     break
                 try:
-                    if not await self._submit(job):
+                    sent = await self._submit(job)
+                    if sent is None:  # other kernels on this folder fill the caps: wait a little
+                        await self.throttle.release(model)
+                        holding = False
+                        await asyncio.sleep(SHARED_CAP_RECHECK)
+                        continue
+                    if not sent:
                         return
                     break
                 except RateLimitError as exc:
@@ -241,11 +248,16 @@ class Scheduler:
             if holding:
                 await self.throttle.release(model)
 
-    async def _submit(self, job: Job) -> bool:
-        """Send the job; True when its task id is known, False when the outcome is unknown."""
+    async def _submit(self, job: Job) -> bool | None:
+        """Send the job; True when its task id is known, False when the outcome is unknown,
+        None when the caps, counted across every process on this folder, leave no room."""
         model = job.request.model
         await self.throttle.pace(model)
-        await self._move(job, JobStatus.SUBMITTING, note=None)  # recorded before the request leaves
+        # Recorded before the request leaves, in the same transaction as the shared-cap check.
+        snapshot = job._prepare(JobStatus.SUBMITTING, note=None)
+        cap = self.throttle.model(model).cap
+        if not await self._write(job, snapshot, self.ledger.record_if_room, self.throttle.concurrency, cap):
+            return None
         token = CURRENT_MODEL.set(model)
         try:
             state = await self.client.submit(job.request)
@@ -361,21 +373,34 @@ class Scheduler:
     # -- bookkeeping -----------------------------------------------------------------------------
     async def _move(self, job: Job, status: JobStatus, **fields: Any) -> None:
         """The one transition: ledger first (off the loop), then memory, then observers."""
-        snapshot = job._prepare(status, **fields)
-        write = asyncio.get_running_loop().run_in_executor(self._io, self.ledger.record, snapshot)
+        await self._write(job, job._prepare(status, **fields), self.ledger.record)
+
+    async def _write(self, job: Job, snapshot: Job, write_fn: Callable[..., Any], *args: Any) -> bool:
+        """Write ``snapshot`` with ``write_fn`` in the I/O thread; apply it to memory unless the
+        write answered False. A failed write ends the job visibly (and raises)."""
+        loop = asyncio.get_running_loop()
+        write = loop.run_in_executor(self._io, lambda: write_fn(snapshot, *args))
         try:
-            await asyncio.shield(write)
+            written = await asyncio.shield(write)
         except asyncio.CancelledError:
             # The write goes on in its thread: let it land, so memory matches the ledger.
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(write), 10)
-            if write.done() and not write.cancelled() and write.exception() is None:
+            if (
+                write.done()
+                and not write.cancelled()
+                and write.exception() is None
+                and write.result() is not False
+            ):
                 job._apply(snapshot)
             raise
         except BaseException as exc:
             job._broken(exc)
             raise
+        if written is False:
+            return False
         job._apply(snapshot)
+        return True
 
     async def _fail(self, job: Job, exc: BaseException) -> None:
         if job.done:

@@ -160,3 +160,25 @@ def test_one_engine_per_folder_whatever_the_concurrency(emulator: Emulator, tmp_
     assert same is job  # one live Job object per job
     job.wait(30)
     a.close()
+
+
+async def test_the_cap_holds_across_kernels_sharing_a_folder(tmp_path: Path) -> None:
+    import httpx
+
+    from .test_pacing import FakeServer
+
+    server = FakeServer(limited=0)
+
+    def make() -> Scheduler:  # a Ledger of its own: another owner, as another kernel would be
+        client = AsyncClient(
+            "sk", "https://api.test/v4", transport=httpx.MockTransport(server), retry=FAST_RETRY
+        )
+        return Scheduler(client, output_dir=tmp_path, concurrency=2, policy=POLICY, submit_gap=0.0)
+
+    a, b = make(), make()
+    jobs = [s.add(build_request(f"gull {i}")) for i in range(5) for s in (a, b)]
+    await asyncio.wait_for(asyncio.gather(a.wait(), b.wait()), 30)
+    assert all(j.status is JobStatus.SUCCEEDED for j in jobs)
+    assert server.peak["cogvideox-flash"] == 2  # not 2 per kernel
+    await a.aclose()
+    await b.aclose()
