@@ -105,7 +105,11 @@ async def run_chaos(
             foreign.extend(j.id for j in await s.resume() if j.id not in mine)
 
     resumer = asyncio.ensure_future(keep_resuming())
-    await asyncio.wait_for(s.wait(jobs), 120)
+    try:
+        await asyncio.wait_for(s.wait(jobs), 120)
+    except asyncio.TimeoutError:
+        stuck = Counter(f"{j.status.value}: {j.note}" for j in jobs if not j.done)
+        raise AssertionError(f"jobs still running after 120 s: {stuck}") from None
     resumer.cancel()
     await s.aclose()
     return jobs, retried, transport, foreign

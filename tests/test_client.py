@@ -284,3 +284,19 @@ def test_a_retried_submit_may_find_its_task_already_done() -> None:
     script = Script([httpx.RemoteProtocolError("dropped after the task was made"), done])
     state = client(script).submit("a fox")
     assert state.id == "t-1" and state.video_url is None and len(script.seen) == 2
+
+
+def test_a_gzip_bomb_answer_is_cut_at_the_size_cap() -> None:
+    import gzip
+    import time
+
+    bomb = gzip.compress(b'{"id": "t-1", "task_status": "PROCESSING", "pad": "' + b" " * (64 << 20) + b'"}')
+    assert len(bomb) < 200_000  # small on the wire, 64 MiB once inflated
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bomb, headers={"content-encoding": "gzip"})
+
+    started = time.monotonic()
+    with pytest.raises(ProtocolError, match="over 1048576 bytes"):
+        Client("sk", BASE, transport=httpx.MockTransport(handler), sleep=lambda s: None).get("t-1")
+    assert time.monotonic() - started < 2

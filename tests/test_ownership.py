@@ -182,3 +182,21 @@ async def test_the_cap_holds_across_kernels_sharing_a_folder(tmp_path: Path) -> 
     assert server.peak["cogvideox-flash"] == 2  # not 2 per kernel
     await a.aclose()
     await b.aclose()
+
+
+def test_a_new_key_for_the_same_folder_goes_to_the_same_engine(
+    emulator_factory: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    import pytest
+
+    from cogvideo_nb import TaskFailedError
+
+    emu = emulator_factory(accepted_keys=frozenset({"sk-right-key"}))
+    opts = {"base_url": emu.base_url, "output_dir": tmp_path / "out"}
+    first = get_engine(api_key="sk-wrong-key", **opts)
+    with pytest.raises(TaskFailedError, match="invalid api key"):
+        first.submit("a crane").wait(10)
+    again = get_engine(api_key="sk-right-key", **opts)
+    assert again is first  # one engine per folder; the key is a live setting
+    assert again.submit("a crane").wait(30).status is JobStatus.SUCCEEDED
+    again.close()
