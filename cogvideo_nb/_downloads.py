@@ -36,6 +36,7 @@ MAX_VIDEO_BYTES = 2 << 30  # 4K, 10 s, 60 fps stays far below this; anything lar
 MAX_COVER_BYTES = 50 << 20
 _STALE_PART_SECONDS = 6 * 3600.0
 _BATCH = 1 << 20  # bytes gathered before one write, done off the loop
+REFRESHES = 4  # fresh URLs asked for when links expire before we fetch them (one poll each)
 
 _ACCEPT = {"video": ("video/",), "image": ("image/",)}
 _NEUTRAL = ("application/octet-stream", "binary/octet-stream", "")
@@ -183,12 +184,12 @@ async def save_results(
     done: dict[str, Download] = {}
     note = None
     video_url, cover_url = job.video_url, job.cover_url
-    for attempt in range(3):
+    for attempt in range(REFRESHES + 1):
         try:
             await _fetch(client, job, out_dir, done, video_url, cover_url)
             break
         except DownloadError as exc:
-            if exc.expired and attempt < 2:
+            if exc.expired and attempt < REFRESHES:
                 assert job.task_id is not None
                 state = await client.get(job.task_id)  # the URLs died before we got there
                 video_url, cover_url = state.video_url, state.cover_url

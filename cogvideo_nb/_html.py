@@ -25,7 +25,7 @@ _STYLE = (
 _BADGE = {
     JobStatus.QUEUED: "#6e7781", JobStatus.SUBMITTING: "#0969da", JobStatus.RUNNING: "#0969da",
     JobStatus.DOWNLOADING: "#8250df", JobStatus.SUCCEEDED: "#1a7f37", JobStatus.FAILED: "#cf222e",
-    JobStatus.DETACHED: "#9a6700",
+    JobStatus.DETACHED: "#9a6700", JobStatus.UNKNOWN: "#9a6700",
 }  # fmt: skip
 
 
@@ -97,7 +97,7 @@ def job_html(job: Job, *, poster: bool = True) -> str:
     if job.status is JobStatus.DETACHED and job.task_id:
         body += (
             f'<div style="font-size:12px;color:#57606a">task {e(job.task_id)} kept: '
-            f"<code>%cogvideo resume --all</code> picks it up</div>"
+            f"<code>%cogvideo resume{' --all' if job.stopped else ''}</code> picks it up</div>"
         )
     return f'<div class="cvnb-static" style="{_STYLE}">{head}{body}</div>'
 

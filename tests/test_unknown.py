@@ -152,3 +152,14 @@ def test_engine_retry_of_an_unknown_job_warns(
     assert again.wait(10) is again and again.id != job.id
     assert len(emu.stats()["tasks"]) == 2  # the user asked for the second one, knowingly
     engine.close()
+
+
+def test_an_unknown_job_renders_with_its_note() -> None:
+    from cogvideo_nb._html import job_html
+    from cogvideo_nb._jobs import Job
+
+    job = Job(request=build_request("a fox"))
+    job.move(JobStatus.SUBMITTING)
+    job.move(JobStatus.UNKNOWN, note="the server may already have this task")
+    html = job_html(job)
+    assert "unknown" in html and "may already have this task" in html

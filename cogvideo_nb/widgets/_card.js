@@ -2,7 +2,7 @@
 // from a prompt or a server string can ever become HTML here.
 const STATUS_COLOR = {
   queued: "#6e7781", submitting: "#0969da", running: "#0969da", downloading: "#8250df",
-  succeeded: "#1a7f37", failed: "#cf222e", detached: "#9a6700",
+  succeeded: "#1a7f37", failed: "#cf222e", detached: "#9a6700", unknown: "#9a6700",
 };
 
 function node(tag, cls, text) {
@@ -146,10 +146,10 @@ function render({ model, el }) {
     error.textContent = model.get("error") || "";
     error.hidden = !model.get("error");
     meta.textContent = model.get("meta_text") || "";
-    const done = ["succeeded", "failed", "detached"].includes(status);
+    const done = ["succeeded", "failed", "detached", "unknown"].includes(status);
     progress.hidden = done;
     stop.hidden = done;
-    retry.hidden = !(status === "failed" || status === "detached");
+    retry.hidden = !(status === "failed" || status === "detached" || status === "unknown");
     drawTimes();
     drawMedia();
   }
