@@ -177,11 +177,18 @@ class Engine:
                 or (job.task_id or "").startswith(ident)
             ):
                 return job
-        return self.ledger.find(ident)
+        found = self.ledger.find(ident)
+        if found is not None:
+            found.controller = self  # a handle: found.resume() works on a row from the ledger
+        return found
 
     def history(self, limit: int = 50) -> list[Job]:
+        """Recent jobs, newest first; the live object wherever this process runs the job."""
         live = self.scheduler.jobs
-        return [live.get(j.id, j) for j in self.ledger.history(limit)]
+        rows = [live.get(j.id, j) for j in self.ledger.history(limit)]
+        for job in rows:
+            job.controller = job.controller or self
+        return rows
 
     def close(self) -> None:
         if self._closed:

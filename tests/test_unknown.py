@@ -163,3 +163,13 @@ def test_an_unknown_job_renders_with_its_note() -> None:
     job.move(JobStatus.UNKNOWN, note="the server may already have this task")
     html = job_html(job)
     assert "unknown" in html and "may already have this task" in html
+
+
+def test_the_duplicates_knob_reaches_a_background_emulator() -> None:
+    from cogvideo_nb.emulator import EmulatorConfig
+
+    config = EmulatorConfig.from_env({"COGVIDEO_EMULATOR_DUPLICATES": "error"})
+    assert config.duplicates == "error" and EmulatorConfig.from_env(config.to_env()) == config
+    assert EmulatorConfig().duplicates == "echo"
+    with pytest.raises(ValueError, match="duplicates must be echo or error"):
+        EmulatorConfig.from_env({"COGVIDEO_EMULATOR_DUPLICATES": "maybe"})
