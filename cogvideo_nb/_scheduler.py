@@ -13,15 +13,15 @@ import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ._client import AsyncClient
 from ._downloads import clean_stale_parts, save_results
 from ._errors import CogVideoError, ConfigError, DownloadError, DuplicateRequestError, RateLimitError
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
+from ._ledger_io import LedgerIO
 from ._pacing import CURRENT_MODEL, Throttle
 from ._polling import PollPolicy, duration_key
 from ._request import VideoRequest
@@ -29,7 +29,6 @@ from ._wire import TaskStatus
 
 __all__ = ["MAX_RETRY_AFTER", "UNKNOWN_NOTE", "Scheduler"]
 
-T = TypeVar("T")
 MAX_RETRY_AFTER = 60.0  # a server asking for a day's pause gets a minute: we ask again then
 FIRST_POLL_BUDGET = 2.0  # the one poll owed even to a spent deadline
 SHARED_CAP_RECHECK = 0.5  # seconds between looks at other processes' tasks in flight
@@ -72,7 +71,7 @@ class Scheduler:
         self._closing = False
         self._rng = random.Random(seed)
         self._clock = clock
-        self._io = ThreadPoolExecutor(1, thread_name_prefix="cogvideo-io")
+        self._io = LedgerIO()
         self._renewer: asyncio.Task[None] | None = None
         self._retired: list[AsyncClient] = []
         self._hook = self.throttle.on_retry
@@ -139,13 +138,13 @@ class Scheduler:
 
     async def resume(self, *, include_detached: bool = False) -> list[Job]:
         """Adopt every job worth picking up whose owner is gone; reuse live Job objects."""
-        rows = await self._off(self.ledger.resumable, include_stopped=include_detached)
+        rows = await self._io.off(self.ledger.resumable, include_stopped=include_detached)
         resumed = []
         for row in rows:
             live = self.jobs.get(row.id)
             if live is not None and self.running(live):
                 continue
-            if not await self._off(self.ledger.claim, row.id):
+            if not await self._io.off(self.ledger.claim, row.id):
                 continue  # another live process owns it
             job = live if live is not None else row
             job.emulated = job.emulated or self.client.emulated
@@ -158,7 +157,7 @@ class Scheduler:
         live = self.jobs.get(job.id, job)
         if self.running(live):
             return live
-        if not await self._off(self.ledger.claim, live.id):
+        if not await self._io.off(self.ledger.claim, live.id):
             raise CogVideoError(f"job {live.id} is owned by another live process", request_id=live.id)
         self.start(live)
         return live
@@ -188,8 +187,8 @@ class Scheduler:
         for client in (self.client, *self._retired):
             await client.aclose()
         with contextlib.suppress(ConfigError):
-            await self._off(self.ledger.release)  # another process may adopt them at once
-        self._io.shutdown(wait=True)
+            await self._io.off(self.ledger.release)  # another process may adopt them at once
+        self._io.shutdown()
         self.ledger.close()
 
     # -- one job ---------------------------------------------------------------------------------
@@ -236,6 +235,7 @@ class Scheduler:
             if job.id in self._lost:
                 job.note = "adopted by another process"
                 job.notify()
+                job._done.set()  # a waiter here wakes (WaitTimeoutError): the job goes on there
             elif not job.done and not self._closing:  # closing is a restart, not a user's stop
                 await self._detach(job, "stopped waiting", stopped=job.stopped)
         except CogVideoError as exc:
@@ -256,7 +256,9 @@ class Scheduler:
         # Recorded before the request leaves, in the same transaction as the shared-cap check.
         snapshot = job._prepare(JobStatus.SUBMITTING, note=None)
         cap = self.throttle.model(model).cap
-        if not await self._write(job, snapshot, self.ledger.record_if_room, self.throttle.concurrency, cap):
+        if not await self._io.write(
+            job, snapshot, self.ledger.record_if_room, self.throttle.concurrency, cap
+        ):
             return None
         token = CURRENT_MODEL.set(model)
         try:
@@ -351,12 +353,12 @@ class Scheduler:
     async def _download(self, job: Job) -> None:
         """Save video + cover under one deadline; a local or download failure keeps the job
         resumable (task id and URLs stay in the ledger), never a terminal FAILED."""
-        if not await self._off(self.ledger.owns, job.id):
+        if not await self._io.off(self.ledger.owns, job.id):
             self._lost.add(job.id)
             raise asyncio.CancelledError
         try:
             saved = await asyncio.wait_for(
-                save_results(self.client, job, self.output_dir, self._off), self.download_timeout
+                save_results(self.client, job, self.output_dir, self._io.off), self.download_timeout
             )
         except asyncio.TimeoutError:
             await self._detach(job, f"saving took over {self.download_timeout:g} s; resume to try again",
@@ -373,34 +375,7 @@ class Scheduler:
     # -- bookkeeping -----------------------------------------------------------------------------
     async def _move(self, job: Job, status: JobStatus, **fields: Any) -> None:
         """The one transition: ledger first (off the loop), then memory, then observers."""
-        await self._write(job, job._prepare(status, **fields), self.ledger.record)
-
-    async def _write(self, job: Job, snapshot: Job, write_fn: Callable[..., Any], *args: Any) -> bool:
-        """Write ``snapshot`` with ``write_fn`` in the I/O thread; apply it to memory unless the
-        write answered False. A failed write ends the job visibly (and raises)."""
-        loop = asyncio.get_running_loop()
-        write = loop.run_in_executor(self._io, lambda: write_fn(snapshot, *args))
-        try:
-            written = await asyncio.shield(write)
-        except asyncio.CancelledError:
-            # The write goes on in its thread: let it land, so memory matches the ledger.
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(write), 10)
-            if (
-                write.done()
-                and not write.cancelled()
-                and write.exception() is None
-                and write.result() is not False
-            ):
-                job._apply(snapshot)
-            raise
-        except BaseException as exc:
-            job._broken(exc)
-            raise
-        if written is False:
-            return False
-        job._apply(snapshot)
-        return True
+        await self._io.write(job, job._prepare(status, **fields), self.ledger.record)
 
     async def _fail(self, job: Job, exc: BaseException) -> None:
         if job.done:
@@ -416,11 +391,6 @@ class Scheduler:
     async def _detach(self, job: Job, note: str, *, stopped: bool = False, **fields: Any) -> None:
         await self._move(job, JobStatus.DETACHED, note=note, expected_at=None, stopped=stopped, **fields)
 
-    async def _off(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run blocking work (SQLite, files) in the I/O thread, off the loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._io, lambda: fn(*args, **kwargs))
-
     async def _renew_leases(self) -> None:
         """Keep our claim on running jobs; stop quietly any job another process adopted."""
         while not self._closing:
@@ -429,7 +399,7 @@ class Scheduler:
             if not live:
                 continue
             try:
-                kept = await self._off(self.ledger.renew, live)
+                kept = await self._io.off(self.ledger.renew, live)
             except ConfigError:
                 continue
             for job_id in set(live) - kept:
