@@ -15,6 +15,13 @@ CORE = [
     "cogvideo_nb._config",
     "cogvideo_nb._retry",
     "cogvideo_nb._wire",
+    "cogvideo_nb._downloads",
+    "cogvideo_nb._jobs",
+    "cogvideo_nb._ledger",
+    "cogvideo_nb._ledger_io",
+    "cogvideo_nb._pacing",
+    "cogvideo_nb._scheduler",
+    "cogvideo_nb._engine",
 ]
 
 

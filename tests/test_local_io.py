@@ -223,3 +223,43 @@ def test_stale_part_files_of_dead_processes_are_cleaned(tmp_path: Path) -> None:
     client = AsyncClient("sk-x", BASE, retry=FAST_RETRY)
     Scheduler(client, output_dir=tmp_path, policy=POLICY)
     assert not stale.exists() and live.exists()
+
+
+def test_generate_wakes_on_a_success_whose_url_is_not_a_string(tmp_path: Path) -> None:
+    """A small hostile server over real HTTP: the task 'succeeds' with a dict for its URL."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cogvideo_nb import generate
+
+    class Hostile(BaseHTTPRequestHandler):
+        def _send(self, obj: object) -> None:
+            body = json.dumps(obj).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send({"id": "t-1", "task_status": "PROCESSING"})
+
+        def do_GET(self) -> None:
+            self._send({"id": "t-1", "task_status": "SUCCESS", "video_result": [{"url": {"href": "x"}}]})
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(TaskFailedError, match="usable video url"):
+            generate(
+                "a fox", api_key="sk-hostile", base_url=f"http://127.0.0.1:{server.server_port}",
+                output_dir=tmp_path / "out", timeout=60,
+            )  # fmt: skip
+        assert time.monotonic() - started < 10  # woken by the failure, not by the 60 s timeout
+    finally:
+        server.shutdown()
