@@ -80,8 +80,11 @@ def test_stop_and_retry_through_the_engine(emulator_factory, tmp_path: Path) -> 
     emu = emulator_factory(seconds=3)
     engine = Engine(resolve_settings(**opts(emu, tmp_path)), policy=FAST_POLL, submit_gap=0)  # type: ignore[arg-type]
     job = engine.submit("a slow sunrise")
-    while job.status is not JobStatus.RUNNING:
+    for _ in range(500):  # bounded: 10 s at most
+        if job.status is JobStatus.RUNNING:
+            break
         job.wait_done(0.02)
+    assert job.status is JobStatus.RUNNING
     engine.stop(job)
     assert job.wait_done(5) and job.status is JobStatus.DETACHED
     again = engine.retry(job)

@@ -78,7 +78,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.decode().strip()}")
     try:
         with contextlib.suppress(OSError), (mnt / "filler").open("wb", buffering=0) as f:
-            while True:
+            for _ in range(10_000):  # a 64 KiB disk is full long before this
                 f.write(b"\0" * 4096)
         yield mnt
     finally:

@@ -104,8 +104,11 @@ async def test_a_job_owned_by_a_live_scheduler_is_not_adopted_until_it_lets_go(
 
     first, second = make(), make()
     job = first.add(build_request("a heron"))
-    while job.status is not JobStatus.RUNNING:
+    for _ in range(500):  # bounded: 10 s at most
+        if job.status is JobStatus.RUNNING:
+            break
         await asyncio.sleep(0.02)
+    assert job.status is JobStatus.RUNNING
     assert await second.resume() == []  # owned, lease fresh
     await first.aclose()  # a clean shutdown gives the lease back at once
     [adopted] = await second.resume()

@@ -114,8 +114,11 @@ async def test_stop_waiting(emulator_factory, tmp_path: Path) -> None:  # type: 
     emu = emulator_factory(seconds=2)
     s = scheduler(emu, tmp_path)
     job = s.add(build_request("a long night"))
-    while job.status is not JobStatus.RUNNING:
+    for _ in range(500):  # bounded: 10 s at most
+        if job.status is JobStatus.RUNNING:
+            break
         await asyncio.sleep(0.02)
+    assert job.status is JobStatus.RUNNING
     s.stop(job)
     await asyncio.wait_for(s.wait([job]), 5)
     assert job.status is JobStatus.DETACHED and job.note == "stopped waiting" and job.task_id
@@ -240,8 +243,11 @@ async def test_closing_leaves_running_jobs_resumable(emulator_factory, tmp_path:
     emu = emulator_factory(seconds=2)
     s = scheduler(emu, tmp_path)
     job = s.add(build_request("a night train"))
-    while job.status is not JobStatus.RUNNING:
+    for _ in range(500):  # bounded: 10 s at most
+        if job.status is JobStatus.RUNNING:
+            break
         await asyncio.sleep(0.02)
+    assert job.status is JobStatus.RUNNING
     await s.aclose()
     row = Ledger(tmp_path / "ledger.sqlite").load(job.id)
     assert row is not None and row.status is JobStatus.RUNNING and row.task_id == job.task_id
