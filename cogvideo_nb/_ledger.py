@@ -9,8 +9,9 @@ Ownership: each row names the live process that runs it (``owner``) and until wh
 (``lease_until``, renewed). Any number of kernels can share a folder; a job is adopted only
 when its owner is gone, so no task is polled, downloaded or submitted by two of them.
 
-Every row that names a task is also mirrored to ``.cogvideo-jobs/<id>.json``: a corrupt
-ledger is moved aside and the fresh one rebuilt from those, so no paid task is forgotten.
+Every row that may have a task on the server (submitting, unknown, or naming a task) is also
+mirrored to ``.cogvideo-jobs/<id>.json``: a corrupt ledger is moved aside and the fresh one
+rebuilt from those, so no paid task is forgotten.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ def _value(job: Job, name: str) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def _journaled(job: Job) -> bool:
+    """Rows a corrupt ledger must not forget: any that may have a task on the server."""
+    return bool(job.task_id) or job.status in (JobStatus.SUBMITTING, JobStatus.UNKNOWN)
 
 
 def owner_alive(owner: str | None) -> bool:
@@ -192,14 +198,14 @@ class Ledger:
                 self._db.execute(sql, args)
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
-        if journal and job.task_id:
+        if journal and _journaled(job):
             self._journal(cols, body)
 
     def record_if_room(self, job: Job, total: int, model_cap: int) -> bool:
         """Write the job (about to be submitted) only if the tasks in flight of every live
         process on this folder leave room under both caps: check and write in one transaction,
         so two kernels cannot both take the last slot."""
-        sql, args, _, _ = self._upsert(job)
+        sql, args, cols, body = self._upsert(job)
         model = f"model={job.request.model}|%"
         with self._lock:
             try:
@@ -221,6 +227,8 @@ class Ledger:
                     raise
             except (sqlite3.Error, OSError) as exc:
                 raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
+        if _journaled(job):
+            self._journal(cols, body)
         return True
 
     def _upsert(self, job: Job) -> tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]:

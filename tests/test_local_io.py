@@ -263,3 +263,22 @@ def test_generate_wakes_on_a_success_whose_url_is_not_a_string(tmp_path: Path) -
         assert time.monotonic() - started < 10  # woken by the failure, not by the 60 s timeout
     finally:
         server.shutdown()
+
+
+def test_a_job_whose_submit_may_have_left_survives_a_corrupt_ledger(tmp_path: Path) -> None:
+    from cogvideo_nb._jobs import Job
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    sending = Job(request=build_request("on its way"))
+    sending.persist = ledger.record
+    sending.move(JobStatus.SUBMITTING)  # the row the submit leaves after
+    queued = Job(request=build_request("not sent yet"))
+    ledger.record(queued)
+    ledger.close()
+    (tmp_path / "ledger.sqlite").write_bytes(b"garbage" * 1000)
+    rebuilt = Ledger(tmp_path / "ledger.sqlite")
+    rows = {j.id: j for j in rebuilt.history()}
+    # The one that may have a task comes back (and resumes with the same request_id); the
+    # queued one never reached the server, so nothing paid is lost with it.
+    assert set(rows) == {sending.id} and rows[sending.id].status is JobStatus.SUBMITTING
+    assert [j.id for j in rebuilt.resumable()] == [sending.id]
