@@ -63,24 +63,20 @@ class Engine:
         # pay it here, in the caller's thread, not as a stall of the engine's loop.
         with contextlib.suppress(ImportError):
             importlib.import_module("anyio._backends._asyncio")
+        # Built here too (it reads the ledger's history and cleans stale .part files), so no
+        # SQLite or file work ever runs on the engine loop; it binds to no loop until used.
+        try:
+            self.scheduler = Scheduler(
+                client or AsyncClient(s.api_key, s.base_url), output_dir=self.output_dir,
+                ledger=self.ledger, concurrency=s.concurrency, deadline=s.timeout, policy=policy,
+                submit_gap=submit_gap, model_concurrency=model_concurrency,
+            )  # fmt: skip
+        except BaseException:
+            self.ledger.close()
+            raise
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cogvideo-engine", daemon=True)
         self._thread.start()
-
-        async def make() -> Scheduler:
-            c = client or AsyncClient(s.api_key, s.base_url)
-            return Scheduler(
-                c, output_dir=self.output_dir, ledger=self.ledger, concurrency=s.concurrency,
-                deadline=s.timeout, policy=policy, submit_gap=submit_gap,
-                model_concurrency=model_concurrency,
-            )  # fmt: skip
-
-        try:
-            self.scheduler: Scheduler = self.call(make())
-        except BaseException:
-            self._stop_loop()
-            self.ledger.close()
-            raise
         self._closed = False
 
     @property
