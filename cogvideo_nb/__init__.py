@@ -10,7 +10,7 @@ from typing import Any
 
 from ._client import AsyncClient, Client
 from ._config import Settings, resolve_settings
-from ._engine import Engine, generate, generate_many, get_engine, resume
+from ._engine import Engine, generate, generate_many, get_engine, resume, submit
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -19,6 +19,7 @@ from ._errors import (
     ConfigError,
     ContentFilterError,
     DownloadError,
+    DuplicateRequestError,
     NetworkError,
     NotFoundError,
     PermissionDeniedError,
@@ -50,6 +51,7 @@ __all__ = [
     "ContentFilterError",
     "Download",
     "DownloadError",
+    "DuplicateRequestError",
     "Engine",
     "Job",
     "JobStatus",
@@ -76,6 +78,7 @@ __all__ = [
     "load_ipython_extension",
     "resolve_settings",
     "resume",
+    "submit",
 ]
 
 

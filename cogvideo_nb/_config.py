@@ -185,11 +185,26 @@ def resolve(
     return setting.default
 
 
+def _clean_key(value: Any, source: str | None) -> Secret:
+    """Strip a key (``Path(...).read_text()`` ends in a newline) and refuse one with whitespace or
+    control characters inside: it would be sent wrong and could leak into messages. Never echoed."""
+    raw = value.reveal() if isinstance(value, Secret) else value
+    where = f"${source}" if source else "api_key"
+    if not isinstance(raw, str):
+        raise ConfigError(f"{where} must be a string")
+    raw = raw.strip()
+    if not raw:
+        raise ConfigError(f"{where} is empty")
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        raise ConfigError(f"{where} contains whitespace or control characters (the key is not shown)")
+    return Secret(raw)
+
+
 def _coerce(name: str, setting: _Setting, value: Any, source: str | None = None) -> Any:
-    if name == "api_key" and isinstance(value, Secret):
-        return value
+    if name == "api_key":
+        return _clean_key(value, source)
     if not isinstance(value, str) or setting.parse is str:
-        return Secret(value) if name == "api_key" else value
+        return value
     try:
         return setting.parse(value)
     except ValueError as exc:

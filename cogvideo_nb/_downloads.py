@@ -1,21 +1,49 @@
-"""Saving a finished job's video and cover, at once, before the server's URLs expire."""
+"""Every result download in one place: stream to a temp file with one size cap, hash, rename.
+
+The plain clients' ``download`` and the engine's saving of a finished job (video and cover at
+once, fresh URLs when they expired) both go through here, so the cap, the content-type check,
+the atomic rename and the ``.part`` clean-up are written once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import re
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-from ._client import AsyncClient
-from ._errors import DownloadError
+import httpx
+
+from ._errors import ConfigError, DownloadError
 from ._jobs import Job
 from ._wire import Download
 
-__all__ = ["MAX_COVER_BYTES", "MAX_VIDEO_BYTES", "fetch_results", "file_stem", "verify"]
+if TYPE_CHECKING:
+    from ._client import AsyncClient
+
+__all__ = [
+    "MAX_COVER_BYTES", "MAX_VIDEO_BYTES", "FileSink", "cap_for", "clean_stale_parts",
+    "file_stem", "save_results", "stream_async", "stream_sync", "verify",
+]  # fmt: skip
 
 MAX_VIDEO_BYTES = 2 << 30  # 4K, 10 s, 60 fps stays far below this; anything larger is wrong
 MAX_COVER_BYTES = 50 << 20
+_STALE_PART_SECONDS = 6 * 3600.0
+_BATCH = 1 << 20  # bytes gathered before one write, done off the loop
+REFRESHES = 4  # fresh URLs asked for when links expire before we fetch them (one poll each)
+
+_ACCEPT = {"video": ("video/",), "image": ("image/",)}
+_NEUTRAL = ("application/octet-stream", "binary/octet-stream", "")
+
+
+def cap_for(kind: str) -> int:
+    return MAX_VIDEO_BYTES if kind == "video" else MAX_COVER_BYTES
 
 
 def file_stem(job: Job) -> str:
@@ -24,37 +52,214 @@ def file_stem(job: Job) -> str:
     return f"{words or 'video'}-{job.id[-8:]}"
 
 
-async def fetch_results(client: AsyncClient, job: Job, out_dir: Path, done: dict[str, Download]) -> None:
-    """Stream what ``done`` lacks of video and cover, concurrently, into ``done``.
+def _local(dest: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot write {dest}: {exc.strerror or exc}")
 
-    Whatever succeeded is kept there even when the other file fails, so a retry after
-    refreshing expired URLs fetches only what is missing. Raises the first failure.
+
+class FileSink:
+    """Streams one response into ``dest`` atomically: temp file, size cap, sha256, then rename.
+
+    The temp name carries our pid, so a clean-up on start never removes a live process's file.
+    Local write failures are ConfigErrors naming the file (retrying the download cannot help).
     """
-    if not job.video_url:
+
+    def __init__(self, response: httpx.Response, dest: Path, *, kind: str, max_bytes: int) -> None:
+        if response.status_code in (403, 404, 410):
+            raise DownloadError(
+                f"result URL refused with HTTP {response.status_code}; it has probably expired",
+                status_code=response.status_code,
+                expired=True,
+            )
+        if response.status_code >= 400:
+            raise DownloadError(
+                f"download failed with HTTP {response.status_code}", status_code=response.status_code
+            )
+        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not (ctype.startswith(_ACCEPT[kind]) or ctype in _NEUTRAL):
+            raise DownloadError(f"expected a {kind} file but the server sent {ctype!r}")
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise DownloadError(f"file is {int(declared)} bytes, over the {max_bytes}-byte cap")
+        self.dest, self.content_type, self.max_bytes = dest, ctype, max_bytes
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent)
+        except OSError as exc:
+            raise _local(dest, exc) from None
+        self._tmp = Path(tmp)
+        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def count(self, chunk: bytes) -> None:
+        """Account for a chunk before it is written: the cap holds for decoded bytes too."""
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise DownloadError(f"file grew over the {self.max_bytes}-byte cap")
+
+    def write(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as exc:
+            raise _local(self.dest, exc) from None
+
+    def commit(self) -> Download:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.chmod(self._tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
+            os.replace(self._tmp, self.dest)
+        except OSError as exc:
+            self.discard()
+            raise _local(self.dest, exc) from None
+        return Download(self.dest, self._hash.hexdigest(), self.size, self.content_type)
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink(missing_ok=True)
+
+
+def _late(deadline: float | None, url: str) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise DownloadError(f"download of {url.split('?')[0]} passed its deadline", status_code=599)
+
+
+def stream_sync(
+    http: httpx.Client, url: str, dest: Path, *, kind: str, max_bytes: int, deadline: float | None = None
+) -> Download:
+    """One attempt, blocking; ``deadline`` (monotonic) bounds the whole body, however slow."""
+    with http.stream("GET", url) as response:
+        sink = FileSink(response, dest, kind=kind, max_bytes=max_bytes)
+        try:
+            for chunk in response.iter_bytes():
+                sink.count(chunk)
+                sink.write(chunk)
+                _late(deadline, url)
+        except BaseException:
+            sink.discard()
+            raise
+        return sink.commit()
+
+
+async def stream_async(
+    http: httpx.AsyncClient, url: str, dest: Path, *, kind: str, max_bytes: int
+) -> Download:
+    """One attempt on the loop; disk writes go to a worker thread in batches.
+
+    The caller bounds it with ``asyncio.wait_for``, which also cuts a trickling body.
+    """
+    loop = asyncio.get_running_loop()
+    async with http.stream("GET", url) as response:
+        sink = await loop.run_in_executor(
+            None, lambda: FileSink(response, dest, kind=kind, max_bytes=max_bytes)
+        )
+        try:
+            batch = bytearray()
+            async for chunk in response.aiter_bytes():
+                sink.count(chunk)
+                batch += chunk
+                if len(batch) >= _BATCH:
+                    data, batch = bytes(batch), bytearray()
+                    await loop.run_in_executor(None, sink.write, data)
+            if batch:
+                await loop.run_in_executor(None, sink.write, bytes(batch))
+            return await loop.run_in_executor(None, sink.commit)
+        except BaseException:
+            sink.discard()
+            raise
+
+
+async def save_results(
+    client: AsyncClient,
+    job: Job,
+    out_dir: Path,
+    off: Callable[..., Awaitable[Any]],
+) -> dict[str, Any]:
+    """Save video and cover at once; ask for fresh URLs when they expired. Returns the fields
+    of the SUCCEEDED move. The video is what matters: a cover that cannot be saved is a note."""
+    done: dict[str, Download] = {}
+    note = None
+    video_url, cover_url = job.video_url, job.cover_url
+    for attempt in range(REFRESHES + 1):
+        try:
+            await _fetch(client, job, out_dir, done, video_url, cover_url)
+            break
+        except DownloadError as exc:
+            if exc.expired and attempt < REFRESHES:
+                assert job.task_id is not None
+                state = await client.get(job.task_id)  # the URLs died before we got there
+                video_url, cover_url = state.video_url, state.cover_url
+                continue
+            if "video" not in done:
+                raise
+            note = f"the cover could not be saved: {exc.message}"
+            break
+    video, cover = done["video"], done.get("cover")
+    return dict(
+        video_path=video.path, video_sha256=video.sha256, video_url=video_url, cover_url=cover_url,
+        cover_path=cover.path if cover else None, cover_sha256=cover.sha256 if cover else None, note=note,
+    )  # fmt: skip
+
+
+async def _fetch(
+    client: AsyncClient,
+    job: Job,
+    out_dir: Path,
+    done: dict[str, Download],
+    video: str | None,
+    cover: str | None,
+) -> None:
+    """Stream what ``done`` lacks, concurrently; keep what succeeded, raise the first failure."""
+    if not video:
         raise DownloadError("the task succeeded without a video URL")
     stem = file_stem(job)
-    wanted = {
-        "video": (job.video_url, ".mp4", MAX_VIDEO_BYTES),
-        "cover": (job.cover_url, ".png", MAX_COVER_BYTES),
-    }
-    todo = [(kind, url, ext, cap) for kind, (url, ext, cap) in wanted.items() if url and kind not in done]
+    wanted = {"video": (video, ".mp4"), "cover": (cover, ".png")}
+    todo = [(kind, url, ext) for kind, (url, ext) in wanted.items() if url and kind not in done]
     results = await asyncio.gather(
         *(
-            client.download(
-                url, out_dir / f"{stem}{ext}", kind="video" if kind == "video" else "image", max_bytes=cap
-            )
-            for kind, url, ext, cap in todo
+            client.download(url, out_dir / f"{stem}{ext}", kind="video" if kind == "video" else "image")
+            for kind, url, ext in todo
         ),
         return_exceptions=True,
     )
-    failures = []
+    failures: list[BaseException] = []
     for (kind, *_), result in zip(todo, results, strict=True):
         if isinstance(result, Download):
             done[kind] = result
         else:
             failures.append(result)
-    if failures:
-        raise failures[0]
+    local = [f for f in failures if isinstance(f, (ConfigError, OSError))]
+    if local or failures:
+        raise (local or failures)[0]
+
+
+def clean_stale_parts(folder: Path) -> int:
+    """Remove ``.part`` files left by a killed process (dead pid on this host, or very old)."""
+    from ._ledger import owner_alive  # the pid check lives with ownership
+
+    removed = 0
+    with contextlib.suppress(OSError):
+        for part in folder.glob(".*.part"):
+            m = re.search(r"\.(\d+)\.[^.]*\.part$", part.name)
+            try:
+                dead = m is not None and not owner_alive(f"{_host()}:{m[1]}:x")
+                old = time.time() - part.stat().st_mtime > _STALE_PART_SECONDS
+                if dead or old:
+                    part.unlink()
+                    removed += 1
+            except OSError:
+                continue
+    return removed
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def verify(path: Path | None, sha256: str | None) -> bool:

@@ -12,29 +12,35 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import hashlib
+import dataclasses
 import importlib
 import threading
-from collections.abc import Coroutine, Iterable
+import time
+import warnings
+from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ._client import AsyncClient
 from ._config import Settings, resolve_settings
-from ._errors import CogVideoError, TaskFailedError, WaitTimeoutError
+from ._errors import CogVideoError, WaitTimeoutError
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
 from ._polling import PollPolicy
 from ._request import VideoRequest, build_request
 from ._scheduler import Scheduler
 
-__all__ = ["Engine", "generate", "generate_many", "get_engine", "resume"]
+__all__ = ["Engine", "generate", "generate_many", "get_engine", "resume", "submit"]
 
 T = TypeVar("T")
 
 
 class Engine:
-    """Owns one loop thread, one client, one ledger and one scheduler."""
+    """Owns one loop thread, one client, one ledger and one scheduler: one per output folder.
+
+    It is each of its jobs' controller, so ``job.wait()``, ``job.stop()``, ``job.resume()`` and
+    ``job.retry()`` work on the handle itself.
+    """
 
     def __init__(
         self,
@@ -43,27 +49,34 @@ class Engine:
         client: AsyncClient | None = None,
         policy: PollPolicy | None = None,
         submit_gap: float = 0.2,
+        lease: float = 60.0,
+        model_concurrency: Mapping[str, int] | None = None,
     ) -> None:
         self.settings = settings or resolve_settings()
+        s = self.settings
+        self.output_dir = Path(s.output_dir).expanduser()
+        self._closed = True  # until the scheduler exists, nothing may be queued
+        # The ledger first: an unwritable folder or a corrupt ledger is reported before any
+        # thread starts, so a failed engine leaves nothing running behind.
+        self.ledger = Ledger(self.output_dir / "ledger.sqlite", lease=lease)
         # httpcore imports anyio's asyncio backend on a loop's first request (~45 ms, GIL held):
         # pay it here, in the caller's thread, not as a stall of the engine's loop.
         with contextlib.suppress(ImportError):
             importlib.import_module("anyio._backends._asyncio")
+        # Built here too (it reads the ledger's history and cleans stale .part files), so no
+        # SQLite or file work ever runs on the engine loop; it binds to no loop until used.
+        try:
+            self.scheduler = Scheduler(
+                client or AsyncClient(s.api_key, s.base_url, provider=s.provider), output_dir=self.output_dir,
+                ledger=self.ledger, concurrency=s.concurrency, deadline=s.timeout, policy=policy,
+                submit_gap=submit_gap, model_concurrency=model_concurrency,
+            )  # fmt: skip
+        except BaseException:
+            self.ledger.close()
+            raise
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cogvideo-engine", daemon=True)
         self._thread.start()
-        s = self.settings
-        self.output_dir = Path(s.output_dir).expanduser()
-        self.ledger = Ledger(self.output_dir / "ledger.sqlite")
-
-        async def make() -> Scheduler:
-            c = client or AsyncClient(s.api_key, s.base_url, provider=s.provider)
-            return Scheduler(
-                c, output_dir=self.output_dir, ledger=self.ledger, concurrency=s.concurrency,
-                deadline=s.timeout, policy=policy, submit_gap=submit_gap,
-            )  # fmt: skip
-
-        self.scheduler: Scheduler = self.call(make())
         self._closed = False
 
     @property
@@ -77,13 +90,39 @@ class Engine:
     def _soon(self, fn: Any, *args: Any) -> None:
         self._loop.call_soon_threadsafe(fn, *args)
 
+    def _open(self) -> None:
+        if self._closed:
+            raise CogVideoError(f"the engine for {self.output_dir} is closed; get_engine() makes a new one")
+
+    def update(self, settings: Settings) -> None:
+        """Apply new settings live: concurrency and timeout at once, a new key or URL from the
+        next request on. Running jobs keep going."""
+        self._open()
+        old, self.settings = self.settings, settings
+
+        async def go() -> None:
+            sch = self.scheduler
+            sch.deadline = settings.timeout
+            if settings.concurrency != sch.concurrency:
+                await sch.set_concurrency(settings.concurrency)
+            if (settings.api_key, settings.base_url, settings.provider) != (
+                old.api_key,
+                old.base_url,
+                old.provider,
+            ):
+                sch.set_client(AsyncClient(settings.api_key, settings.base_url, provider=settings.provider))
+
+        self.call(go())
+
     def submit(
         self, request: VideoRequest | str | None = None, *, label: str | None = None, **options: Any
     ) -> Job:
         """Queue one job and return it at once; it updates itself from the engine thread."""
+        self._open()
         req = request if isinstance(request, VideoRequest) else build_request(request, **options)
-        job = Job(request=req, label=label, emulated=self.emulated)
+        job = Job(request=req, label=label, emulated=self.emulated, controller=self)
         self.ledger.record(job)  # on disk before this returns, so a crash right now loses nothing
+        self.scheduler.jobs[job.id] = job  # live at once: history() and find() return this object
         self._soon(self.scheduler.start, job)
         return job
 
@@ -91,33 +130,54 @@ class Engine:
         """Stop waiting for a job (the server task may finish; resume() can pick it up)."""
         self._soon(self.scheduler.stop, job)
 
-    def reattach(self, job: Job) -> None:
-        """Wait again for one stopped job, the same object (its card follows), the same task.
+    def reattach(self, job: Job) -> Job:
+        """Wait again for one stopped job: the same object (its card follows), the same task.
 
-        Returns once the job has left DETACHED, so a wait that follows waits for its new end."""
-
-        async def go() -> None:
-            self.scheduler.start(job)
-            if job.status is JobStatus.DETACHED:
-                job.move(JobStatus.RUNNING if job.task_id else JobStatus.QUEUED, note="resumed")
-
-        self.call(go())
+        Returns once the job has left its ended state, so a wait that follows waits for its
+        new end (the engine moves it within milliseconds)."""
+        live = self.resume_job(job)
+        deadline = time.monotonic() + 5
+        while live.status in (JobStatus.DETACHED, JobStatus.UNKNOWN) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return live
 
     def resume(self, *, include_detached: bool = False) -> list[Job]:
-        async def go() -> list[Job]:
-            return self.scheduler.resume(include_detached=include_detached)
+        """Adopt every job worth picking up whose owner is gone (``include_detached``: also
+        those the user stopped). Live Job objects are reused, never duplicated."""
+        self._open()
+        jobs = self.call(self.scheduler.resume(include_detached=include_detached))
+        for job in jobs:
+            job.controller = self
+        return jobs
 
-        return self.call(go())
+    def resume_job(self, job: Job) -> Job:
+        self._open()
+        live = self.call(self.scheduler.resume_job(job))
+        live.controller = self
+        return live
 
     def retry(self, job: Job) -> Job:
-        """A failed job again, as a new task with a new request_id."""
+        """The same request as a new task with a new request_id."""
+        if job.status is JobStatus.UNKNOWN or (job.task_id is None and job.status is JobStatus.SUBMITTING):
+            warnings.warn(
+                f"job {job.id}: the server may already have its task; a retry may create a second, paid "
+                "one (job.resume() asks again with the same request_id, which cannot)",
+                stacklevel=2,
+            )
         return self.submit(job.request.with_new_id(), label=job.label)
 
     def wait(self, jobs: Iterable[Job], timeout: float | None = None) -> list[Job]:
+        """Until every job ends, under one deadline in total; WaitTimeoutError when it passes."""
         jobs = list(jobs)
+        deadline = None if timeout is None else time.monotonic() + timeout
         for job in jobs:
-            if not job.wait_done(timeout):
-                raise WaitTimeoutError(f"job {job.id} still {job.status.value}", task_id=job.task_id)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not job.wait_done(left):
+                waiting = sum(not j.done for j in jobs)
+                raise WaitTimeoutError(
+                    f"{waiting} of {len(jobs)} job(s) not done after {timeout:g} s; they go on",
+                    task_id=job.task_id,
+                )
         return jobs
 
     def find(self, ident: str) -> Job | None:
@@ -129,11 +189,18 @@ class Engine:
         """Every job whose id or task id equals, starts or ends with ``ident``; live objects
         (the ones cards follow) where this engine runs them, else read from the ledger."""
         live = dict(self.scheduler.jobs)
-        return [live.get(j.id, j) for j in self.ledger.match(ident)]
+        found = [live.get(j.id, j) for j in self.ledger.match(ident)]
+        for job in found:
+            job.controller = job.controller or self  # a handle: found.resume() works on a ledger row
+        return found
 
     def history(self, limit: int = 50) -> list[Job]:
+        """Recent jobs, newest first; the live object wherever this process runs the job."""
         live = self.scheduler.jobs
-        return [live.get(j.id, j) for j in self.ledger.history(limit)]
+        rows = [live.get(j.id, j) for j in self.ledger.history(limit)]
+        for job in rows:
+            job.controller = job.controller or self
+        return rows
 
     def close(self) -> None:
         if self._closed:
@@ -142,27 +209,35 @@ class Engine:
         try:
             self.call(self.scheduler.aclose(), timeout=10)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
 
 
-_engines: dict[tuple[Any, ...], Engine] = {}
+_engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
 def get_engine(**explicit: Any) -> Engine:
-    """The process-wide engine for the current settings (a new one if settings changed)."""
+    """The process-wide engine of an output folder: one per folder, whatever the other settings.
+
+    Settings given explicitly here (``--concurrency 5``, a new key) are applied to it live, so
+    two engines never run the same jobs; a later call without them (``%cogvideo resume``)
+    leaves them as they are.
+    """
     settings = resolve_settings(**explicit)
-    key = (
-        # A digest, not the key: this tuple could end up in a debugger or a repr.
-        hashlib.sha256(settings.api_key.reveal().encode()).hexdigest() if settings.api_key else None,
-        settings.base_url, str(Path(settings.output_dir).expanduser().resolve()),
-        settings.concurrency, settings.timeout,
-    )  # fmt: skip
+    key = str(Path(settings.output_dir).expanduser().resolve())
     with _lock:
         engine = _engines.get(key)
         if engine is None or engine._closed:
             engine = _engines[key] = Engine(settings)
+            return engine
+        given = {k: getattr(settings, k) for k, v in explicit.items() if v is not None and k != "output_dir"}
+        wanted = dataclasses.replace(engine.settings, **given)
+        if wanted != engine.settings:
+            engine.update(wanted)
         return engine
 
 
@@ -173,44 +248,41 @@ def _close_all() -> None:
             engine.close()
 
 
-def _raise_for(job: Job) -> Job:
-    if job.status is JobStatus.FAILED:
-        raise TaskFailedError(f"job {job.id} failed: {job.error}", task_id=job.task_id)
-    if job.status is JobStatus.DETACHED:
-        raise WaitTimeoutError(f"job {job.id} detached: {job.note}", task_id=job.task_id)
-    return job
-
-
 def _engine_options(options: dict[str, Any]) -> dict[str, Any]:
     """Take the engine's settings out of ``options``; what stays is for the request."""
-    return {k: options.pop(k) for k in ("api_key", "base_url", "output_dir", "concurrency") if k in options}
+    names = ("api_key", "base_url", "provider", "output_dir", "concurrency", "timeout")
+    return {k: options.pop(k) for k in names if k in options}
+
+
+def submit(prompt: str | VideoRequest | None = None, **options: Any) -> Job:
+    """Queue one job and return its running handle at once (``job.wait()`` to block)."""
+    engine = get_engine(**_engine_options(options))
+    return engine.submit(prompt, **options)
 
 
 def generate(prompt: str | None = None, *, timeout: float | None = None, **options: Any) -> Job:
-    """Generate one video and block until its files are on disk; failures raise CogVideoError."""
+    """Generate one video and block until its files are on disk; failures raise CogVideoError,
+    a passed ``timeout`` WaitTimeoutError (the job goes on)."""
     engine = get_engine(**_engine_options(options))
     job = engine.submit(prompt, **options)
-    engine.wait([job], timeout)
-    return _raise_for(job)
+    return job.wait(timeout)
 
 
 def generate_many(prompts: Iterable[str], *, timeout: float | None = None, **options: Any) -> list[Job]:
     """Generate a batch under the concurrency cap; returns every job, failed ones included.
 
-    All prompts are validated before the first is sent, so one bad prompt sends nothing.
+    All prompts are validated before the first is sent, so one bad prompt sends nothing. Like
+    ``generate``, a passed ``timeout`` (one deadline for the whole batch) is a WaitTimeoutError.
     """
     engine_options = _engine_options(options)
     requests = [build_request(p, **options) for p in prompts]
     engine = get_engine(**engine_options)
     jobs = [engine.submit(r) for r in requests]
-    try:
-        return engine.wait(jobs, timeout)
-    except CogVideoError:
-        return jobs
+    return engine.wait(jobs, timeout)
 
 
 def resume(*, include_detached: bool = False, wait: bool = False, **explicit: Any) -> list[Job]:
-    """Re-attach every unfinished job in the ledger (after a restart or crash)."""
+    """Adopt every job in the ledger worth picking up whose owner is gone (after a restart)."""
     engine = get_engine(**explicit)
     jobs = engine.resume(include_detached=include_detached)
     if wait:

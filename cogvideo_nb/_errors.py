@@ -7,7 +7,8 @@ The tree (``retryable`` says whether waiting and trying again can help)::
     ├── ConfigError               no key for a custom base URL, bad setting values
     ├── APIError                  the server answered with an error body
     │   ├── BadRequestError       400: bad/missing parameter, unknown model, prompt too long
-    │   │   └── ContentFilterError    1301: the platform's content-safety filter refused it
+    │   │   ├── ContentFilterError    1301: the platform's content-safety filter refused it
+    │   │   └── DuplicateRequestError 1231: a task with this request_id may already exist
     │   ├── AuthenticationError   401 / 1000-1005 (the key is never part of the message)
     │   ├── PermissionDeniedError 403 / 1220
     │   ├── NotFoundError         1233 (400 or 404): no such task; asking again cannot help
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigError",
     "ContentFilterError",
     "DownloadError",
+    "DuplicateRequestError",
     "NetworkError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -60,6 +62,9 @@ class CogVideoError(Exception):
     """Root of every error this package raises on purpose."""
 
     retryable: bool = False
+    # Set on a submit's final error when an attempt may have reached the server: the task may
+    # exist although we never learnt its id, so the job must not be failed or resubmitted blindly.
+    outcome_unknown: bool = False
 
     def __init__(
         self,
@@ -121,6 +126,15 @@ class BadRequestError(APIError):
 
 class ContentFilterError(BadRequestError):
     """The platform's content-safety filter refused the prompt or image."""
+
+
+class DuplicateRequestError(BadRequestError):
+    """1231: the server already has a request with this request_id and did not name its task.
+
+    The task may exist: never resubmit blindly (a new request_id would make a second, paid task).
+    """
+
+    outcome_unknown = True
 
 
 class AuthenticationError(APIError):
@@ -231,6 +245,8 @@ def _error_fields(body: bytes) -> tuple[str | None, str | None]:
 
 
 def _error_class(status: int, code: int | None) -> type[APIError]:
+    if code == 1231:
+        return DuplicateRequestError
     if code == 1301:
         return ContentFilterError
     if code == 1233 or (status == 404 and code is None):

@@ -39,7 +39,7 @@ _STYLE = (
 _BADGE = {
     JobStatus.QUEUED: "#6e7781", JobStatus.SUBMITTING: "#0969da", JobStatus.RUNNING: "#0969da",
     JobStatus.DOWNLOADING: "#8250df", JobStatus.SUCCEEDED: "#1a7f37", JobStatus.FAILED: "#cf222e",
-    JobStatus.DETACHED: "#9a6700",
+    JobStatus.DETACHED: "#9a6700", JobStatus.UNKNOWN: "#9a6700",
 }  # fmt: skip
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from ._errors import CogVideoError
+from ._errors import CogVideoError, TaskFailedError, WaitTimeoutError
 from ._request import VideoRequest
 
-__all__ = ["TERMINAL", "TRANSITIONS", "IllegalTransition", "Job", "JobStatus"]
+__all__ = ["TERMINAL", "TRANSITIONS", "Controller", "IllegalTransition", "Job", "JobStatus", "raise_for"]
 
 
 class JobStatus(str, Enum):
@@ -25,28 +26,34 @@ class JobStatus(str, Enum):
     SUCCEEDED = "succeeded"  # files on disk, hashed
     FAILED = "failed"  # the task failed, or an error that retrying cannot fix
     DETACHED = "detached"  # we stopped waiting; the server task may go on, resume() picks it up
+    # The submit's answer was lost or refused as a duplicate (1231): the server may hold a task
+    # we cannot name. Kept with its request_id, never resubmitted on our own.
+    UNKNOWN = "unknown"
 
     @property
     def terminal(self) -> bool:
         return self in TERMINAL
 
 
-TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DETACHED})
+TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DETACHED, JobStatus.UNKNOWN})
 
 # Every allowed move. DETACHED is terminal for the scheduler, yet resume() may re-attach it:
-# CogVideoX has no server-side cancel, so "stop waiting" must stay reversible.
+# CogVideoX has no server-side cancel, so "stop waiting" must stay reversible. FAILED may go
+# back to RUNNING only through resume(), for a job whose task exists but whose poll or save
+# failed here. UNKNOWN goes back to SUBMITTING only when the user asks (same request_id).
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.SUBMITTING, JobStatus.FAILED, JobStatus.DETACHED}),
     JobStatus.SUBMITTING: frozenset(
-        {JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.FAILED, JobStatus.DETACHED}
+        {JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.FAILED, JobStatus.DETACHED, JobStatus.UNKNOWN}
     ),
     JobStatus.RUNNING: frozenset({JobStatus.DOWNLOADING, JobStatus.FAILED, JobStatus.DETACHED}),
     JobStatus.DOWNLOADING: frozenset(
         {JobStatus.SUCCEEDED, JobStatus.RUNNING, JobStatus.FAILED, JobStatus.DETACHED}
     ),
     JobStatus.SUCCEEDED: frozenset(),
-    JobStatus.FAILED: frozenset(),
+    JobStatus.FAILED: frozenset({JobStatus.RUNNING}),
     JobStatus.DETACHED: frozenset({JobStatus.QUEUED, JobStatus.SUBMITTING, JobStatus.RUNNING}),
+    JobStatus.UNKNOWN: frozenset({JobStatus.SUBMITTING, JobStatus.QUEUED}),
 }
 
 
@@ -57,9 +64,24 @@ class IllegalTransition(RuntimeError):
 Observer = Callable[["Job"], None]
 
 
+class Controller(Protocol):
+    """What a job's handle methods call: the engine that owns it."""
+
+    def stop(self, job: Job) -> None: ...
+    def resume_job(self, job: Job) -> Job: ...
+    def retry(self, job: Job) -> Job: ...
+
+
+_PRIVATE_FIELDS = frozenset({"request", "persist", "controller", "status"})
+
+
 @dataclass(eq=False)
 class Job:
-    """Everything known about one generation. Mutated only through :meth:`move`."""
+    """Everything known about one generation: a handle (wait, stop, resume, retry) on its run.
+
+    State changes only through one transition that writes the ledger first, then memory, then
+    tells observers; when the write fails the job ends FAILED in memory and every waiter wakes.
+    """
 
     request: VideoRequest
     status: JobStatus = JobStatus.QUEUED
@@ -81,9 +103,11 @@ class Job:
     polls: int = 0
     note: str | None = None  # a human hint: "rate limited, slowing down", "stopped waiting"
     run_seconds: float | None = None  # how long the server took, as best we can tell
-    # Runs before observers on every move and may raise: the ledger writes here, so the row
-    # is saved before any request that follows the move can leave.
+    stopped: bool = False  # the user said stop: only resume(include_stopped=True) brings it back
+    # Writes the would-be state before memory changes and may raise: the ledger writes here,
+    # so the row is saved before any request that follows the move can leave.
     persist: Callable[[Job], None] | None = field(default=None, repr=False)
+    controller: Controller | None = field(default=None, repr=False)
     _observers: list[Observer] = field(default_factory=list, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -112,30 +136,90 @@ class Job:
             return None
         return max(0.0, self.expected_at - time.time())
 
+    # -- the handle ------------------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> Job:
+        """This job, done; raises TaskFailedError if it failed, WaitTimeoutError if it is not
+        done within ``timeout`` or ended without a result (detached, outcome unknown)."""
+        if not self._done.wait(timeout):
+            raise WaitTimeoutError(
+                f"job {self.id} still {self.status.value} after {timeout:g} s; it goes on",
+                task_id=self.task_id,
+            )
+        return raise_for(self)
+
+    def stop(self) -> None:
+        """Stop waiting (CogVideoX has no cancel; the task id is kept for resume)."""
+        self._control().stop(self)
+
+    def resume(self) -> Job:
+        """Pick this job up again; for an unknown outcome, ask again with the same request_id."""
+        return self._control().resume_job(self)
+
+    def retry(self) -> Job:
+        """A new job for the same request, with a new request_id (a new, paid task)."""
+        return self._control().retry(self)
+
+    def _control(self) -> Controller:
+        if self.controller is None:
+            raise CogVideoError(f"job {self.id} is not attached to an engine; use resume()")
+        return self.controller
+
     def subscribe(self, observer: Observer) -> Callable[[], None]:
         """Call ``observer(job)`` after every change; returns the unsubscribe function."""
         self._observers.append(observer)
         return lambda: self._observers.remove(observer) if observer in self._observers else None
 
+    # -- the one transition ----------------------------------------------------------------------
     def move(self, status: JobStatus, **fields: Any) -> None:
-        """Change state (checked against TRANSITIONS) and fields, then tell observers."""
+        """Change state (checked against TRANSITIONS): persist the new state, then apply it."""
+        snapshot = self._prepare(status, **fields)
+        if self.persist is not None:
+            try:
+                self.persist(snapshot)
+            except BaseException as exc:
+                self._broken(exc)
+                raise
+        self._apply(snapshot)
+
+    def _prepare(self, status: JobStatus, **fields: Any) -> Job:
+        """The job as it will be after the move, as a detached copy for the ledger to write."""
         if status is not self.status and status not in TRANSITIONS[self.status]:
             raise IllegalTransition(f"job {self.id}: {self.status.value} -> {status.value}")
-        for name, value in fields.items():
-            if not hasattr(self, name) or name.startswith("_"):
+        for name in fields:
+            if name.startswith("_") or name in _PRIVATE_FIELDS or not hasattr(self, name):
                 raise AttributeError(name)
-            setattr(self, name, value)
-        self.status = status
+        snapshot = copy.copy(self)
+        for name, value in fields.items():
+            setattr(snapshot, name, value)
+        snapshot.status = status
         if status.terminal:
-            self.finished_at = self.finished_at or time.time()
+            snapshot.finished_at = self.finished_at if self.status.terminal else time.time()
+            snapshot.finished_at = snapshot.finished_at or time.time()
         else:
-            self.finished_at = None
+            snapshot.finished_at = None
+        return snapshot
+
+    def _apply(self, snapshot: Job) -> None:
+        """Memory follows the ledger: copy the written state in, tell observers, wake waiters."""
+        for f in fields(self):
+            if f.name not in ("persist", "controller", "_observers", "_done"):
+                setattr(self, f.name, getattr(snapshot, f.name))
+        if not self.status.terminal:
             self._done.clear()
-        if self.persist is not None:
-            self.persist(self)
         self.notify()
-        if status.terminal:  # after observers, so a waiter wakes to a display already up to date
+        if self.status.terminal:  # after observers, so a waiter wakes to a display already up to date
             self._done.set()
+
+    def _broken(self, error: BaseException) -> None:
+        """The ledger refused a write: end FAILED in memory, visibly, and wake every waiter."""
+        message = error.message if isinstance(error, CogVideoError) else f"{type(error).__name__}: {error}"
+        self.status = JobStatus.FAILED
+        self.error = f"could not record the job's state: {message}"
+        self.error_type = type(error).__name__
+        self.expected_at = None
+        self.finished_at = time.time()
+        self.notify()
+        self._done.set()
 
     def fail(self, error: BaseException) -> None:
         message = error.message if isinstance(error, CogVideoError) else f"{type(error).__name__}: {error}"
@@ -165,5 +249,19 @@ class Job:
             "cover": str(self.cover_path) if self.cover_path else None,
             "video_sha256": self.video_sha256,
             "error": self.error,
+            "note": self.note,
             "emulated": self.emulated,
         }
+
+
+def raise_for(job: Job) -> Job:
+    """The job if it succeeded; otherwise the error that says how it ended."""
+    if not job.done:
+        raise WaitTimeoutError(f"job {job.id} is still {job.status.value}: {job.note}", task_id=job.task_id)
+    if job.status is JobStatus.FAILED:
+        raise TaskFailedError(f"job {job.id} failed: {job.error}", task_id=job.task_id)
+    if job.status is JobStatus.DETACHED:
+        raise WaitTimeoutError(f"job {job.id} detached: {job.error or job.note}", task_id=job.task_id)
+    if job.status is JobStatus.UNKNOWN:
+        raise WaitTimeoutError(f"job {job.id}: {job.note}", request_id=job.id)
+    return job

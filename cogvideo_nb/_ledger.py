@@ -4,11 +4,24 @@ A row is written before its submit request leaves (with the request_id the serve
 and updated on every transition. SQLite's commit is atomic and WAL keeps readers (a second
 notebook, the CLI) from blocking the writer. It never stores the API key: request bodies hold
 none, and settings are not written here.
+
+Ownership: each row names the live process that runs it (``owner``) and until when
+(``lease_until``, renewed). Any number of kernels can share a folder; a job is adopted only
+when its owner is gone, so no task is polled, downloaded or submitted by two of them.
+
+Every row that may have a task on the server (submitting, unknown, or naming a task) is also
+mirrored to ``.cogvideo-jobs/<id>.json``: a corrupt ledger is moved aside and the fresh one
+rebuilt from those, so no paid task is forgotten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -16,11 +29,15 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ._errors import ConfigError
 from ._jobs import Job, JobStatus
 from ._polling import duration_key
 from ._request import VideoRequest
 
-__all__ = ["Ledger"]
+__all__ = ["JOURNAL_DIR", "Ledger", "owner_alive"]
+
+log = logging.getLogger("cogvideo_nb")
+JOURNAL_DIR = ".cogvideo-jobs"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -44,13 +61,16 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 """
+# Columns added after the first release; old ledgers get them on open.
+_ADDED = {"note": "TEXT", "stopped": "INTEGER NOT NULL DEFAULT 0", "owner": "TEXT", "lease_until": "REAL"}
 
 _MUTABLE = (
     "task_id", "status", "label", "submitted_at", "finished_at", "video_url", "cover_url",
     "video_path", "cover_path", "video_sha256", "cover_sha256", "error", "error_type", "emulated",
-    "run_seconds",
+    "run_seconds", "note", "stopped",
 )  # fmt: skip
 _REQUEST_FIELDS = {f.name for f in fields(VideoRequest)}
+_HOST = socket.gethostname()
 
 
 def _value(job: Job, name: str) -> Any:
@@ -64,39 +84,236 @@ def _value(job: Job, name: str) -> Any:
     return value
 
 
+def _journaled(job: Job) -> bool:
+    """Rows a corrupt ledger must not forget: any that may have a task on the server."""
+    return bool(job.task_id) or job.status in (JobStatus.SUBMITTING, JobStatus.UNKNOWN)
+
+
+def owner_alive(owner: str | None) -> bool:
+    """False when ``owner`` is a process on this host that no longer exists."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != _HOST or not pid.isdigit():
+        return True  # another machine: only its lease can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 class Ledger:
-    """One SQLite file; safe to call from any thread (one connection, one lock)."""
+    """One SQLite file; safe to call from any thread (one connection, one lock).
 
-    def __init__(self, path: str | Path) -> None:
+    Every failure to open, read or write is a ConfigError naming the file, never a raw
+    ``sqlite3``/``OSError``.
+    """
+
+    def __init__(self, path: str | Path, *, lease: float = 60.0, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lease = lease
+        self.busy_timeout = busy_timeout  # how long a write waits for another process's lock
+        self.owner = f"{_HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.journal = self.path.parent / JOURNAL_DIR
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".cogvideo-write-test-{os.getpid()}-{secrets.token_hex(4)}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"the output folder {folder} is not writable: {exc.strerror or exc}") from None
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            aside = self._move_aside(exc)
+            try:
+                self._db = self._open()
+            except sqlite3.Error as again:
+                raise ConfigError(f"cannot open the ledger {self.path}: {again}") from None
+            rebuilt = self._rebuild()
+            log.warning(
+                "the ledger %s was unreadable (%s); moved it to %s and started a fresh one, "
+                "rebuilt %d job(s) from %s",
+                self.path, exc, aside, rebuilt, self.journal,
+            )  # fmt: skip
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the ledger {self.path}: {exc}") from None
 
-    def record(self, job: Job) -> None:
-        """Insert or update the job's row in one atomic statement."""
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=self.busy_timeout
+        )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in _ADDED.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            db.execute("SELECT COUNT(*) FROM jobs").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_aside(self, exc: BaseException) -> Path:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                try:
+                    os.replace(src, Path(str(aside) + suffix))
+                except OSError as err:
+                    raise ConfigError(
+                        f"the ledger {self.path} is corrupt ({exc}) and cannot be moved aside: {err}"
+                    ) from None
+        return aside
+
+    def _rebuild(self) -> int:
+        """Rows back from the journal files, so a corrupt ledger forgets no task."""
+        count = 0
+        for path in sorted(self.journal.glob("*.json")) if self.journal.is_dir() else []:
+            try:
+                job = self._job(json.loads(path.read_text("utf-8")))
+                job.note = "rebuilt from the journal after the ledger was found corrupt"
+                self.record(job, journal=False)
+                count += 1
+            except (ValueError, TypeError, KeyError, OSError, ConfigError) as exc:
+                log.warning("skipping unreadable journal file %s: %s", path, exc)
+        return count
+
+    # -- writes ----------------------------------------------------------------------------------
+    def record(self, job: Job, *, journal: bool = True) -> None:
+        """Insert or update the job's row in one atomic statement; new rows are owned by us."""
+        sql, args, cols, body = self._upsert(job)
+        try:
+            with self._lock:
+                self._db.execute(sql, args)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
+        if journal and _journaled(job):
+            self._journal(cols, body)
+
+    def record_if_room(self, job: Job, total: int, model_cap: int) -> bool:
+        """Write the job (about to be submitted) only if the tasks in flight of every live
+        process on this folder leave room under both caps: check and write in one transaction,
+        so two kernels cannot both take the last slot."""
+        sql, args, cols, body = self._upsert(job)
+        model = f"model={job.request.model}|%"
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    busy, busy_model = self._db.execute(
+                        "SELECT COUNT(*), COALESCE(SUM(duration_key LIKE ?), 0) FROM jobs "
+                        "WHERE status IN ('submitting', 'running') AND id != ? AND lease_until > ?",
+                        (model, job.id, time.time()),
+                    ).fetchone()
+                    if busy >= total or busy_model >= model_cap:
+                        self._db.execute("ROLLBACK")
+                        return False
+                    self._db.execute(sql, args)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
+        if _journaled(job):
+            self._journal(cols, body)
+        return True
+
+    def _upsert(self, job: Job) -> tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]:
         req = job.request
         body = {f: getattr(req, f) for f in _REQUEST_FIELDS}
         if isinstance(body["image_url"], tuple):
             body["image_url"] = list(body["image_url"])
         cols = {name: _value(job, name) for name in _MUTABLE}
+        for name in ("video_url", "cover_url", "task_id", "error", "note"):
+            if cols[name] is not None and not isinstance(cols[name], str):
+                raise ConfigError(f"refusing to record a non-text {name} ({type(cols[name]).__name__})")
+        now = time.time()
         cols.update(
             id=job.id,
             request=json.dumps(body),
             duration_key=duration_key(req.params()),
             created_at=job.created_at,
-            updated_at=time.time(),
+            updated_at=now,
+            owner=self.owner,
+            lease_until=now + self.lease,
         )
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
-        updates = ", ".join(f"{n}=excluded.{n}" for n in cols if n not in ("id", "created_at", "request"))
+        keep = ("id", "created_at", "request", "owner", "lease_until")
+        updates = ", ".join(f"{n}=excluded.{n}" for n in cols if n not in keep)
         sql = f"INSERT INTO jobs ({names}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"  # noqa: S608
-        with self._lock:
-            self._db.execute(sql, tuple(cols.values()))
+        return sql, tuple(cols.values()), cols, body
 
+    def _journal(self, cols: dict[str, Any], body: dict[str, Any]) -> None:
+        row = {k: v for k, v in cols.items() if k not in ("owner", "lease_until")}
+        row["request"] = json.dumps(body)
+        try:
+            self.journal.mkdir(exist_ok=True)
+            tmp = self.journal / f".{cols['id']}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(row), "utf-8")
+            os.replace(tmp, self.journal / f"{cols['id']}.json")
+        except OSError as exc:
+            raise ConfigError(f"could not write the job journal in {self.journal}: {exc}") from None
+
+    # -- ownership -------------------------------------------------------------------------------
+    def claim(self, job_id: str) -> bool:
+        """Take the job if nobody live owns it; True when it is ours now."""
+        now = time.time()
+        with self._lock:
+            row = self._exec("SELECT owner, lease_until FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return False
+            owner, until = row
+            if owner not in (None, self.owner) and (until or 0) > now and owner_alive(owner):
+                return False
+            cur = self._exec(
+                "UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ? AND owner IS ?",
+                (self.owner, now + self.lease, job_id, owner),
+            )
+            return cur.rowcount == 1
+
+    def owns(self, job_id: str) -> bool:
+        with self._lock:
+            row = self._exec("SELECT owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return row is not None and row[0] == self.owner
+
+    def renew(self, job_ids: list[str]) -> set[str]:
+        """Extend our lease on these jobs; returns those still ours (others were adopted)."""
+        if not job_ids:
+            return set()
+        marks = ",".join("?" for _ in job_ids)
+        with self._lock:
+            self._exec(
+                f"UPDATE jobs SET lease_until = ? WHERE owner = ? AND id IN ({marks})",  # noqa: S608
+                (time.time() + self.lease, self.owner, *job_ids),
+            )
+            rows = self._exec(
+                f"SELECT id FROM jobs WHERE owner = ? AND id IN ({marks})",  # noqa: S608
+                (self.owner, *job_ids),
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def release(self) -> None:
+        """Give up every job we own (on close), so another process may adopt them at once."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._db.execute(
+                "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE owner = ?", (self.owner,)
+            )
+
+    # -- reads -----------------------------------------------------------------------------------
     def load(self, job_id: str) -> Job | None:
         rows = self._select("WHERE id = ?", (job_id,))
         return rows[0] if rows else None
@@ -122,12 +339,24 @@ class Ledger:
         exact = [j for j in rows if ident in (j.id, j.task_id)]
         return exact or rows
 
+    def resumable(self, *, include_stopped: bool = False) -> list[Job]:
+        """Jobs worth picking up: not sent yet, or a task with no result on disk.
+
+        Excluded: successes, tasks the server said FAIL, failures before any task existed,
+        unknown submit outcomes (never resubmitted on our own) and, unless asked, jobs the
+        user stopped.
+        """
+        return self._select(
+            "WHERE status IN ('queued', 'submitting') "
+            "OR (task_id IS NOT NULL AND status IN ('running', 'downloading', 'detached', 'failed') "
+            "    AND COALESCE(error_type, '') != 'TaskFailedError' AND (stopped = 0 OR ?)) "
+            "OR (task_id IS NULL AND status = 'detached' AND (stopped = 0 OR ?)) "
+            "ORDER BY created_at",
+            (int(include_stopped), int(include_stopped)),
+        )
+
     def unfinished(self, *, include_detached: bool = False) -> list[Job]:
-        states = [s.value for s in JobStatus if not s.terminal]
-        if include_detached:
-            states.append(JobStatus.DETACHED.value)
-        marks = ",".join("?" for _ in states)
-        return self._select(f"WHERE status IN ({marks}) ORDER BY created_at", tuple(states))
+        return self.resumable(include_stopped=include_detached)
 
     def history(self, limit: int = 50) -> list[Job]:
         return self._select("ORDER BY created_at DESC LIMIT ?", (limit,))
@@ -135,41 +364,59 @@ class Ledger:
     def durations(self, limit: int = 2000) -> list[tuple[str, float]]:
         """(duration key, seconds) of finished runs, oldest first, to seed the poll policy."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._exec(
                 "SELECT duration_key, run_seconds FROM jobs WHERE run_seconds IS NOT NULL "
                 "ORDER BY finished_at DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [(k, float(s)) for k, s in reversed(rows)]
+        out = []
+        for k, s in reversed(rows):
+            with contextlib.suppress(TypeError, ValueError):
+                out.append((str(k), float(s)))
+        return out
 
     def count(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+            return int(self._exec("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
+    def _exec(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"could not use the ledger {self.path}: {exc}") from None
+
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Job]:
         with self._lock:
-            cur = self._db.execute(f"SELECT * FROM jobs {where}", args)  # noqa: S608
+            cur = self._exec(f"SELECT * FROM jobs {where}", args)  # noqa: S608
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        return [self._job(row) for row in rows]
+        jobs = []
+        for row in rows:
+            try:
+                jobs.append(self._job(row))
+            except (ValueError, TypeError, KeyError) as exc:  # one bad row must not hide the rest
+                log.warning("skipping unreadable ledger row %r in %s: %s", row.get("id"), self.path, exc)
+        return jobs
 
     @staticmethod
     def _job(row: dict[str, Any]) -> Job:
         body = json.loads(row["request"])
+        if not isinstance(body, dict):
+            raise TypeError("request is not an object")
         if isinstance(body.get("image_url"), list):
             body["image_url"] = tuple(body["image_url"])
         job = Job(request=VideoRequest(**body), status=JobStatus(row["status"]), created_at=row["created_at"])
         for name in _MUTABLE:
-            value = row[name]
+            value = row.get(name)
             if name == "status":
                 continue
             if name in ("video_path", "cover_path") and value is not None:
                 value = Path(value)
-            if name == "emulated":
+            if name in ("emulated", "stopped"):
                 value = bool(value)
             setattr(job, name, value)
         if job.status.terminal:

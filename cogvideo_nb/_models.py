@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = [
     "COMMON_FIELDS", "DEFAULT_MODEL", "MAX_IMAGE_BYTES", "MODELS", "OPTIONS", "ImageRole",
-    "ModelSpec", "Option", "get_model", "option_values",
+    "ModelSpec", "Option", "get_model", "model_concurrency", "option_values",
 ]  # fmt: skip
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -186,3 +186,9 @@ def option_values(name: str) -> tuple[Any, ...]:
     for spec in MODELS.values():
         out += [v for v in spec.values.get(name, ()) if v not in out]
     return tuple(out)
+
+
+def model_concurrency(name: str) -> int:
+    """Tasks of this model that may be in flight at once (the scheduler's per-model cap)."""
+    spec = get_model(name)
+    return spec.concurrency if spec is not None else 5

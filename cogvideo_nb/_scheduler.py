@@ -1,58 +1,45 @@
-"""The scheduler: many jobs on one asyncio loop, under a cap, paced, polled adaptively, saved.
+"""The scheduler: many jobs on one asyncio loop, under caps, paced, polled adaptively, saved.
 
 It runs on whatever loop calls it (tests use their own; notebooks and scripts use the
 engine's background loop, see ``_engine``). Every transition is written to the ledger before
-the next request leaves, so a crash at any point loses nothing and duplicates nothing.
+memory changes and before the next request leaves, so a crash at any point loses nothing and
+duplicates nothing. Ledger and file work run in one I/O thread, off the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import contextlib
 import random
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ._client import AsyncClient
-from ._downloads import fetch_results
-from ._errors import CogVideoError, DownloadError, RateLimitError
+from ._downloads import clean_stale_parts, save_results
+from ._errors import CogVideoError, ConfigError, DownloadError, DuplicateRequestError, RateLimitError
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
+from ._ledger_io import LedgerIO
+from ._pacing import CURRENT_MODEL, Throttle
 from ._polling import PollPolicy, duration_key
 from ._request import VideoRequest
-from ._wire import Download, TaskStatus
+from ._wire import TaskStatus
 
-__all__ = ["Scheduler"]
+__all__ = ["MAX_RETRY_AFTER", "UNKNOWN_NOTE", "Scheduler"]
 
-
-class _Slots:
-    """A semaphore whose limit can shrink under rate limiting and grow back."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._cond = asyncio.Condition()
-
-    async def acquire(self) -> None:
-        async with self._cond:
-            await self._cond.wait_for(lambda: self.used < self.limit)
-            self.used += 1
-
-    async def release(self) -> None:
-        async with self._cond:
-            self.used -= 1
-            self._cond.notify_all()
-
-    async def set_limit(self, limit: int) -> None:
-        async with self._cond:
-            self.limit = limit
-            self._cond.notify_all()
+MAX_RETRY_AFTER = 60.0  # a server asking for a day's pause gets a minute: we ask again then
+FIRST_POLL_BUDGET = 2.0  # the one poll owed even to a spent deadline
+SHARED_CAP_RECHECK = 0.5  # seconds between looks at other processes' tasks in flight
+UNKNOWN_NOTE = (
+    "the server may already have this task (its answer was lost or refused as a duplicate); "
+    "it is not resubmitted. resume() asks again with the same request_id; Retry may create a second task"
+)
 
 
 class Scheduler:
-    """Runs jobs: queue, submit under the cap, poll, download, record. One per client."""
+    """Runs jobs: queue, submit under the caps, poll, download, record. One per output folder."""
 
     def __init__(
         self,
@@ -65,27 +52,55 @@ class Scheduler:
         policy: PollPolicy | None = None,
         submit_gap: float = 0.2,
         seed: int | None = None,
+        model_concurrency: Mapping[str, int] | None = None,
+        download_timeout: float = 600.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.output_dir = Path(output_dir)
         self.ledger = ledger if ledger is not None else Ledger(self.output_dir / "ledger.sqlite")
-        self.concurrency = concurrency
         self.deadline = deadline
+        self.download_timeout = download_timeout
+        self.max_retry_after = MAX_RETRY_AFTER
         self.policy = policy or PollPolicy()
         self.policy.model.load(self.ledger.durations())
+        self.throttle = Throttle(concurrency, submit_gap, model_concurrency)
         self.jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._slots: _Slots | None = None
-        self._background: set[asyncio.Future[None]] = set()
+        self._lost: set[str] = set()  # adopted by another process: stop quietly
         self._closing = False
         self._rng = random.Random(seed)
-        self._base_gap = submit_gap
-        self._gap = submit_gap
-        self._last_submit = 0.0
-        self._submit_lock: asyncio.Lock | None = None
-        self._last_429 = -math.inf
-        self.calm_seconds = 5.0
-        client.on_retry = self._on_retry
+        self._clock = clock
+        self._io = LedgerIO()
+        self._renewer: asyncio.Task[None] | None = None
+        self._retired: list[AsyncClient] = []
+        self._hook = self.throttle.on_retry
+        client.retry_listeners.append(self._hook)
+        clean_stale_parts(self.output_dir)
+
+    @property
+    def concurrency(self) -> int:
+        return self.throttle.concurrency
+
+    @property
+    def calm_seconds(self) -> float:
+        return self.throttle.calm_seconds
+
+    @calm_seconds.setter
+    def calm_seconds(self, value: float) -> None:
+        self.throttle.calm_seconds = value
+
+    async def set_concurrency(self, value: int) -> None:
+        """A live setting: a larger cap lets queued jobs go at once, a smaller one drains."""
+        await self.throttle.set_concurrency(value)
+
+    def set_client(self, client: AsyncClient) -> None:
+        """Use a new client (a changed key or URL) from the next request on."""
+        with contextlib.suppress(ValueError):
+            self.client.retry_listeners.remove(self._hook)
+        self._retired.append(self.client)  # closed with us: running calls may still use it
+        self.client = client
+        client.retry_listeners.append(self._hook)
 
     # -- public, call on the scheduler's loop -----------------------------------------------------
     def add(self, request: VideoRequest, *, label: str | None = None) -> Job:
@@ -96,35 +111,56 @@ class Scheduler:
         return job
 
     def start(self, job: Job) -> None:
-        """Run (or re-attach) a job already in the ledger; every later move is written there."""
+        """Run (or re-attach) a job already in the ledger and owned by us."""
         job.persist = self.ledger.record
         self.jobs[job.id] = job
+        self._lost.discard(job.id)
         running = self._tasks.get(job.id)
         if running is not None and not running.done():
             return
+        job._done.clear()  # attached: a waiter must not see the old ending before _run moves it
         self._tasks[job.id] = asyncio.ensure_future(self._run(job))
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.ensure_future(self._renew_leases())
+
+    def running(self, job: Job) -> bool:
+        task = self._tasks.get(job.id)
+        return task is not None and not task.done()
 
     def stop(self, job: Job) -> None:
         """Stop waiting. CogVideoX has no cancel: the task id is kept so resume() can return."""
         task = self._tasks.get(job.id)
         if task is not None and not task.done():
+            job.stopped = True
             task.cancel()
         elif not job.done:
-            self._detach(job, "stopped waiting")
+            self._tasks[job.id] = asyncio.ensure_future(self._detach(job, "stopped waiting", stopped=True))
 
-    def resume(self, *, include_detached: bool = False) -> list[Job]:
-        """Re-attach every unfinished job in the ledger that this scheduler is not running."""
+    async def resume(self, *, include_detached: bool = False) -> list[Job]:
+        """Adopt every job worth picking up whose owner is gone; reuse live Job objects."""
+        rows = await self._io.off(self.ledger.resumable, include_stopped=include_detached)
         resumed = []
-        for row in self.ledger.unfinished(include_detached=include_detached):
-            if row.id in self.jobs and not self.jobs[row.id].done:
+        for row in rows:
+            live = self.jobs.get(row.id)
+            if live is not None and self.running(live):
                 continue
-            # The live object when there is one, so whatever follows it (a card) sees the resume.
-            job = self.jobs.get(row.id, row)
+            if not await self._io.off(self.ledger.claim, row.id):
+                continue  # another live process owns it
+            job = live if live is not None else row
             job.emulated = job.emulated or self.client.emulated
-            job.note = "resumed"
             self.start(job)
             resumed.append(job)
         return resumed
+
+    async def resume_job(self, job: Job) -> Job:
+        """Pick up one job (the handle's ``resume``); an unknown outcome is asked again."""
+        live = self.jobs.get(job.id, job)
+        if self.running(live):
+            return live
+        if not await self._io.off(self.ledger.claim, live.id):
+            raise CogVideoError(f"job {live.id} is owned by another live process", request_id=live.id)
+        self.start(live)
+        return live
 
     async def wait(self, jobs: list[Job] | None = None) -> list[Job]:
         """Until the given jobs (default: all) end."""
@@ -137,90 +173,161 @@ class Scheduler:
     async def aclose(self) -> None:
         """Stop running jobs *without* marking them: the ledger keeps them resumable."""
         self._closing = True
-        for task in self._tasks.values():
+        tasks = [*self._tasks.values(), *([self._renewer] if self._renewer else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
-        await self.client.aclose()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for job in self.jobs.values():
+            if not job.done:  # still resumable in the ledger; whoever waits must not hang
+                job.note = "the engine closed; resume() picks it up"
+                job.notify()
+                job._done.set()
+        with contextlib.suppress(ValueError):
+            self.client.retry_listeners.remove(self._hook)
+        for client in (self.client, *self._retired):
+            await client.aclose()
+        with contextlib.suppress(ConfigError):
+            await self._io.off(self.ledger.release)  # another process may adopt them at once
+        self._io.shutdown()
         self.ledger.close()
 
     # -- one job ---------------------------------------------------------------------------------
     async def _run(self, job: Job) -> None:
-        slots = self._get_slots()
+        model = job.request.model
         holding = False
+        attached = time.monotonic()  # deadlines count from here, not from the first submit
         try:
-            if job.status is JobStatus.DETACHED:
-                job.move(JobStatus.RUNNING if job.task_id else JobStatus.QUEUED, note="resumed")
+            if job.status in (JobStatus.DETACHED, JobStatus.FAILED, JobStatus.DOWNLOADING):
+                to = JobStatus.RUNNING if job.task_id else JobStatus.QUEUED
+                await self._move(job, to, note="resumed", error=None, error_type=None, stopped=False)
+            elif job.status is JobStatus.UNKNOWN:
+                await self._move(job, JobStatus.QUEUED, note="asking again with the same request_id")
             while True:
-                await slots.acquire()
+                await self.throttle.acquire(model)
                 holding = True
                 if job.task_id is not None:
                     break
                 try:
-                    await self._submit(job)
+                    sent = await self._submit(job)
+                    if sent is None:  # other kernels on this folder fill the caps: wait a little
+                        await self.throttle.release(model)
+                        holding = False
+                        await asyncio.sleep(SHARED_CAP_RECHECK)
+                        continue
+                    if not sent:
+                        return
                     break
                 except RateLimitError as exc:
                     # Still limited after the client's retries: back to the queue, never failed.
-                    job.move(JobStatus.QUEUED, note=f"rate limited, will retry: {exc.message}")
-                    await slots.release()
+                    await self._move(job, JobStatus.QUEUED, note=f"rate limited, will retry: {exc.message}")
+                    await self.throttle.release(model)
                     holding = False
-                    await asyncio.sleep(max(self._gap, exc.retry_after or 0.0, 0.5))
+                    wait = max(self.throttle.gap(model), exc.retry_after or 0.0, 0.5)
+                    await asyncio.sleep(min(wait, self.max_retry_after))
             if job.status is not JobStatus.RUNNING:
-                job.move(JobStatus.RUNNING)
-            if not await self._poll(job):
+                await self._move(job, JobStatus.RUNNING)
+            if not await self._poll(job, attached):
                 return
-            await slots.release()
+            await self.throttle.release(model)
             holding = False
             await self._download(job)
         except asyncio.CancelledError:
-            if not job.done and not self._closing:  # closing is a restart, not a user's stop
-                self._detach(job, "stopped waiting")
+            if job.id in self._lost:
+                job.note = "adopted by another process"
+                job.notify()
+                job._done.set()  # a waiter here wakes (WaitTimeoutError): the job goes on there
+            elif not job.done and not self._closing:  # closing is a restart, not a user's stop
+                await self._detach(job, "stopped waiting", stopped=job.stopped)
         except CogVideoError as exc:
-            job.fail(exc)
+            await self._fail(job, exc)
         except Exception as exc:  # a bug must end the job visibly, not hang it
-            job.fail(exc)
+            await self._fail(job, exc)
         finally:
+            if job.done:
+                job._done.set()  # however it ended (a refused move included), waiters wake
             if holding:
-                await slots.release()
+                await self.throttle.release(model)
 
-    async def _submit(self, job: Job) -> None:
-        await self._pace()
-        job.move(JobStatus.SUBMITTING, note=None)  # recorded before the request leaves
-        state = await self.client.submit(job.request)
-        now = time.time()
+    async def _submit(self, job: Job) -> bool | None:
+        """Send the job; True when its task id is known, False when the outcome is unknown,
+        None when the caps, counted across every process on this folder, leave no room."""
+        model = job.request.model
+        await self.throttle.pace(model)
+        # Recorded before the request leaves, in the same transaction as the shared-cap check.
+        snapshot = job._prepare(JobStatus.SUBMITTING, note=None)
+        cap = self.throttle.model(model).cap
+        if not await self._io.write(
+            job, snapshot, self.ledger.record_if_room, self.throttle.concurrency, cap
+        ):
+            return None
+        token = CURRENT_MODEL.set(model)
+        try:
+            state = await self.client.submit(job.request)
+        except DuplicateRequestError as exc:
+            await self._unknown(job, exc)
+            return False
+        except CogVideoError as exc:
+            if exc.outcome_unknown and not isinstance(exc, RateLimitError):
+                await self._unknown(job, exc)
+                return False
+            raise
+        finally:
+            CURRENT_MODEL.reset(token)
+        now = self._clock()
         expected = self.policy.expected(duration_key(job.request.params()))
-        job.move(
-            JobStatus.RUNNING,
-            task_id=state.id,
-            submitted_at=now,
-            emulated=job.emulated or state.emulated,
-            expected_at=now + expected if expected else None,
+        await self._move(
+            job, JobStatus.RUNNING, task_id=state.id, submitted_at=now,
+            emulated=job.emulated or state.emulated, expected_at=now + expected if expected else None,
+        )  # fmt: skip
+        return True
+
+    async def _unknown(self, job: Job, exc: CogVideoError) -> None:
+        await self._move(
+            job, JobStatus.UNKNOWN, note=UNKNOWN_NOTE, error=exc.message, error_type=type(exc).__name__
         )
 
-    async def _poll(self, job: Job) -> bool:
-        """Poll until the task ends; True on SUCCESS (urls set), False when the job ended otherwise."""
+    async def _poll(self, job: Job, attached: float) -> bool:
+        """Poll until the task ends; True on SUCCESS (urls set), False when the job ended otherwise.
+
+        The deadline counts from when this process attached, and a job is polled at least
+        once before it is given up; each poll, slow body included, fits in what is left.
+        """
         assert job.task_id is not None
         key = duration_key(job.request.params())
-        started = job.submitted_at or time.time()
+        started = job.submitted_at or self._clock()
         if job.expected_at is None and (expected := self.policy.expected(key)):
             job.expected_at = started + expected
+        give_up = attached + self.deadline
+        resumed = job.note == "resumed"
         last_seen_running = started
+        polls = 0
         while True:
-            elapsed = time.time() - started
-            if elapsed >= self.deadline:
-                self._detach(job, f"gave up waiting after {self.deadline:g} s; resume to pick it up")
+            left = give_up - time.monotonic()
+            if left <= 0 and polls:
+                await self._detach(job, f"gave up waiting after {self.deadline:g} s; resume to pick it up")
                 return False
-            delay = min(self.policy.next_delay(key, elapsed, self._rng), self.deadline - elapsed + 0.05)
-            await asyncio.sleep(delay)
+            elapsed = self._clock() - started
+            delay = 0.0 if (resumed and not polls) else self.policy.next_delay(key, elapsed, self._rng)
+            await asyncio.sleep(min(delay, max(left, 0.0)))
+            budget = give_up - time.monotonic()
+            if not polls:  # the one poll owed even to a spent deadline gets a fair chance
+                budget = max(budget, FIRST_POLL_BUDGET)
+            polls += 1
+            token = CURRENT_MODEL.set(job.request.model)
             try:
-                state = await self.client.get(job.task_id)
+                state = await asyncio.wait_for(self.client.get(job.task_id), max(budget, 0.01))
+            except asyncio.TimeoutError:
+                continue  # the deadline check above decides
             except CogVideoError as exc:
                 if not exc.retryable:
                     raise
                 job.note = f"server trouble, still waiting: {exc.message}"
                 job.notify()
                 continue
+            finally:
+                CURRENT_MODEL.reset(token)
             job.polls += 1
-            now = time.time()
+            now = self._clock()
             if state.status is TaskStatus.PROCESSING:
                 last_seen_running = now
                 if job.note and job.note != "resumed":
@@ -228,84 +335,73 @@ class Scheduler:
                 job.notify()
                 continue
             if state.status is TaskStatus.FAIL:
-                job.move(
-                    JobStatus.FAILED, error=f"the server reported FAIL: {state.fail_reason}",
+                await self._move(
+                    job, JobStatus.FAILED, error=f"the server reported FAIL: {state.fail_reason}",
                     error_type="TaskFailedError", expected_at=None,
                 )  # fmt: skip
                 return False
             run_seconds = (last_seen_running + now) / 2 - started
-            if job.note != "resumed":  # a resumed job's start is not when the server started
+            if not resumed:  # a resumed job's start is not when the server started
                 self.policy.model.add(key, run_seconds)
-            job.move(
-                JobStatus.DOWNLOADING, video_url=state.video_url, cover_url=state.cover_url,
-                emulated=job.emulated or state.emulated, expected_at=None, run_seconds=run_seconds,
+            await self._move(
+                job, JobStatus.DOWNLOADING, video_url=state.video_url, cover_url=state.cover_url,
+                emulated=job.emulated or state.emulated, expected_at=None,
+                run_seconds=None if resumed else run_seconds,
             )  # fmt: skip
             return True
 
     async def _download(self, job: Job) -> None:
-        done: dict[str, Download] = {}
-        note = None
-        for attempt in range(3):
-            try:
-                await fetch_results(self.client, job, self.output_dir, done)
-                break
-            except DownloadError as exc:
-                if exc.expired and attempt < 2:
-                    # The URLs died before we got there: ask the server for fresh ones.
-                    assert job.task_id is not None
-                    state = await self.client.get(job.task_id)
-                    job.video_url, job.cover_url = state.video_url, state.cover_url
-                    continue
-                if "video" not in done:
-                    raise
-                note = f"the cover could not be saved: {exc.message}"  # the video is what matters
-                break
-        video, cover = done["video"], done.get("cover")
-        job.move(
-            JobStatus.SUCCEEDED, video_path=video.path, video_sha256=video.sha256,
-            cover_path=cover.path if cover else None, cover_sha256=cover.sha256 if cover else None,
-            note=note,
-        )  # fmt: skip
+        """Save video + cover under one deadline; a local or download failure keeps the job
+        resumable (task id and URLs stay in the ledger), never a terminal FAILED."""
+        if not await self._io.off(self.ledger.owns, job.id):
+            self._lost.add(job.id)
+            raise asyncio.CancelledError
+        try:
+            saved = await asyncio.wait_for(
+                save_results(self.client, job, self.output_dir, self._io.off), self.download_timeout
+            )
+        except asyncio.TimeoutError:
+            await self._detach(job, f"saving took over {self.download_timeout:g} s; resume to try again",
+                               error="the download deadline passed", error_type="DownloadError")  # fmt: skip
+            return
+        except (DownloadError, ConfigError, OSError) as exc:
+            message = exc.message if isinstance(exc, CogVideoError) else f"{type(exc).__name__}: {exc}"
+            error = f"could not save the result: {message}"
+            note = "the result could not be saved; resume to try again"
+            await self._detach(job, note, error=error, error_type=type(exc).__name__)
+            return
+        await self._move(job, JobStatus.SUCCEEDED, **saved)
 
     # -- bookkeeping -----------------------------------------------------------------------------
-    def _detach(self, job: Job, note: str) -> None:
-        job.move(JobStatus.DETACHED, note=note, expected_at=None)
+    async def _move(self, job: Job, status: JobStatus, **fields: Any) -> None:
+        """The one transition: ledger first (off the loop), then memory, then observers."""
+        await self._io.write(job, job._prepare(status, **fields), self.ledger.record)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    async def _fail(self, job: Job, exc: BaseException) -> None:
+        if job.done:
+            return  # a failed ledger write already ended it, visibly
+        with contextlib.suppress(Exception):
+            message = exc.message if isinstance(exc, CogVideoError) else f"{type(exc).__name__}: {exc}"
+            await self._move(
+                job, JobStatus.FAILED, error=message, error_type=type(exc).__name__, expected_at=None
+            )
+        if not job.done:
+            job._broken(exc)
 
-    def _get_slots(self) -> _Slots:
-        if self._slots is None:
-            self._slots = _Slots(self.concurrency)
-        return self._slots
+    async def _detach(self, job: Job, note: str, *, stopped: bool = False, **fields: Any) -> None:
+        await self._move(job, JobStatus.DETACHED, note=note, expected_at=None, stopped=stopped, **fields)
 
-    async def _pace(self) -> None:
-        if self._submit_lock is None:
-            self._submit_lock = asyncio.Lock()
-        async with self._submit_lock:
-            self._recover()
-            wait = self._last_submit + self._gap - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            self._last_submit = time.monotonic()
-
-    def _on_retry(self, error: CogVideoError, delay: float) -> None:
-        """On 429: double the submit gap (to 2 s at most) and take one slot away (AIMD)."""
-        if not isinstance(error, RateLimitError):
-            return
-        self._gap = min(2.0, max(self._gap * 2, 0.25))
-        self._last_429 = time.monotonic()
-        slots = self._get_slots()
-        if slots.limit > 1:
-            self._spawn(slots.set_limit(slots.limit - 1))
-
-    def _recover(self) -> None:
-        """After a calm spell, give back pace and one slot per submit."""
-        if time.monotonic() - self._last_429 < self.calm_seconds:
-            return
-        self._gap = max(self._base_gap, self._gap / 2)
-        slots = self._get_slots()
-        if slots.limit < self.concurrency:
-            self._spawn(slots.set_limit(slots.limit + 1))
+    async def _renew_leases(self) -> None:
+        """Keep our claim on running jobs; stop quietly any job another process adopted."""
+        while not self._closing:
+            await asyncio.sleep(max(0.05, self.ledger.lease / 3))
+            live = [i for i, t in self._tasks.items() if not t.done()]
+            if not live:
+                continue
+            try:
+                kept = await self._io.off(self.ledger.renew, live)
+            except ConfigError:
+                continue
+            for job_id in set(live) - kept:
+                self._lost.add(job_id)
+                self._tasks[job_id].cancel()

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 import urllib.parse
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
-from ._errors import DownloadError, ProtocolError, error_from_response
+from ._errors import ProtocolError, error_from_response
 
-__all__ = ["Download", "FileSink", "TaskState", "TaskStatus", "parse_task", "raise_for_error"]
+__all__ = ["MAX_ANSWER_BYTES", "Download", "TaskState", "TaskStatus", "parse_task", "raise_for_error"]
 
 
 class TaskStatus(str, Enum):
@@ -42,6 +39,8 @@ _KNOWN_KEYS = {"id", "model", "request_id", "task_status", "video_result", "crea
                "content_filter", "object"}  # fmt: skip
 EMULATOR_HEADER = "x-cogvideo-emulator"
 _REASON_HEADER = "x-cogvideo-emulator-reason"
+# An API answer is a few hundred bytes; anything past this (a gzip bomb, a runaway body) is cut.
+MAX_ANSWER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -129,72 +128,24 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: 
     video = cover = None
     results = data.get("video_result") or []
     if status is TaskStatus.SUCCESS and not submit:
-        if not results or not isinstance(results[0], dict) or not results[0].get("url"):
+        if not isinstance(results, list) or not results or not isinstance(results[0], dict):
             raise ProtocolError("task SUCCESS without a video_result url", retryable=True)
         video, cover = results[0].get("url"), results[0].get("cover_image_url")
+        if not isinstance(video, str) or not video.startswith(("http://", "https://")):
+            # Not a passing fault (a torn body fails to parse at all): asking again will not help.
+            raise ProtocolError(f"task SUCCESS without a usable video url: {video!r:.80}")
+        if cover is not None and not isinstance(cover, str):
+            cover = None  # the video is what matters; a malformed cover link is dropped
     # "emulated" is a header, never a body field: bodies stay as the platform's.
     emulated = response.headers.get(EMULATOR_HEADER) == "1"
     return TaskState(
         id=str(ident),
         status=status,
-        model=data.get("model"),
-        request_id=data.get("request_id"),
+        model=data.get("model") if isinstance(data.get("model"), str) else None,
+        request_id=data.get("request_id") if isinstance(data.get("request_id"), str) else None,
         video_url=video,
         cover_url=cover,
         emulated=emulated,
         fail_reason=_fail_reason(data, response) if status is TaskStatus.FAIL else None,
         raw=data,
     )
-
-
-_ACCEPT = {"video": ("video/",), "image": ("image/",)}
-_NEUTRAL = ("application/octet-stream", "binary/octet-stream", "")
-
-
-class FileSink:
-    """Streams one response into ``dest`` atomically: temp file, size cap, sha256, then rename."""
-
-    def __init__(self, response: httpx.Response, dest: Path, *, kind: str, max_bytes: int) -> None:
-        if response.status_code in (403, 404, 410):
-            raise DownloadError(
-                f"result URL refused with HTTP {response.status_code}; it has probably expired",
-                status_code=response.status_code,
-                expired=True,
-            )
-        if response.status_code >= 400:
-            raise DownloadError(
-                f"download failed with HTTP {response.status_code}",
-                status_code=response.status_code,
-            )
-        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not (ctype.startswith(_ACCEPT[kind]) or ctype in _NEUTRAL):
-            raise DownloadError(f"expected a {kind} file but the server sent {ctype!r}")
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise DownloadError(f"file is {int(declared)} bytes, over the {max_bytes}-byte cap")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        self.dest, self.content_type, self.max_bytes = dest, ctype, max_bytes
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        self._tmp = Path(tmp)
-        self._file: IO[bytes] = os.fdopen(fd, "wb")
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
-            raise DownloadError(f"file grew over the {self.max_bytes}-byte cap")
-        self._hash.update(chunk)
-        self._file.write(chunk)
-
-    def commit(self) -> Download:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.chmod(self._tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(self._tmp, self.dest)
-        return Download(self.dest, self._hash.hexdigest(), self.size, self.content_type)
-
-    def discard(self) -> None:
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)

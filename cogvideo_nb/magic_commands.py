@@ -162,16 +162,21 @@ def _resume(magics: CogVideoMagics, args: Any) -> None:
     if args.ids:
         jobs = [find(engine, i) for i in args.ids]
         for job in jobs:
-            if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            # A failed save keeps its task (resumable); a task the server failed, or a submit
+            # that never made one, has nothing to wait for.
+            final = job.status is JobStatus.FAILED and (
+                job.task_id is None or job.error_type == "TaskFailedError"
+            )
+            if job.status is JobStatus.SUCCEEDED or final:
                 raise UsageError(f"job {short_id(job)} has {job.status.value}: nothing to resume")
-        for job in jobs:
-            if job.status is JobStatus.DETACHED or job.id not in engine.scheduler.jobs:
-                engine.reattach(job)
+        jobs = [
+            engine.reattach(job) if job.done or job.id not in engine.scheduler.jobs else job for job in jobs
+        ]
     else:
         jobs = engine.resume(include_detached=args.all)
     if not jobs:
         unfinished = engine.ledger.unfinished(include_detached=True)
-        stopped = [j for j in unfinished if j.status is JobStatus.DETACHED]
+        stopped = [j for j in unfinished if j.stopped]
         if stopped:
             print(
                 f"nothing was interrupted; {len(stopped)} job(s) you stopped waiting for can be "

@@ -276,7 +276,18 @@ def test_bad_task_id_is_refused_before_sending() -> None:
     script = Script([])
     with pytest.raises(ValueError, match="bad task id"):
         client(script).get("../videos")
+    with pytest.raises(ValueError, match="bad task id"):
+        client(script).get("..")
     assert script.seen == []
+
+
+def test_task_ids_are_percent_encoded_as_one_path_segment() -> None:
+    script = Script([status("PROCESSING", "a?b#c..d"), status("PROCESSING", "x y")])
+    client(script).get("a?b#c..d")
+    client(script).get("x y")
+    sent = [r.url.raw_path.decode() for r in script.seen]
+    assert sent == ["/v4/async-result/a%3Fb%23c%2E%2Ed", "/v4/async-result/x%20y"]
+    assert all(r.url.query == b"" and r.url.fragment == "" for r in script.seen)
 
 
 def test_a_retried_submit_may_find_its_task_already_done() -> None:
@@ -325,11 +336,27 @@ def test_a_request_that_cannot_be_sent_is_not_retried() -> None:
     assert sleeps == []
 
 
-def test_an_illegal_header_is_not_retried_and_the_key_stays_hidden(emulator: Any) -> None:
+def test_a_key_that_would_make_an_illegal_header_is_refused_before_sending(emulator: Any) -> None:
+    """A newline inside a key would make an illegal header (h11 quotes it in its error):
+    refused up front, nothing sent, the key not shown."""
     sleeps: list[float] = []
-    key = "sk-secret-\nvalue"
-    c = Client(key, emulator.base_url, sleep=sleeps.append)
     with pytest.raises(ConfigError) as info:
-        c.get("task-1")
-    assert "LocalProtocolError" in str(info.value) and "secret" not in str(info.value)
+        Client("sk-secret-\nvalue", emulator.base_url, sleep=sleeps.append).get("task-1")
+    assert "whitespace or control characters" in str(info.value) and "secret" not in str(info.value)
     assert sleeps == [] and emulator.stats()["requests"]["poll"] == 0
+
+
+def test_a_gzip_bomb_answer_is_cut_at_the_size_cap() -> None:
+    import gzip
+    import time
+
+    bomb = gzip.compress(b'{"id": "t-1", "task_status": "PROCESSING", "pad": "' + b" " * (64 << 20) + b'"}')
+    assert len(bomb) < 200_000  # small on the wire, 64 MiB once inflated
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bomb, headers={"content-encoding": "gzip"})
+
+    started = time.monotonic()
+    with pytest.raises(ProtocolError, match="over 1048576 bytes"):
+        Client("sk", BASE, transport=httpx.MockTransport(handler), sleep=lambda s: None).get("t-1")
+    assert time.monotonic() - started < 2

@@ -88,3 +88,18 @@ def test_stop_and_retry_through_the_engine(emulator_factory, tmp_path: Path) -> 
     again = engine.retry(job)
     assert again.id != job.id and again.prompt == job.prompt
     engine.close()
+
+
+def test_generate_and_generate_many_share_one_deadline_and_raise_alike(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    import time
+
+    from cogvideo_nb import WaitTimeoutError
+
+    started = time.monotonic()
+    with pytest.raises(WaitTimeoutError, match="3 of 3 job"):
+        generate_many([f"slow {i} #seconds=3" for i in range(3)], timeout=0.5, **opts(emulator, tmp_path))  # type: ignore[arg-type]
+    assert time.monotonic() - started < 1.5  # one deadline for the batch, not 0.5 s per job
+    with pytest.raises(WaitTimeoutError, match="still"):
+        generate("slow one #seconds=3", timeout=0.3, **opts(emulator, tmp_path))  # type: ignore[arg-type]

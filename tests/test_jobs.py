@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from cogvideo_nb import NetworkError, build_request
+from cogvideo_nb import CogVideoError, NetworkError, TaskFailedError, WaitTimeoutError, build_request
 from cogvideo_nb._jobs import TERMINAL, TRANSITIONS, IllegalTransition, Job, JobStatus
 
 S = JobStatus
@@ -15,9 +17,13 @@ def job() -> Job:
 
 
 def test_terminal_set_and_every_state_has_a_rule() -> None:
-    assert {s for s in S if s.terminal} == {S.SUCCEEDED, S.FAILED, S.DETACHED} == TERMINAL
+    assert {s for s in S if s.terminal} == {S.SUCCEEDED, S.FAILED, S.DETACHED, S.UNKNOWN} == TERMINAL
     assert set(TRANSITIONS) == set(S)
-    assert TRANSITIONS[S.SUCCEEDED] == TRANSITIONS[S.FAILED] == frozenset()
+    assert TRANSITIONS[S.SUCCEEDED] == frozenset()
+    # a failed job only goes back to polling its existing task (resume), never to a new submit
+    assert TRANSITIONS[S.FAILED] == frozenset({S.RUNNING})
+    # an unknown outcome is never resubmitted except through an explicit resume (same request_id)
+    assert S.UNKNOWN in TRANSITIONS[S.SUBMITTING] and S.DETACHED not in TRANSITIONS[S.UNKNOWN]
 
 
 def test_happy_path_moves() -> None:
@@ -35,6 +41,8 @@ def test_happy_path_moves() -> None:
         (S.RUNNING, S.QUEUED),
         (S.SUCCEEDED, S.RUNNING),
         (S.FAILED, S.QUEUED),
+        (S.FAILED, S.SUBMITTING),
+        (S.UNKNOWN, S.RUNNING),
     ],
 )
 def test_illegal_moves_raise(start: JobStatus, bad: JobStatus) -> None:
@@ -63,19 +71,50 @@ def test_observers_see_each_move_and_can_unsubscribe() -> None:
     assert seen == [S.SUBMITTING]
 
 
-def test_persist_runs_before_observers_and_its_failure_stops_the_move_notice() -> None:
+def test_persist_writes_the_new_state_before_memory_or_observers_change() -> None:
     j, order = job(), []
-    j.persist = lambda x: order.append(("persist", x.status))
-    j.subscribe(lambda x: order.append(("observer", x.status)))
+    j.persist = lambda x: order.append(("persist", x.status, j.status))
+    j.subscribe(lambda x: order.append(("observer", x.status, j.status)))
     j.move(S.SUBMITTING)
-    assert order == [("persist", S.SUBMITTING), ("observer", S.SUBMITTING)]
+    # the ledger sees the would-be state while memory still holds the old one
+    assert order == [("persist", S.SUBMITTING, S.QUEUED), ("observer", S.SUBMITTING, S.SUBMITTING)]
+
+
+def test_a_failed_write_ends_the_job_visibly_and_wakes_every_waiter() -> None:
+    j, seen = job(), []
+    j.move(S.SUBMITTING)
+    j.move(S.RUNNING, task_id="t-1")
 
     def broken(x: Job) -> None:
         raise OSError("disk full")
 
     j.persist = broken
+    j.subscribe(lambda x: seen.append(x.status))
+    woke = threading.Event()
+    waiters = [threading.Thread(target=lambda: j.wait_done(5) and woke.set()) for _ in range(3)]
+    for t in waiters:
+        t.start()
     with pytest.raises(OSError, match="disk full"):
-        j.move(S.RUNNING)
+        j.move(S.DOWNLOADING, video_url="https://cdn.test/v.mp4")
+    for t in waiters:
+        t.join(5)
+    assert woke.is_set() and not any(t.is_alive() for t in waiters)
+    assert j.status is S.FAILED and "disk full" in (j.error or "") and seen == [S.FAILED]
+    assert j.video_url is None and j.task_id == "t-1"  # memory never got ahead of the ledger
+    with pytest.raises(TaskFailedError, match="could not record"):
+        j.wait(0)
+
+
+def test_wait_on_the_handle_raises_by_outcome() -> None:
+    j = job()
+    with pytest.raises(WaitTimeoutError, match="still queued"):
+        j.wait(0.01)
+    j.move(S.SUBMITTING)
+    j.move(S.UNKNOWN, note="the server may already have this task")
+    with pytest.raises(WaitTimeoutError, match="may already have"):
+        j.wait(0)
+    with pytest.raises(CogVideoError, match="not attached to an engine"):
+        j.retry()
 
 
 def test_a_broken_observer_does_not_break_the_job(caplog: pytest.LogCaptureFixture) -> None:

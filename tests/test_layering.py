@@ -15,6 +15,13 @@ CORE = [
     "cogvideo_nb._config",
     "cogvideo_nb._retry",
     "cogvideo_nb._wire",
+    "cogvideo_nb._downloads",
+    "cogvideo_nb._jobs",
+    "cogvideo_nb._ledger",
+    "cogvideo_nb._ledger_io",
+    "cogvideo_nb._pacing",
+    "cogvideo_nb._scheduler",
+    "cogvideo_nb._engine",
 ]
 
 
@@ -36,7 +43,7 @@ def test_public_names_are_pinned() -> None:
             "RetryPolicy", "ServerError", "Settings", "TaskFailedError", "TaskState", "TaskStatus",
             "ValidationError", "VideoRequest", "WaitTimeoutError", "__version__", "build_request",
             "load_ipython_extension", "resolve_settings", "Engine", "Job", "JobStatus", "generate",
-            "generate_many", "get_engine", "resume",
+            "generate_many", "get_engine", "resume", "submit", "DuplicateRequestError",
         ]
     )  # fmt: skip
     for name in cogvideo_nb.__all__:
@@ -45,7 +52,7 @@ def test_public_names_are_pinned() -> None:
 
 def test_every_error_descends_from_the_root() -> None:
     errors = [getattr(cogvideo_nb, n) for n in cogvideo_nb.__all__ if n.endswith("Error")]
-    assert len(errors) == 17  # the root and its sixteen descendants
+    assert len(errors) == 18  # the root and its seventeen descendants
     assert all(issubclass(e, cogvideo_nb.CogVideoError) for e in errors)
 
 

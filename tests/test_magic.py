@@ -31,6 +31,7 @@ def ip(emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     shell.run_line_magic("config", f"CogVideoMagics.base_url = {emulator.base_url!r}")
     shell.run_line_magic("config", f"CogVideoMagics.output_dir = {str(tmp_path / 'out')!r}")
     magics(shell).cards.clear()  # the shell is a singleton shared by these tests
+    magics(shell).shown.clear()
     yield shell
     for name in ("base_url", "output_dir", "concurrency"):
         shell.run_line_magic("config", f"CogVideoMagics.{name} = None")
@@ -307,3 +308,24 @@ def test_wait_makes_outputs_static_even_for_jobs_that_ended_before_it(ip: Intera
     with capture_output() as again:  # once made static from a cell, not again
         ip.run_line_magic("cogvideo", "wait")
     assert not [o for o in again.outputs if o.update]  # type: ignore[attr-defined]
+
+
+def test_resume_after_a_cell_with_its_own_concurrency_reuses_the_engine_and_the_card(
+    ip: InteractiveShell, emulator: Emulator
+) -> None:
+    import time
+
+    ip.run_line_magic("config", "CogVideoMagics.timeout = 0.3")
+    try:
+        with capture_output():
+            ip.run_cell_magic("cogvideo", "--concurrency 5", "a slow tide #seconds=1.2")
+        [job] = jobs_of(ip)
+        assert job.wait_done(10) and job.status is JobStatus.DETACHED  # gave up after 0.3 s
+        time.sleep(1.2)  # the server finishes meanwhile
+        with capture_output():
+            ip.run_line_magic("cogvideo", "resume --wait")
+    finally:
+        ip.run_line_magic("config", "CogVideoMagics.timeout = None")
+    assert jobs_of(ip) == [job] and job.status is JobStatus.SUCCEEDED  # the card's own Job object
+    stats = emulator.stats()
+    assert len(stats["tasks"]) == 1 and stats["requests"]["file"] == 2  # one engine, one owner

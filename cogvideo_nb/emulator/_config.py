@@ -26,6 +26,7 @@ FAULT_KNOBS = (
 )  # fmt: skip
 
 Timing = Literal["fixed", "uniform", "lognormal"]
+Duplicates = Literal["echo", "error"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class EmulatorConfig:
     per task: it ends FAIL. ``url_ttl`` is the result links' lifetime in seconds.
     ``max_in_flight``: tasks PROCESSING per key and model (None: the catalogue's per-model
     number, e.g. 1 for cogvideox-3), beyond which a submit gets 429 code 1302.
+    ``duplicates``: how a repeated ``request_id`` is answered, per the two readings of the API
+    notes: ``echo`` (the original task) or ``error`` (HTTP 400, code 1231, no task id).
     Env: ``COGVIDEO_EMULATOR_<FIELD>`` (``KEYS`` for accepted_keys, comma-separated lists) and
     ``COGVIDEO_EMULATOR_FAULTS="p_500=0.1,p_429=0.05"``.
     """
@@ -66,6 +69,7 @@ class EmulatorConfig:
     p_malformed: float = 0.0
     p_fail: float = 0.0
     url_ttl: float = 3600.0
+    duplicates: Duplicates = "echo"
     retention_seconds: float = 7 * 86400.0  # finished tasks older than this are pruned at start
     # None: each model's own limit from the catalogue (tasks in flight per key and model);
     # a number overrides it for every model.
@@ -81,6 +85,8 @@ class EmulatorConfig:
         for name in ("p_500", "p_429", "p_drop", "p_drop_after", "p_slow", "p_malformed"):
             _check_probability(name, getattr(self, name))
         _check_probability("p_fail", self.p_fail)
+        if self.duplicates not in ("echo", "error"):
+            raise ValueError(f"duplicates must be echo or error, not {self.duplicates!r}")
         if self.timing not in ("fixed", "uniform", "lognormal"):
             raise ValueError(f"timing must be fixed, uniform or lognormal, not {self.timing!r}")
         if self.time_scale < 0 or self.duration_scale <= 0:
@@ -114,6 +120,8 @@ class EmulatorConfig:
         for name in ("seed", "max_in_flight", "render_workers"):
             if (raw := get(name.upper())) is not None:
                 changes[name] = None if raw.lower() == "none" else int(raw)
+        if (raw := get("DUPLICATES")) is not None:
+            changes["duplicates"] = raw.strip().lower()
         if (raw := get("TIMING")) is not None:
             changes["timing"] = raw.strip().lower()
         if (raw := get("RENDER_FPS")) is not None:

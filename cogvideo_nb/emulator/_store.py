@@ -327,8 +327,8 @@ def draw_seconds(config: EmulatorConfig, rng: random.Random) -> float:
 def create_task(
     store: TaskStore, config: EmulatorConfig, rng: random.Random, data: dict[str, Any], key_fp: str
 ) -> tuple[Task, bool]:
-    """Validate, then return ``(task, created)``: the caller's task for a repeated request_id,
-    or a new one.
+    """Validate, then return ``(task, created)``: the caller's task for a repeated request_id
+    (or a 1231 refusal, with ``duplicates="error"``), or a new one.
 
     The duplicate lookup, the in-flight count and the insert happen under one lock, so a burst
     of retries can neither create two tasks nor slip past the concurrency limit.
@@ -338,6 +338,8 @@ def create_task(
     request_id = data.get("request_id")
     with store.lock:
         if request_id and (existing := store.by_request(key_fp, request_id)) is not None:
+            if config.duplicates == "error":  # the strict reading: refused, and no task id given
+                raise ApiError(400, "1231", f"you already have a request: {request_id}")
             return existing, False
         limit = config.max_in_flight or spec.concurrency
         if store.processing_count(key_fp, spec.name) >= limit:

@@ -6,7 +6,7 @@
 // running card (and its playing video) into that HTML, and releases cards that are gone for good.
 const STATUS_COLOR = {
   queued: "#6e7781", submitting: "#0969da", running: "#0969da", downloading: "#8250df",
-  succeeded: "#1a7f37", failed: "#cf222e", detached: "#9a6700",
+  succeeded: "#1a7f37", failed: "#cf222e", detached: "#9a6700", unknown: "#9a6700",
 };
 const ACTIVE = ["queued", "submitting", "running", "downloading"];
 
@@ -246,10 +246,12 @@ async function render({ model: proxy, el }) {
     meta.textContent = model.get("meta_text") || "";
     const active = ACTIVE.includes(status);
     progress.hidden = !active || kernelGone;
-    gone.hidden = !kernelGone || !active && status !== "detached" && status !== "failed";
+    const open = ["detached", "failed", "unknown"].includes(status);  // ended, yet not for good
+    gone.hidden = !kernelGone || !active && !open;
     stop.hidden = !active || kernelGone;
-    resume.hidden = status !== "detached" || kernelGone;
-    retry.hidden = !(status === "failed" || status === "detached") || kernelGone;
+    // unknown: the server may have the task; Resume asks again with the same request id.
+    resume.hidden = !(status === "detached" || status === "unknown") || kernelGone;
+    retry.hidden = !open || kernelGone;
     drawTimes();
     drawMedia();
   }
