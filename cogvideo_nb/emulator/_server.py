@@ -25,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
 from ._auth import key_identity
+from ._chat import chat_answer
 from ._config import EmulatorConfig
 from ._store import ApiError, Task, TaskStore, create_task, submit_reply, task_reply
 
@@ -34,6 +35,7 @@ log = logging.getLogger("cogvideo_nb.emulator")
 
 API_PREFIX = "/api/paas/v4"
 _SUBMIT = API_PREFIX + "/videos/generations"
+_CHAT = API_PREFIX + "/chat/completions"  # the prompt rewrite (see _chat)
 _POLL = API_PREFIX + "/async-result/"
 FILES_PREFIX = "/api/cogvideo/"
 # <task id>-<expiry, hex seconds>-<signature>_0.mp4 | _cover_0.png: a real-looking name that
@@ -112,7 +114,7 @@ class EmulatorApp:
 
     def count(self, kind: str) -> None:
         with self.lock:
-            self.requests[kind] += 1
+            self.requests[kind] = self.requests.get(kind, 0) + 1  # "chat" appears once used
 
     def roll(self, p: float) -> bool:
         if p <= 0:
@@ -187,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path.rstrip("/")
         if path == _SUBMIT and not self.server.files_only:
             self._api("submit", lambda key: self._submit(body, key))
+        elif path == _CHAT and not self.server.files_only:
+            self._api("chat", lambda key: Reply.json(200, chat_answer(body)))
         else:
             self._send(Reply.error(404, "404", f"no such route: POST {path}"))
 

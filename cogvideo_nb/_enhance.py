@@ -1,0 +1,197 @@
+"""Prompt enhancement: rewrite a short prompt into the long, detailed kind CogVideoX was trained on.
+
+The model's authors recommend this step (an LLM expands the prompt before generation). It goes
+through the platform's OpenAI-compatible ``POST /chat/completions`` with ``glm-4-flash``, which
+is free, and our own system prompt. The sync and async paths share every pure step (body,
+parsing, cleanup) and go through the same clients as video jobs: one key handling, one retry
+policy, the emulator when no key is set, an injectable httpx transport for tests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Any
+
+import httpx
+
+from ._client import AsyncClient, Client
+from ._errors import ProtocolError, ValidationError
+from ._models import MAX_PROMPT_CHARS
+from ._wire import raise_for_error
+
+__all__ = [
+    "DEFAULT_CHAT_MODEL",
+    "SYSTEM_PROMPT",
+    "aenhance",
+    "chat_body",
+    "clean_reply",
+    "enhance",
+    "parse_chat",
+    "prompt_diff",
+]
+
+DEFAULT_CHAT_MODEL = "glm-4-flash"
+
+SYSTEM_PROMPT = f"""\
+You rewrite prompts for CogVideoX, a text-to-video model trained on long, detailed, \
+literal descriptions of short video clips. Rewrite the user's prompt into one paragraph that \
+describes, concretely and in this order:
+1. Subject: who or what is shown, with visible details (appearance, colour, texture, clothing).
+2. Motion: what moves and how, and how the camera moves (dolly, pan, tracking, static).
+3. Scene: where it happens, foreground and background, time of day, weather.
+4. Light and mood: light source, direction and quality, colours, atmosphere.
+5. Style: photographic or artistic style, lens, film stock or medium.
+Rules: keep every idea of the original and never contradict it; invent only what a camera \
+would see; no sound, no dialogue, no cuts, no on-screen text unless the user asked; write in \
+the same language as the user's prompt; answer with the rewritten prompt only (no title, no \
+quotes, no explanation); at most {MAX_PROMPT_CHARS - 62} characters."""
+
+_PREFIX = re.compile(r"^\s*(?:enhanced|rewritten|improved)?\s*prompt\s*[:：]\s*", re.IGNORECASE)
+_QUOTES = "\"'“”‘’「」『』"
+_TOKEN = re.compile(
+    r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+|\s+"
+)
+
+
+def _check(prompt: str) -> str:
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValidationError("enhance needs a non-empty prompt", field="prompt")
+    return prompt.strip()
+
+
+def chat_body(prompt: str, model: str = DEFAULT_CHAT_MODEL) -> dict[str, Any]:
+    """The ``/chat/completions`` JSON for one rewrite (low temperature: fewer surprises)."""
+    return {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": _check(prompt)},
+        ],
+        "temperature": 0.3,
+        "max_tokens": 512,
+        "stream": False,
+    }
+
+
+def clean_reply(text: str, limit: int = MAX_PROMPT_CHARS) -> str:
+    """Strip the wrappers chat models add ("Prompt:", quotes, blank lines) and fit the API's
+    512 characters, cutting at the last sentence (or word) end that fits."""
+    text = " ".join(text.split())
+    text = _PREFIX.sub("", text).strip()
+    if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
+        text = text[1:-1].strip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    ends = [cut.rfind(ch) for ch in ".!?。！？"]
+    end = max(ends)
+    if end >= limit // 2:
+        return cut[: end + 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space >= limit // 2 else cut).rstrip(" ,;:，；")
+
+
+def parse_chat(response: httpx.Response) -> str:
+    """The rewritten prompt from an OpenAI-style answer; API errors map onto our error tree."""
+    raise_for_error(response)
+    try:
+        data = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("the chat answer is not valid JSON", retryable=True) from None
+    try:
+        content = data["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise ProtocolError("the chat answer has no choices[0].message.content") from None
+    if not isinstance(content, str) or not clean_reply(content):
+        raise ProtocolError("the chat model returned an empty prompt")
+    return clean_reply(content)
+
+
+def _args(client: Client | AsyncClient, prompt: str, model: str) -> dict[str, Any]:
+    return {
+        "method": "POST",
+        "url": f"{client.base_url}/chat/completions",
+        "json": chat_body(prompt, model),
+        # The same per-request auth as video calls: the key is added at send time, never stored.
+        "auth": client._bearer,
+    }
+
+
+def enhance(
+    prompt: str,
+    *,
+    model: str = DEFAULT_CHAT_MODEL,
+    client: Client | None = None,
+    transport: httpx.BaseTransport | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float = 60.0,
+) -> str:
+    """Rewrite ``prompt`` into a detailed CogVideoX prompt (in the same language); blocks.
+
+    Works offline on the emulator, which answers with a deterministic rule-based expansion.
+    """
+    _check(prompt)
+    own = client is None
+    c = client or Client(api_key, base_url, transport=transport, timeout=timeout)
+    try:
+        args = _args(c, prompt, model)
+        return c._call(lambda: parse_chat(c._http.request(**args)))
+    finally:
+        if own:
+            c.close()
+
+
+async def aenhance(
+    prompt: str,
+    *,
+    model: str = DEFAULT_CHAT_MODEL,
+    client: AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    timeout: float = 60.0,
+) -> str:
+    """:func:`enhance` as a coroutine, for the engine loop and async code."""
+    _check(prompt)
+    own = client is None
+    c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout)
+    try:
+        await c._base()
+        args = _args(c, prompt, model)
+
+        async def attempt() -> str:
+            return parse_chat(await c._http.request(**args))
+
+        return await c._call(attempt)
+    finally:
+        if own:
+            await c.aclose()
+
+
+def prompt_diff(original: str, enhanced: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    """Both prompts as (text, changed) runs: words the rewrite removed, and words it added.
+
+    Words are compared case-blind; CJK text is compared character by character.
+    """
+    a, b = _TOKEN.findall(original), _TOKEN.findall(enhanced)
+    key_a = [t.lower().strip(",.;:!?，。；：！？") for t in a]
+    key_b = [t.lower().strip(",.;:!?，。；：！？") for t in b]
+    left: list[tuple[str, bool]] = []
+    right: list[tuple[str, bool]] = []
+    matcher = difflib.SequenceMatcher(None, key_a, key_b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        _runs(left, a[i1:i2], op != "equal")
+        _runs(right, b[j1:j2], op != "equal")
+    return left, right
+
+
+def _runs(out: list[tuple[str, bool]], tokens: list[str], changed: bool) -> None:
+    for t in tokens:
+        flag = changed and not t.isspace()
+        if out and out[-1][1] == flag:
+            out[-1] = (out[-1][0] + t, flag)
+        else:
+            out.append((t, flag))

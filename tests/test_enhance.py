@@ -1,0 +1,172 @@
+"""Prompt enhancement: the request we send, the answer we read, and the emulator's offline rewrite."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from cogvideo_nb import AuthenticationError, ProtocolError, ValidationError
+from cogvideo_nb._client import AsyncClient, Client
+from cogvideo_nb._enhance import SYSTEM_PROMPT, aenhance, clean_reply, enhance, prompt_diff
+from cogvideo_nb._retry import RetryPolicy
+from cogvideo_nb.emulator import Emulator
+from cogvideo_nb.emulator._chat import detect_language, expand_prompt
+
+KEY = "sentinel-id.sentinel-secret-4242"
+FAST = RetryPolicy(max_attempts=4, base_delay=0.0, max_delay=0.0, max_elapsed=5)
+
+
+def answer(content: str, status: int = 200) -> httpx.Response:
+    return httpx.Response(
+        status, json={"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+    )
+
+
+def test_the_request_carries_our_system_prompt_model_and_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer('Prompt: "A red fox trots through deep snow, slow dolly-in."')
+
+    out = enhance(
+        "a fox in snow",
+        api_key=KEY,
+        base_url="https://api.example/v4",
+        transport=httpx.MockTransport(handler),
+    )
+    assert out == "A red fox trots through deep snow, slow dolly-in."
+    [req] = seen
+    assert str(req.url) == "https://api.example/v4/chat/completions"
+    assert req.headers["authorization"] == f"Bearer {KEY}"
+    body = json.loads(req.content)
+    assert body["model"] == "glm-4-flash" and body["stream"] is False
+    assert body["messages"] == [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": "a fox in snow"},
+    ]
+    for part in ("Subject", "Motion", "Scene", "Light and mood", "Style", "same language"):
+        assert part in SYSTEM_PROMPT
+
+
+def test_rate_limits_are_retried_and_errors_hide_the_key() -> None:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return httpx.Response(429, json={"error": {"code": "1302", "message": "slow down"}})
+        return answer("A heron lifts off a still pond at dawn.")
+
+    client = Client(
+        KEY,
+        "https://api.example/v4",
+        transport=httpx.MockTransport(handler),
+        retry=FAST,
+        sleep=lambda s: None,
+    )
+    assert enhance("heron", client=client) == "A heron lifts off a still pond at dawn."
+    assert calls["n"] == 2
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": {"code": "1002", "message": f"bad key {KEY}"}})
+
+    bad = Client(
+        KEY, "https://api.example/v4", transport=httpx.MockTransport(echo), retry=FAST, sleep=lambda s: None
+    )
+    with pytest.raises(AuthenticationError) as info:
+        enhance("heron", client=bad)
+    assert KEY not in str(info.value) and KEY not in repr(info.value.args)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b'{"choices": []}', b'{"choices": [{"message": {"content": "  "}}]}'],
+)
+def test_unreadable_answers_are_protocol_errors(body: bytes) -> None:
+    client = Client(
+        KEY, "https://api.example/v4", retry=RetryPolicy(max_attempts=1), sleep=lambda s: None,
+        transport=httpx.MockTransport(lambda r: httpx.Response(200, content=body)),
+    )  # fmt: skip
+    with pytest.raises(ProtocolError):
+        enhance("a fox", client=client)
+
+
+def test_empty_prompt_sends_nothing() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("sent")
+
+    with pytest.raises(ValidationError):
+        enhance("   ", api_key=KEY, base_url="https://x/v4", transport=httpx.MockTransport(handler))
+
+
+async def test_async_shares_the_logic() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        assert json.loads(request.content)["model"] == "glm-4-plus"
+        return answer("「一只红狐狸在雪中小跑。」")
+
+    client = AsyncClient(KEY, "https://api.example/v4", transport=httpx.MockTransport(handler))
+    assert await aenhance("狐狸", model="glm-4-plus", client=client) == "一只红狐狸在雪中小跑。"
+    await client.aclose()
+
+
+def test_clean_reply_fits_the_prompt_limit_at_a_sentence_end() -> None:
+    long = "A fox runs. " * 60
+    out = clean_reply(long)
+    assert len(out) <= 512 and out.endswith("runs.")
+    assert clean_reply("Enhanced prompt: 'a b c'") == "a b c"
+    assert len(clean_reply("x" * 900)) == 512
+
+
+def test_emulator_enhance_is_offline_deterministic_and_keeps_english(emulator: Emulator) -> None:
+    prompt = "a red fox in the snow"
+    one = enhance(prompt, api_key="abc.def", base_url=emulator.base_url)
+    two = enhance(prompt, api_key="abc.def", base_url=emulator.base_url)
+    assert one == two
+    assert one.startswith("a red fox in the snow.")
+    assert len(one) > 2 * len(prompt) and len(one) <= 512
+    assert detect_language(one) == "en"
+    assert "camera" in one.lower() or "tracking" in one.lower()  # motion was missing: added
+    assert emulator.stats()["requests"]["chat"] == 2
+
+
+def test_emulator_keeps_chinese_and_only_adds_missing_parts() -> None:
+    out = expand_prompt("一只红狐狸在雪中奔跑，电影风格")
+    assert out.startswith("一只红狐狸在雪中奔跑，电影风格。")
+    assert detect_language(out) == "zh"
+    assert not any(c.isascii() and c.isalpha() for c in out)  # no English crept in
+    assert "电影感" not in out  # the user gave a style: none added
+    assert "镜头" not in out  # motion (奔跑) was given too
+    assert expand_prompt("un zorro rojo corre por el bosque con la luz del sol").count("cámara") == 0
+    assert "caméra" in expand_prompt("un renard dans la neige avec le vent")
+
+
+async def test_emulator_async_and_the_openai_client_agree(emulator: Emulator) -> None:
+    """The route speaks the OpenAI format: the official openai client reads it unchanged."""
+    got = await aenhance("a paper boat on a river", api_key="abc.def", base_url=emulator.base_url)
+    oa = openai.OpenAI(api_key="abc.def", base_url=emulator.base_url, max_retries=0)
+    reply: Any = oa.chat.completions.create(
+        model="glm-4-flash", messages=[{"role": "user", "content": "a paper boat on a river"}]
+    )
+    assert reply.choices[0].message.content == got
+    assert reply.usage.total_tokens > 0
+    with pytest.raises(openai.BadRequestError):
+        oa.chat.completions.create(model="cogvideox-flash", messages=[{"role": "user", "content": "x"}])
+    unauthenticated = httpx.post(
+        emulator.base_url + "/chat/completions",
+        json={"model": "glm-4-flash", "messages": [{"role": "user", "content": "x"}]},
+    )
+    assert unauthenticated.status_code == 401
+
+
+def test_prompt_diff_marks_what_the_rewrite_added() -> None:
+    left, right = prompt_diff("a fox in snow", "A red fox runs in deep snow.")
+    assert [t for t, changed in right if changed] == ["red", "runs", "deep"]
+    assert not any(changed for _, changed in left)
+    assert "".join(t for t, _ in right) == "A red fox runs in deep snow."
+    _, zh = prompt_diff("狐狸", "一只狐狸")
+    assert zh == [("一只", True), ("狐狸", False)]
