@@ -1,0 +1,196 @@
+"""The study report: one self-contained HTML file a teacher can hand out.
+
+A prompt study is a set of runs: prompts (the user's and, when enhanced, the rewrite),
+parameters, the words that differ between cells, posters, the videos themselves, and the
+ratings and notes given to each. Everything that came from a person or a server is escaped;
+videos sit in a folder next to the file (``<name>_files/``) or, on request, inside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import shutil
+import time
+import urllib.parse
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._enhance import prompt_diff
+from ._errors import ValidationError
+from ._html import diff_parts, params_text, poster_data_url
+from ._jobs import Job, JobStatus
+
+__all__ = ["enhance_html", "report_html", "runs_html", "write_report"]
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:24px;color:#1f2328;background:#f6f8fa}
+h1{font-size:22px;margin:0 0 4px}.sub{color:#57606a;font-size:13px;margin-bottom:16px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
+.run{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:10px}
+.run video,.run img{width:100%;border-radius:6px;background:#000}
+.meta{font-size:12px;color:#57606a}.prompt{margin:6px 0;white-space:pre-wrap}
+mark{background:#fff3b0;padding:0 1px;border-radius:2px}
+.del{background:#ffd7d5;text-decoration:line-through}
+.stars{color:#bf8700;font-size:16px;letter-spacing:1px}.note{font-style:italic;margin-top:4px}
+.fail{color:#cf222e}.badge{background:#cf222e;color:#fff;border-radius:4px;padding:0 6px;font-size:11px}
+table{border-collapse:collapse;margin:8px 0 18px;background:#fff}
+td,th{border:1px solid #d0d7de;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}
+"""
+
+
+def _runs(parts: Sequence[tuple[str, bool]], tag: str = "mark") -> str:
+    return "".join(f"<{tag}>{html.escape(t)}</{tag}>" if on else html.escape(t) for t, on in parts)
+
+
+def enhance_html(original: str, enhanced: str) -> str:
+    """The user's prompt and the rewrite side by side; removed words struck, added ones marked."""
+    left, right = prompt_diff(original, enhanced)
+    removed = "".join(
+        f'<span class="del">{html.escape(t)}</span>' if on else html.escape(t) for t, on in left
+    )
+    return (
+        f'<div class="cvnb-enhance"><style>{_PAIR_CSS}</style>'
+        f"<div><b>your prompt</b>{removed}</div>"
+        f"<div><b>enhanced ({len(enhanced)} characters)</b>{_runs(right)}</div></div>"
+    )
+
+
+_PAIR_CSS = (
+    ".cvnb-enhance{display:grid;grid-template-columns:1fr 1fr;gap:10px;font-family:system-ui,sans-serif}"
+    ".cvnb-enhance>div{border:1px solid #d0d7de;border-radius:8px;padding:8px;white-space:pre-wrap;"
+    "background:#fff;color:#1f2328}.cvnb-enhance b{display:block;font-size:12px;color:#57606a}"
+    ".cvnb-enhance mark{background:#fff3b0}.cvnb-enhance .del{background:#ffd7d5;"
+    "text-decoration:line-through}"
+)
+
+
+def _stars(rating: int | None) -> str:
+    if not rating:
+        return '<span class="meta">not rated</span>'
+    return f'<span class="stars" title="{rating} of 5">{"★" * rating}{"☆" * (5 - rating)}</span>'
+
+
+def _video_src(job: Job, files: Path | None, rel: str, embed: bool) -> str | None:
+    path = job.video_path
+    if job.status is not JobStatus.SUCCEEDED or path is None or not Path(path).is_file():
+        return None
+    if embed:
+        data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        return f"data:video/mp4;base64,{data}"
+    if files is None:
+        return None
+    files.mkdir(parents=True, exist_ok=True)
+    target = files / Path(path).name
+    if not target.exists() or target.stat().st_size != Path(path).stat().st_size:
+        shutil.copyfile(path, target)
+    return f"{urllib.parse.quote(rel)}/{urllib.parse.quote(Path(path).name)}"
+
+
+def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> str:
+    e = html.escape
+    label = f"<b>{e(job.label)}</b> · " if job.label else ""
+    emulated = ' <span class="badge">EMULATED</span>' if job.emulated else ""
+    original: str | None = getattr(job, "original_prompt", None)
+    rating: int | None = getattr(job, "rating", None)
+    note: str | None = getattr(job, "rating_note", None)
+    continues: str | None = getattr(job, "continues", None)
+    out = [
+        f'<div class="run" id="run-{e(job.id)}">',
+        f'<div class="meta">{label}{e(params_text(job))}{emulated}</div>',
+        f'<div class="prompt">{_runs(parts)}</div>',
+    ]
+    if original:
+        out.append(f'<details><summary class="meta">enhanced from</summary>{e(original)}</details>')
+    if continues:
+        out.append(f'<div class="meta">continues <a href="#run-{e(continues)}">{e(continues[:13])}</a></div>')
+    if src:
+        poster = poster_data_url(job.cover_path)
+        poster_attr = f' poster="{poster}"' if poster else ""
+        out.append(
+            f'<video controls muted playsinline preload="metadata"{poster_attr}>'
+            f'<source src="{e(src, quote=True)}" type="video/mp4"></video>'
+        )
+    elif job.status is JobStatus.FAILED:
+        out.append(f'<div class="fail">{e(job.error or "failed")}</div>')
+    else:
+        out.append(f'<div class="meta">{e(job.status.value)}</div>')
+    out.append(f"<div>{_stars(rating)}</div>")
+    if note:
+        out.append(f'<div class="note">{e(note)}</div>')
+    out.append(f'<div class="meta">task {e(job.task_id or "-")} · {e(job.id)}</div></div>')
+    return "".join(out)
+
+
+def _summary(jobs: Sequence[Job]) -> str:
+    """One row per distinct prompt: how many runs, how many succeeded, the mean rating."""
+    rows: dict[str, list[Job]] = {}
+    for job in jobs:
+        rows.setdefault(job.prompt, []).append(job)
+    body = []
+    for prompt, runs in rows.items():
+        ratings = [r for r in (getattr(j, "rating", None) for j in runs) if r]
+        mean = f"{sum(ratings) / len(ratings):.1f} ({len(ratings)} rated)" if ratings else "-"
+        ok = sum(j.status is JobStatus.SUCCEEDED for j in runs)
+        body.append(
+            f"<tr><td>{html.escape(prompt[:160])}</td><td>{len(runs)}</td><td>{ok}</td><td>{mean}</td></tr>"
+        )
+    return (
+        "<table><tr><th>prompt</th><th>runs</th><th>succeeded</th><th>mean rating</th></tr>"
+        + "".join(body)
+        + "</table>"
+    )
+
+
+def runs_html(jobs: Sequence[Job], *, files: Path | None = None, rel: str = "", embed: bool = False) -> str:
+    """The grid of runs (prompts with differing words marked, videos, ratings, notes)."""
+    parts = diff_parts([j.prompt for j in jobs]) if jobs else []
+    cards = [_run_html(j, p, _video_src(j, files, rel, embed)) for j, p in zip(jobs, parts, strict=True)]
+    return f'<div class="grid">{"".join(cards)}</div>'
+
+
+def report_html(
+    jobs: Sequence[Job],
+    *,
+    title: str = "Prompt study",
+    files: Path | None = None,
+    rel: str = "",
+    embed: bool = False,
+) -> str:
+    """The whole page as a string (``files``/``rel``: where videos are copied and how linked)."""
+    e = html.escape
+    emulated = any(j.emulated for j in jobs)
+    when = time.strftime("%Y-%m-%d %H:%M")
+    sub = f"{len(jobs)} runs · written {when}" + (" · EMULATED results (no API key)" if emulated else "")
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{e(title)}</h1><div class="sub">{e(sub)}</div>'
+        f"{_summary(jobs)}{runs_html(jobs, files=files, rel=rel, embed=embed)}"
+        '<p class="sub">Highlighted words differ between prompts. Made with cogvideo_nb.</p>'
+        "</body></html>"
+    )
+
+
+def write_report(
+    jobs: Sequence[Job],
+    path: str | os.PathLike[str] = "study.html",
+    *,
+    title: str = "Prompt study",
+    embed: bool = False,
+) -> Path:
+    """Write the study to ``path``; videos go to ``<stem>_files/`` beside it unless ``embed``."""
+    if not jobs:
+        raise ValidationError("the report needs at least one job", field="jobs")
+    out = Path(os.fspath(path)).expanduser()
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ValidationError(f"the report must be an .html file, not {out.name!r}", field="path")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = None if embed else out.with_name(out.stem + "_files")
+    text = report_html(jobs, title=title, files=files, rel=out.stem + "_files", embed=embed)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
