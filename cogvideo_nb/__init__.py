@@ -6,11 +6,14 @@ extension is loaded (``%load_ext cogvideo_nb``) or a widget is made.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncClient, Client
 from ._config import Settings, resolve_settings
+from ._cost import PaidJobsError
 from ._engine import Engine, generate, generate_many, get_engine, resume, submit
+from ._enhance import aenhance, enhance
 from ._errors import (
     APIError,
     AuthenticationError,
@@ -37,6 +40,12 @@ from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy
 from ._wire import Download, TaskState, TaskStatus
 
+if TYPE_CHECKING:
+    from ._media import last_frame, stitch, tile
+
+# PyAV, numpy and Pillow (~200 ms) load when a media tool is first used, not at import.
+_LAZY = {"last_frame": "._media", "stitch": "._media", "tile": "._media"}
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -57,6 +66,7 @@ __all__ = [
     "JobStatus",
     "NetworkError",
     "NotFoundError",
+    "PaidJobsError",
     "PermissionDeniedError",
     "ProtocolError",
     "QuotaError",
@@ -71,14 +81,19 @@ __all__ = [
     "VideoRequest",
     "WaitTimeoutError",
     "__version__",
+    "aenhance",
     "build_request",
+    "enhance",
     "generate",
     "generate_many",
     "get_engine",
+    "last_frame",
     "load_ipython_extension",
     "resolve_settings",
     "resume",
+    "stitch",
     "submit",
+    "tile",
 ]
 
 
@@ -87,3 +102,9 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magic import load_ipython_extension as _load
 
     _load(ipython)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

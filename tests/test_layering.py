@@ -22,6 +22,10 @@ CORE = [
     "cogvideo_nb._pacing",
     "cogvideo_nb._scheduler",
     "cogvideo_nb._engine",
+    "cogvideo_nb._enhance",
+    "cogvideo_nb._media",
+    "cogvideo_nb._report",
+    "cogvideo_nb._cost",
 ]
 
 
@@ -44,6 +48,8 @@ def test_public_names_are_pinned() -> None:
             "ValidationError", "VideoRequest", "WaitTimeoutError", "__version__", "build_request",
             "load_ipython_extension", "resolve_settings", "Engine", "Job", "JobStatus", "generate",
             "generate_many", "get_engine", "resume", "submit", "DuplicateRequestError",
+            # issue 15: prompt craft and video tools
+            "PaidJobsError", "enhance", "aenhance", "last_frame", "stitch", "tile",
         ]
     )  # fmt: skip
     for name in cogvideo_nb.__all__:
@@ -52,7 +58,7 @@ def test_public_names_are_pinned() -> None:
 
 def test_every_error_descends_from_the_root() -> None:
     errors = [getattr(cogvideo_nb, n) for n in cogvideo_nb.__all__ if n.endswith("Error")]
-    assert len(errors) == 18  # the root and its seventeen descendants
+    assert len(errors) == 19  # the root and its eighteen descendants
     assert all(issubclass(e, cogvideo_nb.CogVideoError) for e in errors)
 
 
