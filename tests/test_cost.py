@@ -15,7 +15,8 @@ def test_only_the_free_model_is_free() -> None:
 
 
 def test_paid_jobs_are_counted_and_refused_until_confirmed() -> None:
-    reqs = [build_request("a", model="cogvideox-3"), build_request("b"), build_request("c", model="cogvideox-3"),
+    reqs = [build_request("a", model="cogvideox-3"), build_request("b"),
+            build_request("c", model="cogvideox-3"),
             build_request("d", model="cogvideox-2")]  # fmt: skip
     assert paid_summary(reqs) == (3, "1 x cogvideox-2, 2 x cogvideox-3")
     with pytest.raises(
