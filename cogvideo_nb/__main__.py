@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import _cli_batch, _cli_lab
+from ._cost import check_cost
 from ._engine import get_engine
 from ._errors import CogVideoError
 from ._jobs import Job, JobStatus
@@ -42,6 +43,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output folder (default ./cogvideo_outputs)")
     p.add_argument("--concurrency", type=int)
     p.add_argument("--json", action="store_true", help="print one JSON object per job")
+    p.add_argument("--yes", action="store_true", help="go ahead with paid models (asked otherwise)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,6 +73,7 @@ def _batch(argv: Sequence[str]) -> int:
     try:
         lines, source = _cli_batch.read_source(args.file)
         requests = _cli_batch.read_batch(lines, _request_options(args), source)
+        check_cost(requests, yes=args.yes, how="add --yes")  # before the engine: nothing is sent
         engine = get_engine(output_dir=args.out, concurrency=args.concurrency)
         out_flag = f" --out {shlex.quote(args.out)}" if args.out else ""
         return _cli_batch.run_batch(
@@ -122,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         opts = _request_options(args)
         requests = [build_request(p, **opts) for p in args.prompts]  # all checked before any is sent
+        check_cost(requests, yes=args.yes, how="add --yes")
         engine = get_engine(output_dir=args.out, concurrency=args.concurrency)
         if args.history:
             for job in engine.history(20):

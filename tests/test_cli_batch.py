@@ -103,3 +103,27 @@ def test_ctrl_c_stops_waiting_and_says_how_to_resume(emulator_factory, tmp_path:
     assert done.returncode == 0, done.stderr
     assert Counter(json.loads(line)["status"] for line in done.stdout.splitlines()) == {"succeeded": 3}
     assert len(emu.stats()["tasks"]) == 3
+
+
+def test_a_paid_batch_is_refused_without_yes_and_sends_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    """The cost guard: paid lines are counted before the engine starts; --yes lets them go."""
+    (tmp_path / "p.txt").write_text(
+        'a fox\n{"prompt": "a fox", "model": "cogvideox-3"}\n{"prompt": "a cat", "model": "cogvideox-3"}\n'
+    )
+    proc = batch(emulator, tmp_path, "p.txt")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "this would start 2 paid jobs (2 x cogvideox-3" in err and "add --yes" in err
+    assert emulator.stats()["requests"]["submit"] == 0 and emulator.stats()["tasks"] == []
+    # the single-prompt form asks too
+    env = {**os.environ, "ZHIPUAI_API_KEY": "sk-batch", "ZHIPUAI_BASE_URL": emulator.base_url}
+    one = subprocess.run(
+        [sys.executable, "-m", "cogvideo_nb", "a fox", "--model", "cogvideox-2"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert one.returncode == 1 and "1 paid job (1 x cogvideox-2" in one.stderr
+    assert emulator.stats()["tasks"] == []
+    proc = batch(emulator, tmp_path, "p.txt", "--yes")
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert len(emulator.stats()["tasks"]) == 3
