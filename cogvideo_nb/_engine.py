@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from ._client import AsyncClient
 from ._config import Settings, resolve_settings
+from ._cost import check_cost
 from ._errors import CogVideoError, WaitTimeoutError
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
@@ -268,14 +269,18 @@ def generate(prompt: str | None = None, *, timeout: float | None = None, **optio
     return job.wait(timeout)
 
 
-def generate_many(prompts: Iterable[str], *, timeout: float | None = None, **options: Any) -> list[Job]:
+def generate_many(
+    prompts: Iterable[str], *, timeout: float | None = None, yes: bool = False, **options: Any
+) -> list[Job]:
     """Generate a batch under the concurrency cap; returns every job, failed ones included.
 
-    All prompts are validated before the first is sent, so one bad prompt sends nothing. Like
-    ``generate``, a passed ``timeout`` (one deadline for the whole batch) is a WaitTimeoutError.
+    All prompts are validated before the first is sent, so one bad prompt sends nothing; a
+    batch on a paid model raises :class:`PaidJobsError` (sending nothing) unless ``yes=True``.
+    Like ``generate``, a passed ``timeout`` (one deadline for the whole batch) is a WaitTimeoutError.
     """
     engine_options = _engine_options(options)
     requests = [build_request(p, **options) for p in prompts]
+    check_cost(requests, yes=yes)
     engine = get_engine(**engine_options)
     jobs = [engine.submit(r) for r in requests]
     return engine.wait(jobs, timeout)

@@ -103,3 +103,14 @@ def test_generate_and_generate_many_share_one_deadline_and_raise_alike(
     assert time.monotonic() - started < 1.5  # one deadline for the batch, not 0.5 s per job
     with pytest.raises(WaitTimeoutError, match="still"):
         generate("slow one #seconds=3", timeout=0.3, **opts(emulator, tmp_path))  # type: ignore[arg-type]
+
+
+def test_generate_many_refuses_a_paid_batch_without_yes(emulator: Emulator, tmp_path: Path) -> None:
+    from cogvideo_nb import PaidJobsError
+
+    with pytest.raises(PaidJobsError, match="this would start 2 paid jobs"):
+        generate_many(["a", "b"], model="cogvideox-3", **opts(emulator, tmp_path))  # type: ignore[arg-type]
+    assert emulator.stats()["tasks"] == [] and emulator.stats()["requests"]["submit"] == 0
+    jobs = generate_many(["a", "b"], model="cogvideox-3", yes=True, timeout=30, **opts(emulator, tmp_path))  # type: ignore[arg-type]
+    assert [j.status for j in jobs] == [JobStatus.SUCCEEDED] * 2
+    assert len(emulator.stats()["tasks"]) == 2
