@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ._client import AsyncClient, Client
 from ._config import Settings, resolve_settings
 from ._cost import PaidJobsError
-from ._engine import Engine, generate, generate_many, get_engine, resume, submit
+from ._engine import Engine, generate, generate_many, get_engine, rate, resume, submit
 from ._enhance import aenhance, enhance
 from ._errors import (
     APIError,
@@ -89,6 +89,7 @@ __all__ = [
     "get_engine",
     "last_frame",
     "load_ipython_extension",
+    "rate",
     "resolve_settings",
     "resume",
     "stitch",

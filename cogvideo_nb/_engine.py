@@ -24,16 +24,17 @@ from typing import Any, TypeVar
 from ._client import AsyncClient
 from ._config import Settings, resolve_settings
 from ._cost import check_cost
-from ._errors import CogVideoError, WaitTimeoutError
+from ._errors import CogVideoError, ValidationError, WaitTimeoutError
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
 from ._polling import PollPolicy
 from ._request import VideoRequest, build_request
 from ._scheduler import Scheduler
 
-__all__ = ["Engine", "generate", "generate_many", "get_engine", "resume", "submit"]
+__all__ = ["Engine", "generate", "generate_many", "get_engine", "rate", "resume", "submit"]
 
 T = TypeVar("T")
+MAX_NOTE = 500  # characters in a rating's note
 
 
 class Engine:
@@ -116,12 +117,25 @@ class Engine:
         self.call(go())
 
     def submit(
-        self, request: VideoRequest | str | None = None, *, label: str | None = None, **options: Any
+        self,
+        request: VideoRequest | str | None = None,
+        *,
+        label: str | None = None,
+        original_prompt: str | None = None,
+        continues: str | None = None,
+        **options: Any,
     ) -> Job:
-        """Queue one job and return it at once; it updates itself from the engine thread."""
+        """Queue one job and return it at once; it updates itself from the engine thread.
+
+        ``original_prompt``: the user's words when ``request`` carries an enhanced prompt;
+        ``continues``: the id of the job whose last frame is this one's first.
+        """
         self._open()
         req = request if isinstance(request, VideoRequest) else build_request(request, **options)
-        job = Job(request=req, label=label, emulated=self.emulated, controller=self)
+        job = Job(
+            request=req, label=label, emulated=self.emulated, controller=self,
+            original_prompt=original_prompt, continues=continues,
+        )  # fmt: skip
         self.ledger.record(job)  # on disk before this returns, so a crash right now loses nothing
         self.scheduler.jobs[job.id] = job  # live at once: history() and find() return this object
         self._soon(self.scheduler.start, job)
@@ -165,7 +179,28 @@ class Engine:
                 "one (job.resume() asks again with the same request_id, which cannot)",
                 stacklevel=2,
             )
-        return self.submit(job.request.with_new_id(), label=job.label)
+        return self.submit(
+            job.request.with_new_id(), label=job.label,
+            original_prompt=job.original_prompt, continues=job.continues,
+        )  # fmt: skip
+
+    def rate(self, job: Job | str, rating: int | None, note: str | None = None) -> Job:
+        """Keep a person's 1-5 rating and short note with the job, in the ledger (None clears)."""
+        if rating is not None and (isinstance(rating, bool) or rating not in range(1, 6)):
+            raise ValidationError(f"rating must be 1 to 5, not {rating!r}", field="rating")
+        if note is not None and len(note) > MAX_NOTE:
+            raise ValidationError(
+                f"the note is {len(note)} characters; keep it under {MAX_NOTE}", field="note"
+            )
+        found = self.find(job) if isinstance(job, str) else job
+        if found is None:
+            raise ValidationError(f"no single job matches {job!r}", field="job")
+        self.ledger.rate(found.id, rating, note)
+        found.rating, found.rating_note = rating, (note or None)
+        live = self.scheduler.jobs.get(found.id)
+        if live is not None and live is not found:
+            live.rating, live.rating_note = found.rating, found.rating_note
+        return found
 
     def wait(self, jobs: Iterable[Job], timeout: float | None = None) -> list[Job]:
         """Until every job ends, under one deadline in total; WaitTimeoutError when it passes."""
@@ -284,6 +319,11 @@ def generate_many(
     engine = get_engine(**engine_options)
     jobs = [engine.submit(r) for r in requests]
     return engine.wait(jobs, timeout)
+
+
+def rate(job: Job | str, rating: int | None, note: str | None = None, **explicit: Any) -> Job:
+    """Rate a finished job 1-5 with a short note; kept in the ledger and shown in the report."""
+    return get_engine(**explicit).rate(job, rating, note)
 
 
 def resume(*, include_detached: bool = False, wait: bool = False, **explicit: Any) -> list[Job]:

@@ -104,6 +104,10 @@ class Job:
     note: str | None = None  # a human hint: "rate limited, slowing down", "stopped waiting"
     run_seconds: float | None = None  # how long the server took, as best we can tell
     stopped: bool = False  # the user said stop: only resume(include_stopped=True) brings it back
+    original_prompt: str | None = None  # the user's own words, when the sent prompt was enhanced
+    continues: str | None = None  # id of the job whose last frame this one starts from
+    rating: int | None = None  # 1-5, given by a person who watched the result (not a transition)
+    rating_note: str | None = None  # what they noticed, in a sentence
     # Writes the would-be state before memory changes and may raise: the ledger writes here,
     # so the row is saved before any request that follows the move can leave.
     persist: Callable[[Job], None] | None = field(default=None, repr=False)
@@ -251,6 +255,11 @@ class Job:
             "error": self.error,
             "note": self.note,
             "emulated": self.emulated,
+            **{
+                k: getattr(self, k)
+                for k in ("original_prompt", "continues", "rating", "rating_note")
+                if getattr(self, k) is not None
+            },
         }
 
 

@@ -29,7 +29,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConfigError
+from ._errors import ConfigError, ValidationError
 from ._jobs import Job, JobStatus
 from ._polling import duration_key
 from ._request import VideoRequest
@@ -62,12 +62,16 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 """
 # Columns added after the first release; old ledgers get them on open.
-_ADDED = {"note": "TEXT", "stopped": "INTEGER NOT NULL DEFAULT 0", "owner": "TEXT", "lease_until": "REAL"}
+_ADDED = {
+    "note": "TEXT", "stopped": "INTEGER NOT NULL DEFAULT 0", "owner": "TEXT", "lease_until": "REAL",
+    # a prompt study: the enhanced prompt's origin, the chain link, a person's rating and note
+    "original_prompt": "TEXT", "continues": "TEXT", "rating": "INTEGER", "rating_note": "TEXT",
+}  # fmt: skip
 
 _MUTABLE = (
     "task_id", "status", "label", "submitted_at", "finished_at", "video_url", "cover_url",
     "video_path", "cover_path", "video_sha256", "cover_sha256", "error", "error_type", "emulated",
-    "run_seconds", "note", "stopped",
+    "run_seconds", "note", "stopped", "original_prompt", "continues",
 )  # fmt: skip
 _REQUEST_FIELDS = {f.name for f in fields(VideoRequest)}
 _HOST = socket.gethostname()
@@ -268,6 +272,16 @@ class Ledger:
         except OSError as exc:
             raise ConfigError(f"could not write the job journal in {self.journal}: {exc}") from None
 
+    def rate(self, job_id: str, rating: int | None, note: str | None = None) -> None:
+        """Store a 1-5 rating and note (checked by the engine). Only these two columns change (not
+        a state move, and never the owner's), so a rating cannot overwrite what the engine wrote."""
+        with self._lock:
+            cur = self._exec(
+                "UPDATE jobs SET rating = ?, rating_note = ? WHERE id = ?", (rating, note or None, job_id)
+            )
+        if cur.rowcount == 0:
+            raise ValidationError(f"no job {job_id!r} in the ledger", field="job")
+
     # -- ownership -------------------------------------------------------------------------------
     def claim(self, job_id: str) -> bool:
         """Take the job if nobody live owns it; True when it is ours now."""
@@ -410,6 +424,7 @@ class Ledger:
         if isinstance(body.get("image_url"), list):
             body["image_url"] = tuple(body["image_url"])
         job = Job(request=VideoRequest(**body), status=JobStatus(row["status"]), created_at=row["created_at"])
+        job.rating, job.rating_note = row.get("rating"), row.get("rating_note")
         for name in _MUTABLE:
             value = row.get(name)
             if name == "status":
