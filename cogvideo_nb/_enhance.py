@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 
 from ._client import AsyncClient, Client
+from ._config import Secret
 from ._errors import ProtocolError, ValidationError
-from ._models import MAX_PROMPT_CHARS
 from ._wire import raise_for_error
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 DEFAULT_CHAT_MODEL = "glm-4-flash"
+MAX_PROMPT_CHARS = 512  # CogVideoX's prompt limit: the rewrite is made for CogVideoX
 
 SYSTEM_PROMPT = f"""\
 You rewrite prompts for CogVideoX, a text-to-video model trained on long, detailed, \
@@ -125,7 +126,7 @@ def enhance(
     model: str = DEFAULT_CHAT_MODEL,
     client: Client | None = None,
     transport: httpx.BaseTransport | None = None,
-    api_key: str | None = None,
+    api_key: str | Secret | None = None,
     base_url: str | None = None,
     timeout: float = 60.0,
 ) -> str:
@@ -150,7 +151,7 @@ async def aenhance(
     model: str = DEFAULT_CHAT_MODEL,
     client: AsyncClient | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
-    api_key: str | None = None,
+    api_key: str | Secret | None = None,
     base_url: str | None = None,
     timeout: float = 60.0,
 ) -> str:

@@ -26,12 +26,15 @@ from traitlets import Float, Int, Unicode, observe
 from . import magic_commands
 from ._config import resolve_settings, set_overrides
 from ._engine import Engine, get_engine
+from ._enhance import enhance
 from ._errors import CogVideoError
 from ._html import job_html
 from ._jobs import Job
 from ._ledger import Ledger
 from ._models import MODELS, OPTIONS, option_values
-from ._request import VideoRequest, build_request
+from ._report import enhance_html
+from ._request import build_request
+from ._study import Plan, apply_enhance, chain_source, check_plans, enhanced_pairs, repeat, submit_plans
 from .widgets import CompareGrid, JobCard
 from .widgets._bridge import BRIDGE
 
@@ -116,6 +119,12 @@ class CogVideoMagics(Magics):
     @argument("--out", help="output folder (default ./cogvideo_outputs)")
     @argument("--wait", action="store_true", help="block until every job ends (scripts, headless runs)")
     @argument("--title", help="a title for the grid")
+    @argument("--enhance", action="store_true", help="rewrite the prompt with the free chat model first")
+    @argument("--n", type=int, default=1, help="run the same request N times (1-4): the spread of results")
+    @argument(
+        "--continue", dest="continue_", metavar="ID", help="start from the last frame of job ID or {job}"
+    )
+    @argument("--yes", action="store_true", help="go ahead with paid models (asked otherwise)")
     @cell_magic
     def cogvideo(self, line: str, cell: str) -> None:
         """Generate a video from the cell's prompt; several prompts (split by ---) make a grid."""
@@ -123,9 +132,18 @@ class CogVideoMagics(Magics):
         prompts = [p.strip() for p in re.split(r"^\s*---+\s*$", cell, flags=re.M) if p.strip()]
         if not prompts:
             raise UsageError("the cell is empty: write a prompt below %%cogvideo")
-        requests, labels = self._expand(args, prompts)
         engine = self._engine(args)
-        jobs = [engine.submit(r, label=label) for r, label in zip(requests, labels, strict=True)]
+        plans = self._expand(args, prompts, self._continue(engine, args))
+        try:
+            plans = repeat(plans, args.n)
+            check_plans(plans, yes=args.yes)  # before anything is sent, the rewrite included
+            if any(p.enhance for p in plans):
+                plans = apply_enhance(plans, lambda text: self._enhance(engine, text))
+        except CogVideoError as exc:
+            raise UsageError(str(exc)) from None
+        for original, enhanced in enhanced_pairs(plans):
+            display(HTML(enhance_html(original, enhanced)))
+        jobs = submit_plans(engine.submit, plans)
         self.show_jobs(jobs, engine, title=args.title)
         if args.wait:
             self.wait_for(engine, jobs)
@@ -164,7 +182,28 @@ class CogVideoMagics(Magics):
             return ns[m.group(1)]
         return self._fill(spec, {})
 
-    def _expand(self, args: Any, prompts: list[str]) -> tuple[list[VideoRequest], list[str | None]]:
+    def _continue(self, engine: Engine, args: Any) -> Job | None:
+        """The finished job ``--continue ID`` (or ``{var}`` holding a Job) starts from."""
+        if not args.continue_:
+            return None
+        if args.image:
+            raise UsageError("--continue starts from a job's last frame: leave out --image")
+        ident = args.continue_.strip()
+        if re.fullmatch(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", ident):
+            value = self._image(ident)
+            ident = value.id if isinstance(value, Job) else str(value)
+        try:
+            return chain_source(engine, ident)
+        except CogVideoError as exc:
+            raise UsageError(str(exc)) from None
+
+    @staticmethod
+    def _enhance(engine: Engine, text: str) -> str:
+        """The rewrite goes where the engine's jobs go: the same key, platform, service or emulator."""
+        s = engine.settings
+        return enhance(text, api_key=s.api_key, base_url=s.base_url)
+
+    def _expand(self, args: Any, prompts: list[str], source: Job | None = None) -> list[Plan]:
         axes: list[tuple[str, list[str]]] = []
         for spec in args.vary:
             key, sep, values = spec.partition("=")
@@ -176,14 +215,23 @@ class CogVideoMagics(Magics):
         combos = list(itertools.product(*[[(k, v) for v in vs] for k, vs in axes])) or [()]
         base = {p: getattr(args, p) for p in ("model", *OPTIONS)}
         image = self._image(args.image)
+        if source is not None:
+            from ._media import last_frame as final_frame  # PyAV loads when a chain needs it
+
+            image = final_frame(source)
         last_frame = self._image(args.last_frame)
         references = [self._image(r) for r in args.reference] or None
-        requests, labels = [], []
+        plans = []
         for i, prompt in enumerate(prompts):
             for combo in combos:
                 params, extra = dict(base), {}
+                enhanced = bool(args.enhance)
                 for key, value in combo:
-                    if "{" + key + "}" in prompt:  # a placeholder wins over a same-named option
+                    if key == "enhance":  # --vary enhance=off,on: the prompt as written and rewritten
+                        if value.lower() not in _TRUE + _FALSE:
+                            raise UsageError(f"--vary enhance takes off,on (not {value!r})")
+                        enhanced = value.lower() in _TRUE
+                    elif "{" + key + "}" in prompt:  # a placeholder wins over a same-named option
                         extra[key] = value
                     elif key in _PARAMS:
                         params[_PARAMS[key]] = _flag_value(_PARAMS[key], value)
@@ -194,21 +242,17 @@ class CogVideoMagics(Magics):
                         )
                 text = self._fill(prompt, extra)
                 try:
-                    requests.append(
-                        build_request(
-                            text,
-                            **params,
-                            image=image,
-                            last_frame=last_frame,
-                            references=references,
-                        )
+                    request = build_request(
+                        text, **params, image=image, last_frame=last_frame, references=references
                     )
                 except CogVideoError as exc:
                     where = f"prompt {i + 1}: " if len(prompts) > 1 else ""
                     raise UsageError(f"{where}{exc}") from None
                 tag = ", ".join(f"{k}={v}" for k, v in combo)
-                labels.append(tag or (f"#{i + 1}" if len(prompts) > 1 else None))
-        return requests, labels
+                label = tag or (f"#{i + 1}" if len(prompts) > 1 else None)
+                chained = source.id if source is not None else None
+                plans.append(Plan(request, label, continues=chained, enhance=enhanced))
+        return plans
 
     def _engine(self, args: Any) -> Engine:
         try:
@@ -253,6 +297,7 @@ class CogVideoMagics(Magics):
     @line_magic("cogvideo")
     def cogvideo_line(self, line: str) -> Any:
         """%cogvideo status | history [N] | show ID | resume [ID...] [--all] | stop ID | wait | config
+        | stitch ID ID... [--out F] | report [ID...] [--out F] [--embed] | rate ID 1-5 [NOTE...]
 
         ``%cogvideo COMMAND -h`` explains one command. IDs are those history shows (or any
         unique start or end of a job id or task id).

@@ -1,4 +1,5 @@
-"""``%cogvideo SUBCOMMAND``: status, history, show, resume, stop, wait, config.
+"""``%cogvideo SUBCOMMAND``: status, history, show, resume, stop, wait, config; and for a prompt
+study, stitch, report and rate (their work lives in the pure ``_study``).
 
 Parsed with argparse subcommands: each has its own ``-h``, and a bad argument is a one-line
 ``UsageError`` that says what is valid. One id everywhere: the short id ``history`` shows (the
@@ -19,8 +20,10 @@ from IPython.core.error import UsageError
 
 from ._config import resolve_settings
 from ._engine import Engine, get_engine
+from ._errors import CogVideoError
 from ._html import job_html, params_text, short_id
 from ._jobs import Job, JobStatus
+from ._study import origin_html, rate_text, report_link, stitch_html
 
 if TYPE_CHECKING:
     from .magic import CogVideoMagics
@@ -69,6 +72,22 @@ def _build() -> _Parser:
     w = sub.add_parser("wait", help="block until jobs end, leave their results as plain HTML")
     w.add_argument("ids", nargs="*", metavar="ID", help="jobs to wait for (default: every one in flight)")
     sub.add_parser("config", help="key set or not, service, output folder, limits")
+    sj = sub.add_parser("stitch", help="join finished clips into one MP4 (common size and fps)")
+    sj.add_argument("ids", nargs="+", metavar="ID", help="two or more finished jobs, in order")
+    sj.add_argument("--out", default="stitched.mp4", help="the MP4 to write (default stitched.mp4)")
+    rp = sub.add_parser(
+        "report", help="one self-contained HTML study: prompts, videos, ratings, notes",
+        description="Write the study report (default: the jobs this notebook's cells started).",
+    )  # fmt: skip
+    rp.add_argument("ids", nargs="*", metavar="ID", help="jobs to include (default: this session's)")
+    rp.add_argument("--out", default="study.html", help="the HTML file (videos go to <name>_files/)")
+    rp.add_argument("--embed", action="store_true", help="put the videos inside the HTML file")
+    rp.add_argument("--last", type=_positive, help="the last N jobs of the ledger instead")
+    rp.add_argument("--title", default="Prompt study")
+    ra = sub.add_parser("rate", help="rate a finished job 1-5, with a short note (kept in the ledger)")
+    ra.add_argument("id")
+    ra.add_argument("rating", type=int, choices=range(1, 6), metavar="1-5")
+    ra.add_argument("note", nargs="*", help="a short note")
     return p
 
 
@@ -157,6 +176,41 @@ def _wait(magics: CogVideoMagics, args: Any) -> None:
     magics.wait_for(engine, jobs)
 
 
+def _stitch(magics: CogVideoMagics, args: Any) -> Any:
+    if len(args.ids) < 2:
+        raise UsageError("%cogvideo stitch: give two or more finished jobs (ids from %cogvideo history)")
+    engine = get_engine()
+    jobs = [find(engine, i) for i in args.ids]
+    try:
+        return HTML(stitch_html(jobs, args.out))
+    except CogVideoError as exc:
+        raise UsageError(f"%cogvideo stitch: {exc}") from None
+
+
+def _report(magics: CogVideoMagics, args: Any) -> Any:
+    engine = get_engine()
+    if args.ids:
+        jobs = [find(engine, i) for i in args.ids]
+    elif args.last:
+        jobs = list(reversed(engine.history(args.last)))
+    else:  # this notebook's cells, in the order they ran; else the ledger's recent jobs
+        jobs = [c.job for c in magics.cards.values()] or list(reversed(engine.history(50)))
+    try:
+        return HTML(report_link(jobs, args.out, title=args.title, embed=args.embed))
+    except CogVideoError as exc:
+        raise UsageError(f"%cogvideo report: {exc}") from None
+
+
+def _rate(magics: CogVideoMagics, args: Any) -> Any:
+    engine = get_engine()
+    job = find(engine, args.id)
+    try:
+        text = rate_text(engine, job, args.rating, args.note, [c.job for c in magics.cards.values()])
+    except CogVideoError as exc:
+        raise UsageError(f"%cogvideo rate: {exc}") from None
+    return HTML(html.escape(text))
+
+
 def _resume(magics: CogVideoMagics, args: Any) -> None:
     engine = get_engine()
     if args.ids:
@@ -217,7 +271,7 @@ def table(jobs: list[Job]) -> str:
             f'<tr><td><code style="user-select:all" title="%cogvideo show {e(short_id(j))}">'
             f"{e(short_id(j))}</code></td><td>{e(j.status.value)}</td>"
             f'<td style="text-align:left">{e(params_text(j))}</td>'
-            f'<td style="text-align:left" title="{e(j.prompt)}">{e(_clip(j.prompt))}</td>'
+            f'<td style="text-align:left" title="{e(j.prompt)}">{e(_clip(j.prompt))}{origin_html(j)}</td>'
             f"<td>{e(when)}</td><td>{(j.finished_at or now) - j.created_at:.0f} s</td>"
             f'<td style="text-align:left">{e(result)}</td>'
             # One click shows the job, in any renderer (no script, no kernel needed).

@@ -272,12 +272,12 @@ def test_cell_options_come_from_the_catalogue(ip: InteractiveShell) -> None:
         ip.run_cell_magic(
             "cogvideo",
             f"--model VIDUQ1-START-END --image {first} --last-frame {last} --movement-amplitude small "
-            "--off-peak --no-watermark",
+            "--off-peak --no-watermark --yes",  # --yes: paid models (the cost guard)
             "a door opens onto the sea",
         )
         ip.run_cell_magic(
             "cogvideo",
-            "--model viduq1-text --vary style=general,anime --aspect-ratio 9:16",
+            "--model viduq1-text --vary style=general,anime --aspect-ratio 9:16 --yes",
             "a paper crane",
         )
     start_end, *texts = [j.request.to_body() for j in jobs_of(ip)]

@@ -18,11 +18,11 @@ import re
 import time
 from typing import Any
 
-from .._models import MAX_PROMPT_CHARS
 from ._store import ApiError
 
 __all__ = ["chat_answer", "chat_reply", "detect_language", "expand_prompt"]
 
+MAX_PROMPT_CHARS = 512  # CogVideoX's prompt limit: what a rewrite for it must fit
 _CHAT_MODEL = re.compile(r"^(glm|chatglm|charglm|codegeex|emohaa)-[a-z0-9.\-]+$", re.IGNORECASE)
 
 # language -> part -> (keywords that mean the part is present, sentences to pick from)
@@ -56,7 +56,7 @@ _PARTS: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         "light": (("光", "阳", "黄昏", "清晨", "夜", "金色", "阴影", "雾", "氛围", "霓虹"),
                   ("温暖的金色阳光从侧面照来，投下柔和的长影，氛围宁静。", "柔和的漫射日光，对比温和，气氛安静平和。")),
         "style": (("电影", "风格", "水彩", "动漫", "写实", "胶片", "油画", "纪录"),
-                  ("电影感，写实风格，浅景深，35毫米镜头拍摄。", "纪录片风格，自然色彩，高细节，4K 胶片质感。")),
+                  ("电影感，写实风格，浅景深，定焦镜头拍摄。", "纪录片风格，自然色彩，高细节，胶片质感。")),
     },
     "ja": {
         "subject": ((), ("被写体の質感や色、細部がはっきりと見える。",)),

@@ -1,0 +1,34 @@
+"""Planning a study without a notebook: repeats, one rewrite per distinct prompt."""
+
+from __future__ import annotations
+
+import pytest
+
+from cogvideo_nb import ValidationError
+from cogvideo_nb._request import build_request
+from cogvideo_nb._study import Plan, apply_enhance, enhanced_pairs, repeat
+
+
+def test_repeat_makes_distinct_tasks_of_one_request() -> None:
+    plans = repeat([Plan(build_request("a fox", fps=60), "fps=60")], 2)
+    assert [p.label for p in plans] == ["fps=60, run 1/2", "fps=60, run 2/2"]
+    assert plans[0].request.request_id != plans[1].request.request_id
+    assert plans[0].request.to_body().keys() == plans[1].request.to_body().keys()
+    assert {p.request.fps for p in plans} == {60}
+    with pytest.raises(ValidationError):
+        repeat(plans, True)  # type: ignore[arg-type]
+
+
+def test_each_distinct_prompt_is_rewritten_once() -> None:
+    calls: list[str] = []
+
+    def rewrite(text: str) -> str:
+        calls.append(text)
+        return text.upper() + " IN DETAIL."
+
+    plans = repeat([Plan(build_request("a fox"), enhance=True), Plan(build_request("a cat"))], 3)
+    out = apply_enhance(plans, rewrite)
+    assert calls == ["a fox"]
+    assert [p.request.prompt for p in out] == ["A FOX IN DETAIL."] * 3 + ["a cat"] * 3
+    assert [p.original_prompt for p in out] == ["a fox"] * 3 + [None] * 3
+    assert enhanced_pairs(out) == [("a fox", "A FOX IN DETAIL.")]
