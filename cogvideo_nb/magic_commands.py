@@ -24,6 +24,7 @@ from ._errors import CogVideoError
 from ._html import job_html, params_text, short_id
 from ._jobs import Job, JobStatus
 from ._study import origin_html, rate_text, report_link, stitch_html
+from .widgets._bridge import BRIDGE
 
 if TYPE_CHECKING:
     from .magic import CogVideoMagics
@@ -208,6 +209,9 @@ def _rate(magics: CogVideoMagics, args: Any) -> Any:
         text = rate_text(engine, job, args.rating, args.note, [c.job for c in magics.cards.values()])
     except CogVideoError as exc:
         raise UsageError(f"%cogvideo rate: {exc}") from None
+    card = magics.cards.get(job.id)
+    if card is not None:  # the stars on its card follow
+        BRIDGE.post(card.refresh_rating)
     return HTML(html.escape(text))
 
 

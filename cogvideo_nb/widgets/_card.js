@@ -112,6 +112,23 @@ async function render({ model: proxy, el }) {
     "The kernel that ran this job is gone. In the new kernel, %load_ext cogvideo_nb offers Resume.");
   const media = node("div", "cvnb-media");
   const meta = node("div", "cvnb-meta");
+  const link = node("div", "cvnb-continues");
+  const linkA = node("a");
+  link.append("continues ", linkA);
+  // A rating: five stars and a short note, saved in the ledger (what %cogvideo report shows).
+  const rate = node("div", "cvnb-rate");
+  const stars = [1, 2, 3, 4, 5].map((i) => {
+    const b = node("button", "cvnb-star", "☆");
+    b.title = `${i} of 5`;
+    b.dataset.value = String(i);
+    return b;
+  });
+  const noteIn = node("input", "cvnb-note-input");
+  noteIn.placeholder = "a short note: what works, what does not";
+  noteIn.maxLength = 500;
+  const saveNote = node("button", "cvnb-note-save", "Save note");
+  const rateMsg = node("span", "cvnb-rate-msg");
+  rate.append(...stars, noteIn, saveNote, rateMsg);
   const buttons = node("div", "cvnb-buttons");
   const stop = node("button", "cvnb-stop", "Stop waiting");
   stop.title = "CogVideoX cannot cancel a task: this stops waiting; Resume picks the same task up again";
@@ -120,7 +137,7 @@ async function render({ model: proxy, el }) {
   const retry = node("button", "cvnb-retry", "Retry (new task)");
   retry.title = "send the request again: a new task, generated (and paid) again";
   buttons.append(stop, resume, retry);
-  root.append(head, prompt, progress, line, error, gone, media, meta, buttons);
+  root.append(head, link, prompt, progress, line, error, gone, media, meta, rate, buttons);
   el.append(root);
 
   let kernelGone = false;
@@ -133,6 +150,13 @@ async function render({ model: proxy, el }) {
   stop.addEventListener("click", () => send({ action: "stop" }));
   resume.addEventListener("click", () => send({ action: "resume" }));
   retry.addEventListener("click", () => send({ action: "retry" }));
+  const sendRating = (value) => send({ action: "rate", rating: value, note: noteIn.value });
+  for (const b of stars) b.addEventListener("click", () => {
+    const value = Number(b.dataset.value);
+    sendRating(value === model.get("rating") ? 0 : value); // the same star again clears
+  });
+  saveNote.addEventListener("click", () => sendRating(model.get("rating")));
+  noteIn.addEventListener("keydown", (e) => { if (e.key === "Enter") sendRating(model.get("rating")); });
 
   // A restarted or shut down kernel has lost this job's card: say so, offer nothing dead.
   const kernel = proxy.widget_manager && proxy.widget_manager.kernel;
@@ -252,6 +276,16 @@ async function render({ model: proxy, el }) {
     // unknown: the server may have the task; Resume asks again with the same request id.
     resume.hidden = !(status === "detached" || status === "unknown") || kernelGone;
     retry.hidden = !open || kernelGone;
+    const from = model.get("continues");
+    link.hidden = !from;
+    linkA.textContent = model.get("continues_text") || from;
+    linkA.href = `#cvnb-card-${from}`;
+    root.id = `cvnb-card-${model.get("job_id")}`;
+    rate.hidden = status !== "succeeded" || kernelGone;
+    const r = model.get("rating");
+    stars.forEach((b, i) => { b.textContent = i < r ? "★" : "☆"; });
+    if (document.activeElement !== noteIn) noteIn.value = model.get("rating_note") || "";
+    rateMsg.textContent = model.get("rating_error") || "";
     drawTimes();
     drawMedia();
   }

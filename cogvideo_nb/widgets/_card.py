@@ -24,6 +24,7 @@ import traitlets
 from IPython.display import display, update_display
 
 from .._engine import Engine
+from .._errors import CogVideoError
 from .._html import job_html, make_poster, params_text, short_id
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
@@ -66,6 +67,11 @@ class JobCard(anywidget.AnyWidget):
     poster = traitlets.Unicode("").tag(sync=True)  # a small inline JPEG, or "" (none / undecodable)
     meta_text = traitlets.Unicode("").tag(sync=True)
     group = traitlets.Unicode("").tag(sync=True)
+    rating = traitlets.Int(0).tag(sync=True)  # 1-5 given by the viewer; 0: not rated yet
+    rating_note = traitlets.Unicode("").tag(sync=True)
+    rating_error = traitlets.Unicode("").tag(sync=True)
+    continues = traitlets.Unicode("").tag(sync=True)  # id of the job whose last frame this starts from
+    continues_text = traitlets.Unicode("").tag(sync=True)  # its short id and prompt, for the link
 
     def __init__(
         self, job: Job, engine: Engine, *, parts: list[tuple[str, bool]] | None = None, group: str = ""
@@ -99,12 +105,17 @@ class JobCard(anywidget.AnyWidget):
             note=job.note or "", error=job.error or "", emulated=job.emulated, created_at=job.created_at,
             submitted_at=job.submitted_at, expected_at=job.expected_at,
             finished_at=job.finished_at if job.done else None, kernel_now=time.time(),
+            rating=job.rating or 0, rating_note=job.rating_note or "", continues=job.continues or "",
         )  # fmt: skip
 
     def _apply(self) -> None:
         """Copy the job into traits; runs on the UI thread only."""
         job = self.job
         updates = self._light(job)
+        if job.continues and not self.continues_text:  # once: a ledger read, on the UI thread
+            found = self.engine.match(job.continues)
+            prompt = found[0].prompt if len(found) == 1 else ""
+            updates["continues_text"] = f"{job.continues[-8:]} · {prompt[:60]}"
         if job.status is JobStatus.SUCCEEDED and job.video_path is not None:
             if self.video_name != job.video_path.name:
                 cover = make_poster(job.cover_path)  # heavy, once per job, off the engine loop
@@ -152,6 +163,25 @@ class JobCard(anywidget.AnyWidget):
             BRIDGE.post(self.retry)
         elif action == "fetch":
             BRIDGE.post(self._send_video)
+        elif action == "rate":
+            rating, note = content.get("rating"), str(content.get("note") or "")
+            BRIDGE.post(lambda: self._rate(rating, note))
+
+    def _rate(self, rating: Any, note: str) -> None:
+        """Stars and note from the card into the ledger (UI thread); a bad value shows on the card."""
+        try:
+            self.engine.rate(self.job, int(rating) if rating else None, note.strip() or None)
+        except (CogVideoError, TypeError, ValueError) as exc:
+            self.rating_error = str(exc)
+            return
+        self.refresh_rating()
+
+    def refresh_rating(self) -> None:
+        """Show the job's stored rating and note (after ``%cogvideo rate``, or a click)."""
+        with self.hold_sync():
+            self.rating_error = ""
+            self.rating = self.job.rating or 0
+            self.rating_note = self.job.rating_note or ""
 
     def resume(self) -> None:
         """Wait for the same task again (no new task, no new cost)."""

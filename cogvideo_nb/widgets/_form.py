@@ -11,8 +11,10 @@ from typing import Any
 import ipywidgets as w
 
 from .._engine import Engine, get_engine
+from .._enhance import enhance
 from .._errors import CogVideoError
 from .._models import DEFAULT_MODEL, MODELS, OPTIONS
+from .._report import enhance_html
 from .._request import build_request
 from ._card import JobCard
 
@@ -93,6 +95,10 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.submit.on_click(self._on_submit)
         self._choices()
         self._count()
+        self.enhance = w.Checkbox(
+            value=False, description="Enhance first (free chat model)",
+            tooltip="an LLM rewrites the prompt into the long, detailed kind CogVideoX was trained on",
+        )  # fmt: skip
         flags = [c for c in self.controls.values() if isinstance(c, w.Checkbox)]
         options = w.HBox([self.model, *(c for c in self.controls.values() if c not in flags)],
                          layout=w.Layout(flex_flow="row wrap"))  # fmt: skip
@@ -101,7 +107,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         super().__init__(
             [self.hints, *self.fields.values(), self.prompt,
              w.HBox([self.counter, self.kept, self.use_parts]), options,
-             w.HBox(flags, layout=w.Layout(flex_flow="row wrap")), uploads, self.message, self.output]
+             w.HBox([*flags, self.enhance], layout=w.Layout(flex_flow="row wrap")), uploads,
+             self.message, self.output]
         )  # fmt: skip
 
     def _rebuild(self, _: Any = None, *, force: bool = False) -> None:
@@ -184,11 +191,18 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self._show_image()
 
     def _on_submit(self, _: Any = None) -> None:
+        engine = self._engine or get_engine()
+        original = self.prompt.value.strip()
+        text, shown = original, ""
         try:
             spec = MODELS[self.model.value]
             last = self._uploads(self.last_frame)
+            if self.enhance.value and original:  # the rewrite first, shown beside the original
+                s = engine.settings
+                text = enhance(original, api_key=s.api_key, base_url=s.base_url)
+                shown = enhance_html(original, text)
             request = build_request(
-                self.prompt.value, model=self.model.value, **self._options(),
+                text, model=self.model.value, **self._options(),
                 image=self._image() if "first" in spec.images else None,
                 last_frame=last[0] if last and "last" in spec.images else None,
                 references=self._uploads(self.references) if "reference" in spec.images else None,
@@ -198,8 +212,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
 
             self.message.value = f'<span style="color:#cf222e">{html.escape(str(exc))}</span>'
             return
-        self.message.value = ""
-        engine = self._engine or get_engine()
-        card = JobCard(engine.submit(request), engine)
+        self.message.value = shown
+        job = engine.submit(request, original_prompt=original if text != original else None)
+        card = JobCard(job, engine)
         self.cards.append(card)
         self.output.children = (card, *self.output.children)

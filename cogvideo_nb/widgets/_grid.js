@@ -1,6 +1,8 @@
 // Play, pause and restart every video of one comparison grid together. The bar outlives its
 // view: when the grid's output becomes static HTML, the page moves the bar into it.
-function render({ model, el }) {
+async function render({ model: proxy, el }) {
+  // Listen on the model itself, not the view's proxy: the bar outlives its view.
+  const model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const group = model.get("group");
   const page = (window.__cvnb ||= { cards: new Set(), grids: new Map(), started: false });
   let bar = page.grids.get(group);
@@ -29,7 +31,24 @@ function render({ model, el }) {
       });
       bar.append(b);
     }
-    bar.append(status);
+    // Export: one labelled MP4 of the finished clips plus a contact sheet, made by the kernel.
+    const exp = document.createElement("button");
+    exp.textContent = "Export";
+    exp.className = "cvnb-export";
+    exp.title = "one MP4 of the finished clips side by side, labelled, plus a contact-sheet PNG";
+    exp.addEventListener("click", () => { try { model.send({ action: "export" }); } catch (e) {} });
+    const exported = document.createElement("a");
+    exported.className = "cvnb-exported";
+    exported.target = "_blank";
+    const drawExport = () => {
+      exported.textContent = model.get("export_status") || "";
+      const url = model.get("export_url");
+      if (url) exported.href = url; else exported.removeAttribute("href");
+    };
+    model.on("change:export_status", drawExport);
+    model.on("change:export_url", drawExport);
+    drawExport();
+    bar.append(status, exp, exported);
     page.grids.set(group, bar);
   }
   el.append(bar);

@@ -17,8 +17,10 @@ import traitlets
 from IPython.display import display, update_display
 
 from .._engine import Engine
-from .._html import GRID_COLUMNS, diff_parts, grid_html
-from .._jobs import Job
+from .._errors import CogVideoError
+from .._html import GRID_COLUMNS, diff_parts, grid_html, rel_url
+from .._jobs import Job, JobStatus
+from ._bridge import BRIDGE
 from ._card import JobCard, static_bundle
 
 __all__ = ["CompareGrid"]
@@ -29,8 +31,32 @@ _HERE = Path(__file__).parent
 class _GridControls(anywidget.AnyWidget):
     _esm = _HERE / "_grid.js"
     _css = _HERE / "_card.css"
+    mid = traitlets.Unicode("").tag(sync=True)  # its own model id: the bar outlives its view
     group = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
+    export_status = traitlets.Unicode("").tag(sync=True)
+    export_url = traitlets.Unicode("").tag(sync=True)
+
+
+def _export(grid: CompareGrid) -> None:
+    """Render the grid's finished clips into one MP4 + contact sheet (UI thread, never the
+    engine loop or the kernel's main thread)."""
+    from .._media import contact_sheet_path, tile  # PyAV loads when someone exports
+
+    controls = grid.controls
+    jobs = [c.job for c in grid.cards if c.job.status is JobStatus.SUCCEEDED]
+    if not jobs:
+        controls.export_status = "nothing to export yet: no finished video in this grid"
+        return
+    controls.export_status = f"exporting {len(jobs)} clips…"
+    try:
+        out = tile(jobs, grid.engine.output_dir / f"grid-{grid.group}.mp4", columns=min(len(jobs), 3))
+    except CogVideoError as exc:
+        controls.export_status = f"export failed: {exc}"
+        return
+    with controls.hold_sync():
+        controls.export_url = rel_url(out) or ""
+        controls.export_status = f"{out.name} + {contact_sheet_path(out).name}"
 
 
 class CompareGrid(w.VBox):  # type: ignore[misc]
@@ -44,10 +70,17 @@ class CompareGrid(w.VBox):  # type: ignore[misc]
             JobCard(job, engine, parts=p, group=self.group) for job, p in zip(jobs, parts, strict=True)
         ]
         grid = w.GridBox(self.cards, layout=w.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="8px"))
+        self.engine = engine
         self.controls = _GridControls(group=self.group, title=self.title)
+        self.controls.mid = self.controls.model_id
+        self.controls.on_msg(self._on_msg)
         super().__init__([self.controls, grid])
         self.add_class("cvnb-grid")
         self.display_id = f"cvnb-grid-{self.group}"
+
+    def _on_msg(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
+        if content.get("action") == "export":
+            BRIDGE.post(lambda: _export(self))
 
     def show(self) -> None:
         """Display with a display id; the output becomes static HTML once every cell has ended."""
