@@ -18,7 +18,7 @@ from pathlib import Path
 
 __all__ = ["NOTEBOOKS", "copy_notebooks", "lab_main"]
 
-NOTEBOOKS = ("quickstart.ipynb", "prompt_design.ipynb", "comparison_grid.ipynb")
+NOTEBOOKS = ("quickstart.ipynb", "prompt_design.ipynb", "comparison_grid.ipynb", "prompt_lab.ipynb")
 DEFAULT_DIR = "cogvideo_notebooks"
 
 

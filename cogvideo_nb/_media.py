@@ -344,6 +344,9 @@ def tile(
     texts: list[str] | None = None
     if labels is True:
         texts = [_label_of(j) for j in jobs]
+        prompts = [j.prompt for j in jobs if isinstance(j, Job)]
+        if len(prompts) == n and len(set(prompts)) > 1:  # the prompts differ: show them, marked
+            texts = [f"{j.label}: {j.prompt}" if j.label else j.prompt for j in jobs if isinstance(j, Job)]
     elif labels:
         texts = [str(t) for t in labels]
         if len(texts) != n:

@@ -45,7 +45,7 @@ def test_the_wheel_ships_what_an_installed_package_needs(tmp_path: Path) -> None
     for needed in (
         "cogvideo_nb/py.typed", "cogvideo_nb/widgets/_card.js", "cogvideo_nb/widgets/_card.css",
         "cogvideo_nb/notebooks/quickstart.ipynb", "cogvideo_nb/notebooks/prompt_design.ipynb",
-        "cogvideo_nb/notebooks/comparison_grid.ipynb",
+        "cogvideo_nb/notebooks/comparison_grid.ipynb", "cogvideo_nb/notebooks/prompt_lab.ipynb",
     ):  # fmt: skip
         assert needed in names, needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))
