@@ -36,6 +36,7 @@ from ._errors import (
 )
 from ._jobs import Job, JobStatus
 from ._models import MODELS
+from ._report import write_report as report
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy
 from ._wire import Download, TaskState, TaskStatus
@@ -90,6 +91,7 @@ __all__ = [
     "last_frame",
     "load_ipython_extension",
     "rate",
+    "report",
     "resolve_settings",
     "resume",
     "stitch",

@@ -49,7 +49,7 @@ def test_public_names_are_pinned() -> None:
             "load_ipython_extension", "resolve_settings", "Engine", "Job", "JobStatus", "generate",
             "generate_many", "get_engine", "resume", "submit", "DuplicateRequestError",
             # issue 15: prompt craft and video tools
-            "PaidJobsError", "enhance", "aenhance", "last_frame", "stitch", "tile", "rate",
+            "PaidJobsError", "enhance", "aenhance", "last_frame", "stitch", "tile", "rate", "report",
         ]
     )  # fmt: skip
     for name in cogvideo_nb.__all__:
