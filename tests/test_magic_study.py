@@ -118,3 +118,12 @@ def test_stitch_report_and_rate_commands(shell: InteractiveShell, emulator: Emul
         shell.run_line_magic("cogvideo", f"stitch {a.id}")
     with pytest.raises(UsageError, match="invalid choice: 9"):
         shell.run_line_magic("cogvideo", f"rate {a.id} 9")
+
+
+def test_history_shows_both_prompts_and_the_rating(shell: InteractiveShell, emulator: Emulator) -> None:
+    with capture_output():
+        shell.run_cell_magic("cogvideo", "--enhance --wait", "a <kite> at the beach")
+    [job] = jobs_of(shell)
+    shell.run_line_magic("cogvideo", f"rate {job.id} 3 ok")
+    table = shell.run_line_magic("cogvideo", "history 5").data
+    assert "enhanced from: a &lt;kite&gt; at the beach" in table and "★★★ ok" in table
