@@ -1,10 +1,11 @@
 """Prompt enhancement: rewrite a short prompt into the long, detailed kind CogVideoX was trained on.
 
 The model's authors recommend this step (an LLM expands the prompt before generation). It goes
-through the platform's OpenAI-compatible ``POST /chat/completions`` with ``glm-4-flash``, which
-is free, and our own system prompt. The sync and async paths share every pure step (body,
-parsing, cleanup) and go through the same clients as video jobs: one key handling, one retry
-policy, the emulator when no key is set, an injectable httpx transport for tests.
+through the platform's OpenAI-compatible ``POST /chat/completions`` with its free chat model
+(``glm-4-flash``; on Z.ai ``glm-4.5-flash``) and our own system prompt. The sync and async paths
+share every pure step (body, parsing, cleanup) and go through the same clients as video jobs:
+one key handling, one retry policy, the emulator when no key is set, an injectable httpx
+transport for tests.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ._wire import raise_for_error
 
 __all__ = [
     "DEFAULT_CHAT_MODEL",
+    "FREE_CHAT_MODELS",
     "SYSTEM_PROMPT",
     "aenhance",
     "chat_body",
@@ -32,7 +34,9 @@ __all__ = [
     "prompt_diff",
 ]
 
-DEFAULT_CHAT_MODEL = "glm-4-flash"
+DEFAULT_CHAT_MODEL = "glm-4-flash"  # BigModel's free chat model
+FREE_CHAT_MODELS = {"bigmodel": "glm-4-flash", "zai": "glm-4.5-flash"}  # per platform
+_THINKS = re.compile(r"^glm-(4\.[5-9]|[5-9])")  # reasoning models: thinking off, a rewrite needs none
 MAX_PROMPT_CHARS = 512  # CogVideoX's prompt limit: the rewrite is made for CogVideoX
 
 SYSTEM_PROMPT = f"""\
@@ -64,7 +68,7 @@ def _check(prompt: str) -> str:
 
 def chat_body(prompt: str, model: str = DEFAULT_CHAT_MODEL) -> dict[str, Any]:
     """The ``/chat/completions`` JSON for one rewrite (low temperature: fewer surprises)."""
-    return {
+    body: dict[str, Any] = {
         "model": model,
         "messages": [
             {"role": "system", "content": SYSTEM_PROMPT},
@@ -74,6 +78,9 @@ def chat_body(prompt: str, model: str = DEFAULT_CHAT_MODEL) -> dict[str, Any]:
         "max_tokens": 512,
         "stream": False,
     }
+    if _THINKS.match(model):
+        body["thinking"] = {"type": "disabled"}
+    return body
 
 
 def clean_reply(text: str, limit: int = MAX_PROMPT_CHARS) -> str:
@@ -110,11 +117,11 @@ def parse_chat(response: httpx.Response) -> str:
     return clean_reply(content)
 
 
-def _args(client: Client | AsyncClient, prompt: str, model: str) -> dict[str, Any]:
+def _args(client: Client | AsyncClient, prompt: str, model: str | None) -> dict[str, Any]:
     return {
         "method": "POST",
         "url": f"{client.base_url}/chat/completions",
-        "json": chat_body(prompt, model),
+        "json": chat_body(prompt, model or FREE_CHAT_MODELS.get(client.provider, DEFAULT_CHAT_MODEL)),
         # The same per-request auth as video calls: the key is added at send time, never stored.
         "auth": client._bearer,
     }
@@ -123,20 +130,23 @@ def _args(client: Client | AsyncClient, prompt: str, model: str) -> dict[str, An
 def enhance(
     prompt: str,
     *,
-    model: str = DEFAULT_CHAT_MODEL,
+    model: str | None = None,
     client: Client | None = None,
     transport: httpx.BaseTransport | None = None,
     api_key: str | Secret | None = None,
     base_url: str | None = None,
+    provider: str | None = None,
     timeout: float = 60.0,
 ) -> str:
     """Rewrite ``prompt`` into a detailed CogVideoX prompt (in the same language); blocks.
 
+    ``model``: the chat model; by default the platform's free one (``glm-4-flash`` on BigModel,
+    ``glm-4.5-flash`` on Z.ai).
     Works offline on the emulator, which answers with a deterministic rule-based expansion.
     """
     _check(prompt)
     own = client is None
-    c = client or Client(api_key, base_url, transport=transport, timeout=timeout)
+    c = client or Client(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
         args = _args(c, prompt, model)
         return c._call(lambda: parse_chat(c._http.request(**args)))
@@ -148,17 +158,18 @@ def enhance(
 async def aenhance(
     prompt: str,
     *,
-    model: str = DEFAULT_CHAT_MODEL,
+    model: str | None = None,
     client: AsyncClient | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     api_key: str | Secret | None = None,
     base_url: str | None = None,
+    provider: str | None = None,
     timeout: float = 60.0,
 ) -> str:
     """:func:`enhance` as a coroutine, for the engine loop and async code."""
     _check(prompt)
     own = client is None
-    c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout)
+    c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
         await c._base()
         args = _args(c, prompt, model)

@@ -201,7 +201,7 @@ class CogVideoMagics(Magics):
     def _enhance(engine: Engine, text: str) -> str:
         """The rewrite goes where the engine's jobs go: the same key, platform, service or emulator."""
         s = engine.settings
-        return enhance(text, api_key=s.api_key, base_url=s.base_url)
+        return enhance(text, api_key=s.api_key, base_url=s.base_url, provider=s.provider)
 
     def _expand(self, args: Any, prompts: list[str], source: Job | None = None) -> list[Plan]:
         axes: list[tuple[str, list[str]]] = []

@@ -170,3 +170,18 @@ def test_prompt_diff_marks_what_the_rewrite_added() -> None:
     assert "".join(t for t, _ in right) == "A red fox runs in deep snow."
     _, zh = prompt_diff("狐狸", "一只狐狸")
     assert zh == [("一只", True), ("狐狸", False)]
+
+
+def test_each_platform_gets_its_free_chat_model() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return answer("A fox.")
+
+    mock = httpx.MockTransport(handler)
+    enhance("a fox", api_key=KEY, provider="zai", transport=mock)
+    enhance("a fox", api_key=KEY, provider="bigmodel", transport=mock)
+    zai, bigmodel = bodies
+    assert zai["model"] == "glm-4.5-flash" and zai["thinking"] == {"type": "disabled"}
+    assert bigmodel["model"] == "glm-4-flash" and "thinking" not in bigmodel

@@ -199,7 +199,7 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             last = self._uploads(self.last_frame)
             if self.enhance.value and original:  # the rewrite first, shown beside the original
                 s = engine.settings
-                text = enhance(original, api_key=s.api_key, base_url=s.base_url)
+                text = enhance(original, api_key=s.api_key, base_url=s.base_url, provider=s.provider)
                 shown = enhance_html(original, text)
             request = build_request(
                 text, model=self.model.value, **self._options(),
