@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from ._diff import diff_parts
 from ._errors import ValidationError
-from ._html import diff_parts
 from ._jobs import Job
 
 __all__ = ["Clip", "ClipInfo", "clip_info", "contact_sheet_path", "last_frame", "stitch", "tile"]

@@ -17,9 +17,10 @@ import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._diff import diff_parts
 from ._enhance import prompt_diff
 from ._errors import ValidationError
-from ._html import diff_parts, params_text, poster_data_url
+from ._html import params_text, poster_data_url
 from ._jobs import Job, JobStatus
 
 __all__ = ["enhance_html", "report_html", "runs_html", "write_report"]
