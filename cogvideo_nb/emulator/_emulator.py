@@ -235,6 +235,7 @@ class _Scheduler:
                 out_video=self.store.files_dir / task.video_name,
                 out_cover=self.store.files_dir / task.cover_name,
                 config=self.config,
+                variation=task.id,  # runs of one prompt differ, as with the real (seedless) API
             )
         except Exception as exc:  # a render bug must surface as FAIL, not as a task stuck forever
             log.exception("render failed for task %s", task.id)

@@ -86,8 +86,12 @@ def render_clip(
     out_video: Path,
     out_cover: Path,
     config: EmulatorConfig | None = None,
+    variation: str = "",
 ) -> RenderResult:
-    """Write ``out_video`` (MP4, faststart) and ``out_cover`` (PNG of frame 0) atomically."""
+    """Write ``out_video`` (MP4, faststart) and ``out_cover`` (PNG of frame 0) atomically.
+
+    ``variation`` (the task id) moves the disc differently in each run of one prompt, as the
+    API has no seed: colours come from the prompt, the motion from the run."""
     cfg = config or EmulatorConfig()
     src = _open_image(image)
     width, height = output_size(size, src.width / src.height if src else None)
@@ -95,7 +99,7 @@ def render_clip(
     n_frames = max(1, round(duration * cfg.duration_scale * rate))
     overlay = _Overlay(prompt, width, height, compact=src is not None)
     frames = _image_frames(src, width, height, n_frames) if src else None
-    scene = None if src else _Scene(prompt, width, height, n_frames)
+    scene = None if src else _Scene(prompt, width, height, n_frames, variation)
 
     tmp_video = _tmp_path(out_video)
     tmp_cover = _tmp_path(out_cover)
@@ -186,7 +190,7 @@ def _palette(prompt: str) -> tuple[U8, U8, U8]:
 class _Scene:
     """Text-to-video content: a scrolling two-colour gradient and a bouncing soft disc."""
 
-    def __init__(self, prompt: str, width: int, height: int, n_frames: int) -> None:
+    def __init__(self, prompt: str, width: int, height: int, n_frames: int, variation: str = "") -> None:
         c1, c2, accent = _palette(prompt)
         self.w, self.h, self.n = width, height, n_frames
         x = np.arange(2 * width, dtype=np.float32)
@@ -202,7 +206,7 @@ class _Scene:
         self.disc_a: U16 = (alpha * 255).astype(np.uint16)
         self.disc_fg: U16 = (alpha * accent).astype(np.uint16)
         self.r = r
-        seed = int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[3:5], "big")
+        seed = int.from_bytes(hashlib.sha256((prompt + variation).encode("utf-8")).digest()[3:5], "big")
         self.phase = seed / 65535 * 2 * np.pi
 
     def frame(self, i: int) -> U8:
