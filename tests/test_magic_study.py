@@ -3,10 +3,8 @@ the cost guard, and %cogvideo stitch / report / rate."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
-import numpy as np
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
@@ -14,7 +12,7 @@ from IPython.utils.capture import capture_output
 
 from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._media import clip_info, last_frame
+from cogvideo_nb._media import clip_info
 from cogvideo_nb.emulator import Emulator
 
 from .test_magic import SENTINEL, ip, jobs_of  # noqa: F401  (ip: the shell fixture, reused)
@@ -66,9 +64,9 @@ def test_n_runs_the_same_request_side_by_side(shell: InteractiveShell, emulator:
     assert {j.prompt for j in jobs} == {"a paper boat on a pond"} and {j.request.fps for j in jobs} == {60}
     assert [j.label for j in jobs] == ["run 1/3", "run 2/3", "run 3/3"]
     assert all(j.status is JobStatus.SUCCEEDED for j in jobs)
-    # the emulator, like the seedless API, makes each run different (same colours, other motion)
-    frames = [np.asarray(last_frame(j)).astype(int) for j in jobs]
-    assert min(np.abs(a - b).mean() for a, b in itertools.combinations(frames, 2)) > 1.0
+    # the emulator, like the seedless API, makes each run different (same colours, other motion);
+    # without that, one prompt renders to the very same bytes
+    assert len({j.video_sha256 for j in jobs}) == 3
     assert "application/vnd.jupyter.widget-view+json" in out.outputs[0].data  # one grid
     for bad in ("0", "5"):
         with pytest.raises(UsageError, match="1 to 4"):
