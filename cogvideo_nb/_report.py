@@ -103,7 +103,9 @@ def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> s
         f'<div class="prompt">{_runs(parts)}</div>',
     ]
     if original:
-        out.append(f'<details><summary class="meta">enhanced from</summary>{e(original)}</details>')
+        left, _ = prompt_diff(original, job.prompt)  # the user's words; what the rewrite dropped struck
+        theirs = "".join(f'<span class="del">{e(t)}</span>' if on else e(t) for t, on in left)
+        out.append(f'<details open><summary class="meta">enhanced from</summary>{theirs}</details>')
     if continues:
         out.append(f'<div class="meta">continues <a href="#run-{e(continues)}">{e(continues[:13])}</a></div>')
     if src:

@@ -55,7 +55,7 @@ def test_report_copies_videos_beside_it_and_escapes_everything(tmp_path: Path) -
         assert src.startswith("study_files/") and (out.parent / src).is_file()
     assert "★★★★☆" in text and "★★☆☆☆" in text and "not rated" in text
     assert "<mark>watercolor</mark>" in text and "<mark>claymation</mark>" in text
-    assert "enhanced from</summary>fox clay" in text
+    assert "enhanced from</summary>fox " in text and '<span class="del">clay</span>' in text
     assert text.count('poster="data:image/jpeg;base64,') == 3
     # the summary: one row per prompt with its mean rating
     assert "<td>4.0 (1 rated)</td>" in text
