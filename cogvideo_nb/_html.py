@@ -128,6 +128,17 @@ def _prompt_html(job: Job, parts: Sequence[tuple[str, bool]] | None) -> str:
     )
 
 
+def _origin_html(job: Job) -> str:
+    """Where the prompt and the first frame came from, so a saved notebook keeps the links."""
+    e = html.escape
+    bits = []
+    if job.original_prompt:
+        bits.append(f"enhanced from: {e(job.original_prompt)}")
+    if job.continues:
+        bits.append(f'continues <a href="#cvnb-card-{e(job.continues)}">{e(job.continues[-8:])}</a>')
+    return f'<div style="font-size:12px;color:#57606a">{" · ".join(bits)}</div>' if bits else ""
+
+
 def job_html(
     job: Job,
     *,
@@ -158,7 +169,7 @@ def job_html(
         f'<span style="background:{color};color:#fff;border-radius:10px;padding:1px 8px;margin-left:6px">'
         f"{e(job.status.value)}</span>{emulated}</div>"
         f'<div style="margin:6px 0;white-space:pre-wrap" title="{e(job.prompt)}">'
-        f"{_prompt_html(job, parts)}</div>"
+        f"{_prompt_html(job, parts)}</div>{_origin_html(job)}"
     )
     body = ""
     if job.status is JobStatus.SUCCEEDED and job.video_path is not None:

@@ -81,3 +81,15 @@ def test_enhance_html_marks_added_and_removed_words() -> None:
     assert "&lt;fox&gt;" in out and "<fox>" not in out
     assert "<mark>red</mark>" in out and "<mark>deep</mark>" in out
     assert '<span class="del">in</span>' in out
+
+
+def test_static_card_html_keeps_the_origin_escaped() -> None:
+    from cogvideo_nb._html import job_html
+
+    job = Job(
+        request=build_request("A fox <b>runs</b>."), original_prompt="fox <i>", continues="cvnb-abc123456789"
+    )
+    text = job_html(job)
+    assert "enhanced from: fox &lt;i&gt;" in text and "<i>" not in text
+    assert 'continues <a href="#cvnb-card-cvnb-abc123456789">23456789</a>' in text
+    assert "enhanced from" not in job_html(Job(request=build_request("plain")))
