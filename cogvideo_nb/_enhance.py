@@ -86,7 +86,10 @@ def chat_body(prompt: str, model: str = DEFAULT_CHAT_MODEL) -> dict[str, Any]:
 def clean_reply(text: str, limit: int = MAX_PROMPT_CHARS) -> str:
     """Strip the wrappers chat models add ("Prompt:", quotes, blank lines) and fit the API's
     512 characters, cutting at the last sentence (or word) end that fits."""
-    text = " ".join(text.split())
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    if len(paragraphs) > 1 and paragraphs[0].rstrip().endswith((":", "：")):
+        paragraphs = paragraphs[1:]  # "Here is the rewritten prompt:" and the like
+    text = " ".join(" ".join(paragraphs).split())
     text = _PREFIX.sub("", text).strip()
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] in _QUOTES:
         text = text[1:-1].strip()

@@ -119,6 +119,10 @@ def test_clean_reply_fits_the_prompt_limit_at_a_sentence_end() -> None:
     out = clean_reply(long)
     assert len(out) <= 512 and out.endswith("runs.")
     assert clean_reply("Enhanced prompt: 'a b c'") == "a b c"
+    assert (
+        clean_reply("Here is the rewritten prompt:\n\nA fox runs.\n\nIt is dawn.")
+        == "A fox runs. It is dawn."
+    )
     assert len(clean_reply("x" * 900)) == 512
 
 
