@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import urllib.error
 import urllib.request
 import uuid
 from typing import Any
@@ -51,7 +52,13 @@ def _save(nb: Notebook) -> None:
     nb.page.keyboard.press("Control+s")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        cells = _saved(nb.lab, nb.path)["cells"]
+        try:
+            cells = _saved(nb.lab, nb.path)["cells"]
+        except urllib.error.HTTPError as exc:  # read while the save is writing: ask again
+            if exc.code != 400:
+                raise
+            time.sleep(0.3)
+            continue
         if cells[1].get("outputs") and cells[2].get("outputs"):
             return
         time.sleep(0.3)
