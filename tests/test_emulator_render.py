@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from cogvideo_nb.emulator import EmulatorConfig, _render, output_size, render_clip
+from cogvideo_nb.emulator import EmulatorConfig, _media, _render, output_size, render_clip
 
 from ._emu import FAST, running, submit, top_level_atoms, wait_done
 
@@ -226,8 +226,8 @@ def test_real_media_mode_has_the_real_size_frame_count_and_bitrate(
 
 
 def test_real_media_default_size_is_short_side_1080() -> None:
-    assert _render.real_size(None) == (1920, 1080)
-    assert _render.real_size(None, 9 / 16) == (1080, 1920)
-    assert _render.real_size("3840x2160") == (3840, 2160)
+    assert _media.real_size(None) == (1920, 1080)
+    assert _media.real_size(None, 9 / 16) == (1080, 1920)
+    assert _media.real_size("3840x2160") == (3840, 2160)
     with pytest.raises(ValueError, match="media"):
         EmulatorConfig(media="huge")  # type: ignore[arg-type]

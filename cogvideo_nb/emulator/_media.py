@@ -19,6 +19,7 @@ count and x1.5 at 60 fps (the ratio YouTube's H.264 upload recommendations use b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -26,8 +27,13 @@ from pathlib import Path
 import av
 import numpy as np
 import numpy.typing as npt
+from PIL import Image
 
-__all__ = ["BITRATE_1080P30", "DISTINCT", "bitrate_for", "encode_real", "filler_nal"]
+from ._render import RenderResult, _even, _image_frames, _Overlay, _Scene, _tmp_path
+
+__all__ = [
+    "BITRATE_1080P30", "DISTINCT", "bitrate_for", "encode_real", "filler_nal", "real_size", "render_real",
+]  # fmt: skip
 
 BITRATE_1080P30 = 12_000_000  # bit/s
 DISTINCT = 8  # distinct pictures per clip; the rest of the frames repeat them in order
@@ -92,3 +98,42 @@ def encode_real(
             packet.is_keyframe = True
             c.mux(packet)
     return path.stat().st_size
+
+
+def real_size(size: str | None, image_aspect: float | None = None) -> tuple[int, int]:
+    """The size the real service returns: the requested one, else short side 1080 at the
+    source image's aspect (16:9 without one); even dims for yuv420p."""
+    if size:
+        w_s, _, h_s = size.lower().partition("x")
+        return _even(int(w_s)), _even(int(h_s))
+    aspect = image_aspect or 16 / 9
+    return (_even(1080 * aspect), 1080) if aspect >= 1 else (1080, _even(1080 / aspect))
+
+
+def render_real(
+    prompt: str, size: str | None, fps: int, duration: float, src: Image.Image | None,
+    out_video: Path, out_cover: Path,
+) -> RenderResult:  # fmt: skip
+    """Real size, rate, frame count and bytes; few distinct pictures (see ``_media``)."""
+    width, height = real_size(size, src.width / src.height if src else None)
+    n_frames = max(1, round(duration * fps))
+    overlay = _Overlay(prompt, width, height, compact=src is not None)
+    frames = _image_frames(src, width, height, min(DISTINCT, n_frames)) if src else None
+    scene = None if src else _Scene(prompt, width, height, n_frames)
+    tmp_video, tmp_cover = _tmp_path(out_video), _tmp_path(out_cover)
+
+    def picture(i: int) -> U8:
+        rgb = next(frames) if frames is not None else scene.frame(i)  # type: ignore[union-attr]
+        overlay.apply(rgb, (i + 1) / n_frames)
+        if i == 0:
+            Image.fromarray(rgb).save(tmp_cover, format="PNG", compress_level=1)
+        return rgb
+
+    try:
+        encode_real(tmp_video, width=width, height=height, fps=fps, n_frames=n_frames, picture=picture)
+        os.replace(tmp_cover, out_cover)
+        os.replace(tmp_video, out_video)
+    finally:
+        for tmp in (tmp_video, tmp_cover):
+            tmp.unlink(missing_ok=True)
+    return RenderResult(width, height, fps, n_frames)

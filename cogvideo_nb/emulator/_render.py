@@ -29,10 +29,9 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ._config import EmulatorConfig
-from ._media import DISTINCT, encode_real
 
 __all__ = [
-    "SHORT_SIDE", "RenderResult", "fetch_image", "font_source", "output_size", "real_size", "render_clip",
+    "SHORT_SIDE", "RenderResult", "fetch_image", "font_source", "output_size", "render_clip",
 ]  # fmt: skip
 
 log = logging.getLogger("cogvideo_nb.emulator")
@@ -94,7 +93,9 @@ def render_clip(
     cfg = config or EmulatorConfig()
     src = _open_image(image)
     if cfg.media == "real":
-        return _render_real(prompt, size, fps, duration, src, out_video, out_cover)
+        from ._media import render_real  # imports this module's drawing helpers
+
+        return render_real(prompt, size, fps, duration, src, out_video, out_cover)
     width, height = output_size(size, src.width / src.height if src else None)
     rate = cfg.render_fps or fps
     n_frames = max(1, round(duration * cfg.duration_scale * rate))
@@ -126,45 +127,6 @@ def render_clip(
         for tmp in (tmp_video, tmp_cover):
             tmp.unlink(missing_ok=True)
     return RenderResult(width, height, rate, n_frames)
-
-
-def real_size(size: str | None, image_aspect: float | None = None) -> tuple[int, int]:
-    """The size the real service returns: the requested one, else short side 1080 at the
-    source image's aspect (16:9 without one); even dims for yuv420p."""
-    if size:
-        w_s, _, h_s = size.lower().partition("x")
-        return _even(int(w_s)), _even(int(h_s))
-    aspect = image_aspect or 16 / 9
-    return (_even(1080 * aspect), 1080) if aspect >= 1 else (1080, _even(1080 / aspect))
-
-
-def _render_real(
-    prompt: str, size: str | None, fps: int, duration: float, src: Image.Image | None,
-    out_video: Path, out_cover: Path,
-) -> RenderResult:  # fmt: skip
-    """Real size, rate, frame count and bytes; few distinct pictures (see ``_media``)."""
-    width, height = real_size(size, src.width / src.height if src else None)
-    n_frames = max(1, round(duration * fps))
-    overlay = _Overlay(prompt, width, height, compact=src is not None)
-    frames = _image_frames(src, width, height, min(DISTINCT, n_frames)) if src else None
-    scene = None if src else _Scene(prompt, width, height, n_frames)
-    tmp_video, tmp_cover = _tmp_path(out_video), _tmp_path(out_cover)
-
-    def picture(i: int) -> U8:
-        rgb = next(frames) if frames is not None else scene.frame(i)  # type: ignore[union-attr]
-        overlay.apply(rgb, (i + 1) / n_frames)
-        if i == 0:
-            Image.fromarray(rgb).save(tmp_cover, format="PNG", compress_level=1)
-        return rgb
-
-    try:
-        encode_real(tmp_video, width=width, height=height, fps=fps, n_frames=n_frames, picture=picture)
-        os.replace(tmp_cover, out_cover)
-        os.replace(tmp_video, out_video)
-    finally:
-        for tmp in (tmp_video, tmp_cover):
-            tmp.unlink(missing_ok=True)
-    return RenderResult(width, height, fps, n_frames)
 
 
 def fetch_image(url: str, timeout: float = 5.0) -> bytes | None:
