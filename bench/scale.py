@@ -98,7 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ledger_rows = engine.ledger.count()
             ledger_bytes = folder_bytes(out)
             states = Counter(j.status.value for j in jobs)
-            bad = [j for j in jobs if j.status is not JobStatus.SUCCEEDED or not verify(j.video_path, j.video_sha256)]
+            ok = JobStatus.SUCCEEDED
+            bad = [j for j in jobs if j.status is not ok or not verify(j.video_path, j.video_sha256)]
             with urllib.request.urlopen(emu.base_url.split("/api/")[0] + "/_emulator/stats", timeout=10) as r:
                 tasks = len(json.loads(r.read())["tasks"])
             engine.close()
@@ -107,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             emu.stop()
     duplicates = max(0, tasks - n)
     lost = len(bad) + max(0, n - ledger_rows) + duplicates
-    print(f"{n} jobs, cap {CAP}, emulator tasks of {args.task_seconds:g} s in its own process, poll policy x{SCALE:g}")
+    print(f"{n} jobs, cap {CAP}, emulator tasks of {args.task_seconds:g} s in its own process, "
+          f"poll policy x{SCALE:g}")  # fmt: skip
     print(f"job states: {dict(states)}; emulator tasks made: {tasks}; ledger rows: {ledger_rows}")
     print(f"submitting all {n} took {submit_s:.2f} s on the caller's thread; the batch took {wall:.1f} s")
     print()
