@@ -101,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ok = JobStatus.SUCCEEDED
             bad = [j for j in jobs if j.status is not ok or not verify(j.video_path, j.video_sha256)]
             with urllib.request.urlopen(emu.base_url.split("/api/")[0] + "/_emulator/stats", timeout=10) as r:
-                tasks = len(json.loads(r.read())["tasks"])
+                stats = json.loads(r.read())
+            tasks, requests = len(stats["tasks"]), stats["requests"]
             engine.close()
             asyncio.set_event_loop(None)
         finally:
@@ -119,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             [
                 ["engine CPU, all threads, ms", cpu * 1000, cpu * 1000 / n],
                 ["  of which the engine loop thread, ms", loop * 1000, loop * 1000 / n],
+                ["requests: submit + polls", requests["submit"] + requests["poll"],
+                 (requests["submit"] + requests["poll"]) / n],
+                ["requests: file downloads", requests["file"], requests["file"] / n],
                 ["ledger on disk, kB", ledger_bytes / 1024, ledger_bytes / 1024 / n],
                 ["history(50) p50, ms", percentile(hist, 50), None],
                 ["history(50) p95, ms", percentile(hist, 95), None],
