@@ -89,7 +89,7 @@ class PollPolicy:
     max_interval: float = 15.0
     first_poll: float = 2.0  # with no history: first look after this, then 1.5x later each time
     jitter: float = 0.08  # +/- fraction, so jobs started together do not poll in lockstep
-    poll_cost: float = 0.32  # seconds of detection lag one request is worth avoiding
+    poll_cost: float = 0.28  # seconds of detection lag one request is worth avoiding
     _plans: dict[tuple[float, ...], list[float]] = field(default_factory=dict, repr=False, compare=False)
 
     def expected(self, key: str) -> float | None:

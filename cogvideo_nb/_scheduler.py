@@ -30,7 +30,7 @@ from ._wire import TaskStatus
 __all__ = ["MAX_RETRY_AFTER", "UNKNOWN_NOTE", "Scheduler"]
 
 MAX_RETRY_AFTER = 60.0  # a server asking for a day's pause gets a minute: we ask again then
-LEARN_BRACKET = 0.2  # a duration is learned when known to within this fraction of itself
+LEARN_BRACKET = 0.35  # learned when bracketed within this fraction (the no-history back-off gives 1/3)
 FIRST_POLL_BUDGET = 2.0  # the one poll owed even to a spent deadline
 SHARED_CAP_RECHECK = 0.5  # seconds between looks at other processes' tasks in flight
 UNKNOWN_NOTE = (
