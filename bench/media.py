@@ -65,12 +65,19 @@ def _sample() -> None:
         _peak[0] = max(_peak[0], _rss())
         time.sleep(0.05)
 threading.Thread(target=_sample, daemon=True).start()
+_gc = {{"start": 0.0, "worst": 0.0, "gen": -1}}  # the longest garbage collection: it stops every thread
+def _gc_watch(phase: str, info: dict) -> None:
+    if phase == "start":
+        _gc["start"] = time.perf_counter()
+    elif (took := time.perf_counter() - _gc["start"]) > _gc["worst"]:
+        _gc["worst"], _gc["gen"] = took, info["generation"]
+gc.callbacks.append(_gc_watch)
 """
 
 CELL = "get_ipython().run_cell_magic('cogvideo', '--size 1920x1080', {prompt!r})"
 
 BEFORE = """\
-gc.collect(); _rss0 = _rss(); _peak[0] = _rss0
+gc.collect(); _rss0 = _rss(); _peak[0] = _rss0; _gc["worst"] = 0.0
 print(json.dumps({"rss": _rss0}))
 """
 
@@ -83,12 +90,13 @@ AFTER = """\
 from collections import Counter
 from cogvideo_nb.widgets._bridge import BRIDGE
 BRIDGE.flush()
+_gc_worst = dict(_gc)
 _cards = [w for w in __import__("ipywidgets").Widget.widgets.values() if type(w).__name__ == "JobCard"]
 gc.collect()
 _jobs = list(get_engine().scheduler.jobs.values())
 print(json.dumps({
     "kernel": _kprobe.worst, "engine": _eprobe.worst, "rss": _rss(), "peak": _peak[0],
-    "kernel_spikes": _kprobe.spikes, "engine_spikes": _eprobe.spikes,
+    "kernel_spikes": _kprobe.spikes, "engine_spikes": _eprobe.spikes, "gc": _gc_worst,
     "status": Counter(j.status.value for j in _jobs),
     "bytes": [j.video_path.stat().st_size for j in _jobs if j.video_path is not None],
     "players": sum(bool(c.video_path) for c in _cards), "cards": len(_cards),
@@ -162,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     unshared(after["engine_spikes"], floor_spikes) * 1000,
                 ],
                 ["control: idle loop, bench process", floor * 1000, None],
+                [f"longest garbage collection in the kernel (gen {after['gc']['gen']})",
+                 after["gc"]["worst"] * 1000, None],
             ],
         )
     )
