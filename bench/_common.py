@@ -26,6 +26,7 @@ class StallProbe:
         self.worst = 0.0
         self.worst_at = 0.0  # wall clock, to line up stalls seen by probes on other loops
         self.samples = 0
+        self.spikes: list[tuple[float, float]] = []  # (wall clock, overshoot) of those over 10 ms
         self._task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
@@ -35,6 +36,8 @@ class StallProbe:
             over = time.perf_counter() - start - self.interval
             if over > self.worst:
                 self.worst, self.worst_at = over, time.time()
+            if over > 0.01 and len(self.spikes) < 10000:
+                self.spikes.append((time.time(), over))
             self.samples += 1
 
     def start(self) -> asyncio.Task[None]:
@@ -43,7 +46,7 @@ class StallProbe:
         return self._task
 
     def reset(self) -> None:
-        self.worst, self.worst_at, self.samples = 0.0, 0.0, 0
+        self.worst, self.worst_at, self.samples, self.spikes = 0.0, 0.0, 0, []
 
     def stop(self) -> None:
         if self._task is not None:
@@ -70,6 +73,19 @@ def idle_loop_probe() -> Iterator[StallProbe]:
     finally:
         done.set()
         thread.join(5)
+
+
+def unshared(
+    spikes: Sequence[Sequence[float]], control: Sequence[Sequence[float]], window: float = 0.1
+) -> float:
+    """The worst stall (s) of ``spikes`` that the control probe did not also see within
+    ``window`` s of it: what this loop suffered beyond the machine's own hiccups."""
+    worst = 0.0
+    for at, over in spikes:
+        # a stall of `over` s ending at `at` overlaps a control stall ending near it
+        if not any(abs(c_at - at) <= window + max(over, c_over) for c_at, c_over in control):
+            worst = max(worst, over)
+    return worst
 
 
 def percentile(values: Sequence[float], p: float) -> float:

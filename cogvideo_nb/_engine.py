@@ -76,6 +76,12 @@ class Engine:
         except BaseException:
             self.ledger.close()
             raise
+        if client is None and s.uses_emulator:
+            # Forking the emulator holds the GIL for tens of ms in a big process: do it here, in
+            # the caller's thread, not during the first job while the engine loop is busy.
+            from .emulator._process import prestart_background
+
+            prestart_background()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cogvideo-engine", daemon=True)
         self._thread.start()

@@ -89,7 +89,7 @@ class PollPolicy:
     max_interval: float = 15.0
     first_poll: float = 2.0  # with no history: first look after this, then 1.5x later each time
     jitter: float = 0.08  # +/- fraction, so jobs started together do not poll in lockstep
-    poll_cost: float = 0.25  # seconds of detection lag one request is worth avoiding
+    poll_cost: float = 0.28  # seconds of detection lag one request is worth avoiding
     _plans: dict[tuple[float, ...], list[float]] = field(default_factory=dict, repr=False, compare=False)
 
     def expected(self, key: str) -> float | None:
@@ -124,7 +124,10 @@ class PollPolicy:
         t[k] + (F(t[k]) - F(t[k-1])) / f(t[k]) - poll_cost, dense where finishing is likely;
         the first poll t[1] is chosen by golden-section search on the expected cost.
         """
-        ck = (round(mu, 4), round(sigma, 4), self.poll_cost, self.min_interval, self.max_interval)
+        # Keyed coarsely (1 % in the median, 0.005 in the spread): every finished job moves the
+        # estimate a little, and a plan costs ~10 ms of the engine loop; a 1 % shift of the
+        # window changes no poll by more than that, so nearby estimates share one plan.
+        ck = (round(mu, 2), round(sigma, 3), self.poll_cost, self.min_interval, self.max_interval)
         cached = self._plans.get(ck)
         if cached is not None:
             return cached
@@ -157,7 +160,7 @@ class PollPolicy:
 
         lo, hi = math.exp(mu - 4 * s), math.exp(mu)
         g = (math.sqrt(5) - 1) / 2
-        for _ in range(40):
+        for _ in range(24):  # the bracket shrinks to 1e-5 of its width: far below a poll's jitter
             a, b = hi - g * (hi - lo), lo + g * (hi - lo)
             if cost(schedule(a)) <= cost(schedule(b)):
                 hi = b

@@ -30,6 +30,7 @@ from ._wire import TaskStatus
 __all__ = ["MAX_RETRY_AFTER", "UNKNOWN_NOTE", "Scheduler"]
 
 MAX_RETRY_AFTER = 60.0  # a server asking for a day's pause gets a minute: we ask again then
+LEARN_BRACKET = 0.35  # learned when bracketed within this fraction (the no-history back-off gives 1/3)
 FIRST_POLL_BUDGET = 2.0  # the one poll owed even to a spent deadline
 SHARED_CAP_RECHECK = 0.5  # seconds between looks at other processes' tasks in flight
 UNKNOWN_NOTE = (
@@ -341,7 +342,8 @@ class Scheduler:
                 )  # fmt: skip
                 return False
             run_seconds = (last_seen_running + now) / 2 - started
-            if not resumed:  # a resumed job's start is not when the server started
+            # Learn only a tight bracket: a job seen done at its first poll ran anywhere in (0, wait]
+            if not resumed and now - last_seen_running <= LEARN_BRACKET * max(now - started, 1e-9):
                 self.policy.model.add(key, run_seconds)
             await self._move(
                 job, JobStatus.DOWNLOADING, video_url=state.video_url, cover_url=state.cover_url,

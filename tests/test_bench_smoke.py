@@ -56,7 +56,7 @@ def test_polling_bench_summary_is_computed_from_its_own_table() -> None:
     requests, lag, makespan = numbers(
         rf"polling: requests_ratio={NUMBER} lag_ratio={NUMBER} makespan_ratio={NUMBER}", last(output)
     )
-    base, warm = table_row(output, "baseline"), table_row(output, "ours, warm")
+    base, warm = table_row(output, "baseline (fixed 10 s)"), table_row(output, "ours, warm")
     # columns: requests/job, median lag, p95 lag, makespan, ... (rounded to 2 places when printed)
     assert requests == pytest.approx(warm[0] / base[0], abs=0.011)
     assert lag == pytest.approx(warm[1] / base[1], abs=0.011)
@@ -78,3 +78,30 @@ def test_kernel_bench_quick() -> None:
     assert states, output
     assert set(ast.literal_eval(states.group(1))) == {"succeeded"}, states.group(1)
     assert p95 == pytest.approx(table_row(output, "%%cogvideo")[1], abs=0.051)
+
+
+@pytest.mark.slow
+def test_scale_bench_quick_summary_matches_its_table() -> None:
+    output = run_bench("scale.py", "--quick", timeout=150)
+    jobs, cpu, history, ledger, lost = numbers(
+        rf"scale: jobs={NUMBER} cpu_ms_per_job={NUMBER} history_ms={NUMBER} "
+        rf"ledger_kb_per_job={NUMBER} lost={NUMBER}",
+        last(output),
+    )
+    assert jobs == 60 and lost == 0, output
+    assert cpu == pytest.approx(table_row(output, "engine CPU, all threads, ms")[1], abs=0.011)
+    assert history == pytest.approx(table_row(output, "history(50) p95, ms")[0], abs=0.011)
+    assert ledger == pytest.approx(table_row(output, "ledger on disk, kB")[1], abs=0.011)
+    assert "job states: {'succeeded': 60}" in output
+
+
+@pytest.mark.slow
+def test_media_bench_quick_summary_matches_its_table() -> None:
+    output = run_bench("media.py", "--quick", timeout=150)
+    stall, growth = numbers(rf"media: stall_ms={NUMBER} rss_growth_mb={NUMBER}", last(output))
+    worst = max(table_row(output, "kernel loop")[0], table_row(output, "engine loop")[0])
+    assert stall == pytest.approx(worst, abs=0.051)
+    assert growth == pytest.approx(table_row(output, "after all 12 cards show the player")[-1], abs=0.051)
+    assert "job states: {'succeeded': 12}; cards 12, showing the player: 12" in output
+    sizes = re.search(r"videos: 12, (\d+\.\d)-(\d+\.\d) MB each", output)
+    assert sizes and float(sizes.group(1)) > 5, output  # real-size 1080p clips, not the small ones

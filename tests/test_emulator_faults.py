@@ -189,6 +189,33 @@ def test_ensure_background_shares_one_process(tmp_path: Path, monkeypatch: pytes
         _process._shared.stop()
 
 
+def test_an_emulated_engine_spawns_the_emulator_when_it_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fork happens in the caller's thread at engine creation, never during the first job
+    on the engine loop; the first request only connects to the child already started."""
+    from cogvideo_nb._config import resolve_settings
+    from cogvideo_nb._engine import Engine
+
+    for name in ("ZHIPUAI_API_KEY", "ZAI_API_KEY", "ZHIPUAI_BASE_URL", "ZAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COGVIDEO_EMULATOR_STATE", str(tmp_path / "emu"))
+    monkeypatch.setattr(_process, "_shared", None)
+    monkeypatch.setattr(_process, "_pending", None)
+    engine = Engine(resolve_settings(output_dir=tmp_path / "out"))
+    try:
+        assert _process._pending is not None, "no emulator was spawned with the engine"
+        spawned = _process._pending[0]
+        url = _process.ensure_background()
+        assert _process._shared is not None and _process._shared.proc is spawned
+        assert _process._pending is None
+        assert httpx.get(url.replace("/api/paas/v4", "/_emulator/health")).json()["emulated"] is True
+    finally:
+        engine.close()
+        if _process._shared is not None:
+            _process._shared.stop()
+
+
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL and /proc")
 def test_child_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
     code = (

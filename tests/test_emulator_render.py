@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from cogvideo_nb.emulator import EmulatorConfig, _render, output_size, render_clip
+from cogvideo_nb.emulator import EmulatorConfig, _media, _render, output_size, render_clip
 
 from ._emu import FAST, running, submit, top_level_atoms, wait_done
 
@@ -198,3 +198,36 @@ def test_the_seed_chinese_prompt_is_drawn_with_real_glyphs(tmp_path: Path) -> No
     result = render_clip(SEED_PROMPT, size="1920x1080", fps=8, duration=0.25,
                          out_video=tmp_path / "v.mp4", out_cover=tmp_path / "c.png")  # fmt: skip
     assert result.frames >= 1 and (tmp_path / "c.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("size", "fps", "duration"), [("1920x1080", 30, 5), ("1280x720", 60, 2)])
+def test_real_media_mode_has_the_real_size_frame_count_and_bitrate(
+    tmp_path: Path, size: str, fps: int, duration: int
+) -> None:
+    from cogvideo_nb.emulator._media import bitrate_for
+
+    video, cover = tmp_path / "v.mp4", tmp_path / "c.png"
+    config = EmulatorConfig.from_env({"COGVIDEO_EMULATOR_MEDIA": "real"})
+    result = render_clip("a lighthouse", size=size, fps=fps, duration=duration, out_video=video,
+                         out_cover=cover, config=config)  # fmt: skip
+    width, height = (int(v) for v in size.split("x"))
+    assert (result.width, result.height, result.fps, result.frames) == (width, height, fps, duration * fps)
+    with av.open(str(video)) as container:  # the container header says what a player will see
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.frames) == (width, height, duration * fps)
+        assert stream.average_rate == fps and stream.codec_context.name == "h264"
+        decoded = [f for f in container.decode(stream)]  # every frame decodes, filler and all
+    assert len(decoded) == duration * fps and decoded[-1].width == width
+    target = bitrate_for(width, height, fps) * duration / 8
+    assert abs(video.stat().st_size - target) / target < 0.02, video.stat().st_size
+    assert video.stat().st_size > 1_000_000  # real sizes: MB, not the small mode's KB
+    with Image.open(cover) as img:
+        assert img.size == (width, height)
+
+
+def test_real_media_default_size_is_short_side_1080() -> None:
+    assert _media.real_size(None) == (1920, 1080)
+    assert _media.real_size(None, 9 / 16) == (1080, 1920)
+    assert _media.real_size("3840x2160") == (3840, 2160)
+    with pytest.raises(ValueError, match="media"):
+        EmulatorConfig(media="huge")  # type: ignore[arg-type]

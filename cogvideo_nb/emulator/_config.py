@@ -27,6 +27,7 @@ FAULT_KNOBS = (
 
 Timing = Literal["fixed", "uniform", "lognormal"]
 Duplicates = Literal["echo", "error"]
+Media = Literal["small", "real"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class EmulatorConfig:
     number, e.g. 1 for cogvideox-3), beyond which a submit gets 429 code 1302.
     ``duplicates``: how a repeated ``request_id`` is answered, per the two readings of the API
     notes: ``echo`` (the original task) or ``error`` (HTTP 400, code 1231, no task id).
+    ``media``: ``small`` clips (short side 240) or ``real`` ones (the requested size and frame
+    count at the real service's bitrate; env ``COGVIDEO_EMULATOR_MEDIA=real``).
     Env: ``COGVIDEO_EMULATOR_<FIELD>`` (``KEYS`` for accepted_keys, comma-separated lists) and
     ``COGVIDEO_EMULATOR_FAULTS="p_500=0.1,p_429=0.05"``.
     """
@@ -80,6 +83,9 @@ class EmulatorConfig:
     render_fps: int | None = 16
     duration_scale: float = 1.0
     render_workers: int = 2
+    # "small": short side 240 at render_fps (fast, the default); "real": the requested size, fps
+    # and frame count at the real service's bitrate (see _media; render_fps/duration_scale unused).
+    media: Media = "small"
 
     def __post_init__(self) -> None:
         for name in ("p_500", "p_429", "p_drop", "p_drop_after", "p_slow", "p_malformed"):
@@ -87,6 +93,8 @@ class EmulatorConfig:
         _check_probability("p_fail", self.p_fail)
         if self.duplicates not in ("echo", "error"):
             raise ValueError(f"duplicates must be echo or error, not {self.duplicates!r}")
+        if self.media not in ("small", "real"):
+            raise ValueError(f"media must be small or real, not {self.media!r}")
         if self.timing not in ("fixed", "uniform", "lognormal"):
             raise ValueError(f"timing must be fixed, uniform or lognormal, not {self.timing!r}")
         if self.time_scale < 0 or self.duration_scale <= 0:
@@ -122,6 +130,8 @@ class EmulatorConfig:
                 changes[name] = None if raw.lower() == "none" else int(raw)
         if (raw := get("DUPLICATES")) is not None:
             changes["duplicates"] = raw.strip().lower()
+        if (raw := get("MEDIA")) is not None:
+            changes["media"] = raw.strip().lower()
         if (raw := get("TIMING")) is not None:
             changes["timing"] = raw.strip().lower()
         if (raw := get("RENDER_FPS")) is not None:

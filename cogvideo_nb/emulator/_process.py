@@ -19,11 +19,12 @@ from typing import IO
 
 from ._config import ENV_PREFIX, EmulatorConfig, default_state_dir
 
-__all__ = ["BackgroundEmulator", "ensure_background", "start_background"]
+__all__ = ["BackgroundEmulator", "ensure_background", "prestart_background", "start_background"]
 
 STATE_ENV = ENV_PREFIX + "STATE"
 _URL_RE = re.compile(r"listening on (http://\S+)")
 _shared: BackgroundEmulator | None = None
+_pending: tuple[subprocess.Popen[str], Path] | None = None  # spawned by prestart_background
 _shared_lock = threading.Lock()
 
 
@@ -69,6 +70,12 @@ def start_background(
     The child takes its knobs from this process's ``COGVIDEO_EMULATOR_*`` env vars, overridden
     by ``config`` if given. Its stderr goes to ``<state_dir>/emulator.log``.
     """
+    proc, state = _spawn(state_dir, config)
+    return _connect(proc, state, timeout)
+
+
+def _spawn(state_dir: str | Path | None, config: EmulatorConfig | None) -> tuple[subprocess.Popen[str], Path]:
+    """Fork and exec the child; returns at once (it prints its URL when it listens)."""
     state = Path(state_dir).expanduser() if state_dir else default_state_dir()
     state.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -87,6 +94,11 @@ def start_background(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file, env=env,
             text=True, encoding="utf-8", start_new_session=os.name == "posix",
         )  # fmt: skip
+    return proc, state
+
+
+def _connect(proc: subprocess.Popen[str], state: Path, timeout: float) -> BackgroundEmulator:
+    """Wait for the child's URL line; a child that never says it is stopped and reported."""
     line = _first_line(proc.stdout, timeout) if proc.stdout else None
     match = _URL_RE.search(line or "")
     if match is None:
@@ -99,12 +111,37 @@ def start_background(
     return handle
 
 
+def prestart_background() -> None:
+    """Spawn the shared emulator now, in the caller's thread, without waiting for it to listen.
+
+    Forking a large process (a kernel) holds the GIL for tens of ms: an engine calls this when
+    it is made, so that cost never lands on its loop while jobs run; the wait for the child's
+    URL happens later, in :func:`ensure_background`, blocked on a pipe (GIL released).
+    """
+    global _pending
+    with _shared_lock:
+        if (_shared is None or not _shared.alive()) and _pending is None:
+            _pending = _spawn(None, None)
+            atexit.register(_stop_pending)
+
+
+def _stop_pending() -> None:
+    """At exit: a child spawned early but never used goes with us (it also watches our pid)."""
+    pending = _pending
+    if pending is not None:
+        BackgroundEmulator(*pending[:1], "", pending[1]).stop()
+
+
 def ensure_background() -> str:
     """Base URL of this interpreter's one shared background emulator, started on first use."""
-    global _shared
+    global _shared, _pending
     with _shared_lock:
         if _shared is None or not _shared.alive():
-            _shared = start_background()
+            pending, _pending = _pending, None
+            if pending is not None and pending[0].poll() is None:
+                _shared = _connect(*pending, timeout=20.0)
+            else:
+                _shared = start_background()
         return _shared.base_url
 
 

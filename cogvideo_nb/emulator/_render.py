@@ -30,7 +30,9 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ._config import EmulatorConfig
 
-__all__ = ["SHORT_SIDE", "RenderResult", "fetch_image", "font_source", "output_size", "render_clip"]
+__all__ = [
+    "SHORT_SIDE", "RenderResult", "fetch_image", "font_source", "output_size", "render_clip",
+]  # fmt: skip
 
 log = logging.getLogger("cogvideo_nb.emulator")
 
@@ -94,6 +96,10 @@ def render_clip(
     API has no seed: colours come from the prompt, the motion from the run."""
     cfg = config or EmulatorConfig()
     src = _open_image(image)
+    if cfg.media == "real":
+        from ._media import render_real  # imports this module's drawing helpers
+
+        return render_real(prompt, size, fps, duration, src, out_video, out_cover)
     width, height = output_size(size, src.width / src.height if src else None)
     rate = cfg.render_fps or fps
     n_frames = max(1, round(duration * cfg.duration_scale * rate))
