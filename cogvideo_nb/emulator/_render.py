@@ -214,9 +214,13 @@ class _Scene:
         self.r = r
         seed = int.from_bytes(hashlib.sha256((prompt + variation).encode("utf-8")).digest()[3:5], "big")
         self.phase = seed / 65535 * 2 * np.pi
+        # A run's own start on the background too: on small renders two phases can round to the
+        # same disc positions, so a second, independent offset keeps runs of one prompt distinct.
+        digest = hashlib.sha256(variation.encode("utf-8")).digest() if variation else b"\0" * 8
+        self.offset = int.from_bytes(digest[:4], "big") % width
 
     def frame(self, i: int) -> U8:
-        shift = int(i * self.w / max(self.n, 1)) % self.w
+        shift = (int(i * self.w / max(self.n, 1)) + self.offset) % self.w
         out: U8 = self.bg[:, shift : shift + self.w].copy()
         t = i / max(self.n, 1) * 2 * np.pi
         cx = int((self.w - 2 * self.r) * (0.5 + 0.45 * np.sin(t + self.phase))) + self.r
