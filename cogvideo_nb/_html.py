@@ -30,6 +30,7 @@ __all__ = [
     "poster_data_url",
     "rel_url",
     "short_id",
+    "warm_posters",
 ]
 
 _STYLE = (
@@ -84,6 +85,15 @@ def make_poster(cover: Path | None, width: int = 480) -> Poster | None:
     return _poster(str(cover), st.st_mtime_ns, st.st_size, width)
 
 
+def warm_posters() -> None:
+    """Import Pillow and its cover decoders now. Call it where a user's cell is running anyway
+    (``%load_ext``): imported by the first poster instead, on the UI thread while results land,
+    it holds the GIL for ~100 ms and stalls the kernel's loop (bench/media.py)."""
+    from PIL import Image
+
+    Image.preinit()
+
+
 @functools.lru_cache(maxsize=256)
 def _poster(path: str, _mtime: int, _size: int, width: int) -> Poster | None:
     import warnings
@@ -97,9 +107,11 @@ def _poster(path: str, _mtime: int, _size: int, width: int) -> Poster | None:
                 if img.width * img.height > MAX_POSTER_PIXELS:
                     return None
                 w, h = img.size
+                # A JPEG decodes at reduced scale (draft), then a box reduce before the resample
+                # (reducing_gap): a 1080p cover costs about a third of a full-size resample.
+                img.draft("RGB", (width, max(1, h * width // max(w, 1))))
                 img = img.convert("RGB")
-                if img.width > width:
-                    img = img.resize((width, max(1, round(img.height * width / img.width))))
+                img.thumbnail((width, img.height), reducing_gap=2.0)
                 buf = io.BytesIO()
                 img.save(buf, format="JPEG", quality=80)
     except Exception:  # any undecodable cover: no poster, the video still shows

@@ -25,7 +25,7 @@ from IPython.display import display, update_display
 
 from .._engine import Engine
 from .._errors import CogVideoError
-from .._html import job_html, make_poster, params_text, short_id
+from .._html import job_html, make_poster, params_text, short_id, warm_posters
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 
@@ -34,6 +34,7 @@ __all__ = ["MAX_TRANSFER_BYTES", "JobCard", "static_bundle"]
 _HERE = Path(__file__).parent
 # A video outside the server's root is sent once through the kernel, up to this size.
 MAX_TRANSFER_BYTES = 256 << 20
+warm_posters()  # cards make posters: import Pillow with this module (at %load_ext), not later
 
 
 def static_bundle(html_text: str, plain: str) -> dict[str, str]:
