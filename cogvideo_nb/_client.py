@@ -360,6 +360,9 @@ class AsyncClient(_BaseClient):
             provider=provider,
         )  # fmt: skip
         self._http = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
+        # Result files come from another origin: their own pool, so each API request checks only
+        # the API's idle connections (httpcore looks at every idle one per request; bench/scale.py)
+        self._files = httpx.AsyncClient(transport=transport, timeout=timeout, follow_redirects=True)
         self._sleep = sleep
 
     async def _call(
@@ -429,12 +432,13 @@ class AsyncClient(_BaseClient):
         cap = max_bytes if max_bytes is not None else cap_for(kind)
 
         async def attempt() -> Download:
-            return await stream_async(self._http, url, path, kind=kind, max_bytes=cap)
+            return await stream_async(self._files, url, path, kind=kind, max_bytes=cap)
 
         return await self._call(attempt, budget=self.download_timeout)
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        await self._files.aclose()
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._client import AsyncClient
 
 __all__ = [
-    "MAX_COVER_BYTES", "MAX_VIDEO_BYTES", "FileSink", "cap_for", "clean_stale_parts",
+    "MAX_COVER_BYTES", "MAX_VIDEO_BYTES", "FileSink", "accept", "cap_for", "clean_stale_parts",
     "file_stem", "save_results", "stream_async", "stream_sync", "verify",
 ]  # fmt: skip
 
@@ -56,41 +56,44 @@ def _local(dest: Path, exc: OSError) -> ConfigError:
     return ConfigError(f"cannot write {dest}: {exc.strerror or exc}")
 
 
+def accept(response: httpx.Response, kind: str, max_bytes: int) -> str:
+    """The response's content type, or the DownloadError that says why it is not our file.
+    Pure, so the engine checks on its loop before reading a byte of the body."""
+    if response.status_code in (403, 404, 410):
+        raise DownloadError(
+            f"result URL refused with HTTP {response.status_code}; it has probably expired",
+            status_code=response.status_code,
+            expired=True,
+        )
+    if response.status_code >= 400:
+        code = response.status_code
+        raise DownloadError(f"download failed with HTTP {code}", status_code=code)
+    ctype: str = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (ctype.startswith(_ACCEPT[kind]) or ctype in _NEUTRAL):
+        raise DownloadError(f"expected a {kind} file but the server sent {ctype!r}")
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise DownloadError(f"file is {int(declared)} bytes, over the {max_bytes}-byte cap")
+    return ctype
+
+
 class FileSink:
     """Streams one response into ``dest`` atomically: temp file, size cap, sha256, then rename.
 
-    The temp name carries our pid, so a clean-up on start never removes a live process's file.
-    Local write failures are ConfigErrors naming the file (retrying the download cannot help).
+    The temp file is made by the first write, so a small file costs the engine one worker-thread
+    hop (open, write, commit) instead of three. The temp name carries our pid, so a clean-up on
+    start never removes a live process's file. Local write failures are ConfigErrors naming the
+    file (retrying the download cannot help).
     """
 
     def __init__(self, response: httpx.Response, dest: Path, *, kind: str, max_bytes: int) -> None:
-        if response.status_code in (403, 404, 410):
-            raise DownloadError(
-                f"result URL refused with HTTP {response.status_code}; it has probably expired",
-                status_code=response.status_code,
-                expired=True,
-            )
-        if response.status_code >= 400:
-            raise DownloadError(
-                f"download failed with HTTP {response.status_code}", status_code=response.status_code
-            )
-        ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not (ctype.startswith(_ACCEPT[kind]) or ctype in _NEUTRAL):
-            raise DownloadError(f"expected a {kind} file but the server sent {ctype!r}")
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise DownloadError(f"file is {int(declared)} bytes, over the {max_bytes}-byte cap")
-        self.dest, self.content_type, self.max_bytes = dest, ctype, max_bytes
-        try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.{os.getpid()}.", suffix=".part", dir=dest.parent)
-        except OSError as exc:
-            raise _local(dest, exc) from None
-        self._tmp = Path(tmp)
-        self._file: IO[bytes] = os.fdopen(fd, "wb")
-        self._hash = hashlib.sha256()
+        self.content_type = accept(response, kind, max_bytes)
+        self.dest, self.max_bytes = dest, max_bytes
         self.size = 0  # bytes received (counted against the cap)
         self.written = 0
+        self._hash = hashlib.sha256()
+        self._file: IO[bytes] | None = None
+        self._tmp: Path | None = None
 
     def count(self, chunk: bytes) -> None:
         """Account for a chunk before it is written: the cap holds for decoded bytes too."""
@@ -98,35 +101,54 @@ class FileSink:
         if self.size > self.max_bytes:
             raise DownloadError(f"file grew over the {self.max_bytes}-byte cap")
 
+    def _open(self) -> IO[bytes]:
+        if self._file is None:
+            try:
+                self.dest.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{self.dest.name}.{os.getpid()}.", suffix=".part", dir=self.dest.parent
+                )
+            except OSError as exc:
+                raise _local(self.dest, exc) from None
+            self._tmp, self._file = Path(tmp), os.fdopen(fd, "wb")
+        return self._file
+
     def write(self, chunk: bytes) -> None:
         self._hash.update(chunk)
         try:
-            self._file.write(chunk)
+            self._open().write(chunk)
         except OSError as exc:
             raise _local(self.dest, exc) from None
         self.written += len(chunk)
 
     def write_all(self, chunks: list[bytes]) -> None:
-        """One worker-thread hop for a batch, joined off the loop (no copy on the loop)."""
+        """A batch joined here, in the worker thread, not on the loop."""
         self.write(b"".join(chunks))
 
-    def commit(self) -> Download:
+    def commit(self, rest: list[bytes] | None = None) -> Download:
+        """Write ``rest``, then fsync and rename: the last hop of a download."""
+        if rest or self._file is None:
+            self.write_all(rest or [])
+        file, tmp = self._open(), self._tmp
+        assert tmp is not None
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            os.chmod(self._tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-            os.replace(self._tmp, self.dest)
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
+            os.replace(tmp, self.dest)
         except OSError as exc:
             self.discard()
             raise _local(self.dest, exc) from None
         return Download(self.dest, self._hash.hexdigest(), self.size, self.content_type)
 
     def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
-        with contextlib.suppress(OSError):
-            self._tmp.unlink(missing_ok=True)
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink(missing_ok=True)
 
 
 def _late(deadline: float | None, url: str) -> None:
@@ -160,9 +182,7 @@ async def stream_async(
     """
     loop = asyncio.get_running_loop()
     async with http.stream("GET", url) as response:
-        sink = await loop.run_in_executor(
-            None, lambda: FileSink(response, dest, kind=kind, max_bytes=max_bytes)
-        )
+        sink = FileSink(response, dest, kind=kind, max_bytes=max_bytes)  # no I/O until a write
         try:
             batch: list[bytes] = []
             async for chunk in response.aiter_bytes():
@@ -171,9 +191,7 @@ async def stream_async(
                 if sink.size - sink.written >= _BATCH:
                     await loop.run_in_executor(None, sink.write_all, batch)
                     batch = []
-            if batch:
-                await loop.run_in_executor(None, sink.write_all, batch)
-            return await loop.run_in_executor(None, sink.commit)
+            return await loop.run_in_executor(None, sink.commit, batch)
         except BaseException:
             sink.discard()
             raise

@@ -34,18 +34,27 @@ class Slots:
 
     async def acquire(self) -> None:
         async with self._cond:
-            await self._cond.wait_for(lambda: self.used < self.limit)
+            try:
+                await self._cond.wait_for(lambda: self.used < self.limit)
+            except BaseException:
+                self._wake()  # a wake-up this waiter took when it was cancelled goes to the next
+                raise
             self.used += 1
 
     async def release(self) -> None:
         async with self._cond:
             self.used -= 1
-            self._cond.notify_all()
+            self._wake()
 
     async def set_limit(self, limit: int) -> None:
         async with self._cond:
             self.limit = limit
-            self._cond.notify_all()
+            self._wake()
+
+    def _wake(self) -> None:
+        """Wake as many waiters as there are free slots, first come first served: with a
+        thousand jobs queued, waking them all on every release cost O(n) per job."""
+        self._cond.notify(max(0, self.limit - self.used))
 
 
 class _Model:

@@ -360,3 +360,27 @@ def test_a_gzip_bomb_answer_is_cut_at_the_size_cap() -> None:
     with pytest.raises(ProtocolError, match="over 1048576 bytes"):
         Client("sk", BASE, transport=httpx.MockTransport(handler), sleep=lambda s: None).get("t-1")
     assert time.monotonic() - started < 2
+
+
+async def test_async_download_of_many_chunks_and_of_nothing(tmp_path: Path) -> None:
+    """Batches cross the 1 MiB write boundary intact; an empty body still makes its file (the
+    temp file is only made by the first write, which for an empty body is the commit)."""
+    import hashlib
+
+    parts = [bytes([i]) * 300_000 for i in range(9)]  # 2.7 MB in 9 chunks
+
+    def chunked(request: httpx.Request) -> httpx.Response:
+        async def body():  # type: ignore[no-untyped-def]
+            for p in parts:
+                yield p
+
+        return httpx.Response(200, content=body(), headers={"content-type": "video/mp4"})
+
+    empty = httpx.Response(200, content=b"", headers={"content-type": "image/png"})
+    async with AsyncClient("sk-test", BASE, transport=Script([chunked, empty]).async_()) as c:
+        big = await c.download("https://cdn.test/v.mp4", tmp_path / "v.mp4")
+        none = await c.download("https://cdn.test/c.png", tmp_path / "c.png", kind="image")
+    assert big.path.read_bytes() == b"".join(parts) and big.size == 2_700_000
+    assert big.sha256 == hashlib.sha256(b"".join(parts)).hexdigest()
+    assert none.path.read_bytes() == b"" and none.sha256 == hashlib.sha256(b"").hexdigest()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "v.mp4"]  # no .part left

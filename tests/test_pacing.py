@@ -77,3 +77,39 @@ async def test_a_429_on_one_model_slows_only_that_model(tmp_path: Path) -> None:
     assert pro.gap > 0 and flash.gap == 0.0  # only the limited model slowed down
     assert flash.slots.limit == model_concurrency("cogvideox-flash")
     await s.aclose()
+
+
+async def test_a_freed_slot_goes_to_the_waiters_in_order() -> None:
+    from cogvideo_nb._pacing import Slots
+
+    slots, got = Slots(1), []
+    await slots.acquire()
+
+    async def waiter(name: str) -> None:
+        await slots.acquire()
+        got.append(name)
+
+    tasks = [asyncio.create_task(waiter(n)) for n in "abc"]
+    await asyncio.sleep(0)
+    for expected in ("a", "ab", "abc"):
+        await slots.release()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert "".join(got) == expected  # one slot, one waiter through, first come first served
+    await asyncio.gather(*tasks)
+
+
+async def test_a_waiter_cancelled_after_its_wake_up_passes_the_slot_on() -> None:
+    """Only as many waiters are woken as slots are free: a woken waiter that is then cancelled
+    must hand its wake-up to the next one, or the slot stays free with someone waiting forever."""
+    from cogvideo_nb._pacing import Slots
+
+    slots = Slots(1)
+    await slots.acquire()
+    first = asyncio.create_task(slots.acquire())
+    second = asyncio.create_task(slots.acquire())
+    await asyncio.sleep(0)
+    await slots.release()  # wakes `first` only
+    first.cancel()
+    await asyncio.wait_for(second, 2)
+    assert first.cancelled() and slots.used == 1
