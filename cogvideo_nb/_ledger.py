@@ -209,6 +209,22 @@ class Ledger:
         if journal and _journaled(job):
             self._journal(cols, body)
 
+    def record_if_owned(self, job: Job) -> bool:
+        """Write the job's move only while its row is still ours, in one statement: False (and
+        nothing written) when another process has adopted it. Saves the engine a separate
+        ownership read before each download."""
+        sql, args, cols, body = self._upsert(job)
+        try:
+            with self._lock:
+                cur = self._db.execute(sql + " WHERE jobs.owner IS excluded.owner", args)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
+        if cur.rowcount == 0:
+            return False
+        if _journaled(job):
+            self._journal(cols, body)
+        return True
+
     def record_if_room(self, job: Job, total: int, model_cap: int) -> bool:
         """Write the job (about to be submitted) only if the tasks in flight of every live
         process on this folder leave room under both caps: check and write in one transaction,
@@ -302,11 +318,6 @@ class Ledger:
                 (self.owner, now + self.lease, job_id, owner),
             )
             return cur.rowcount == 1
-
-    def owns(self, job_id: str) -> bool:
-        with self._lock:
-            row = self._exec("SELECT owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return row is not None and row[0] == self.owner
 
     def renew(self, job_ids: list[str]) -> set[str]:
         """Extend our lease on these jobs; returns those still ours (others were adopted)."""

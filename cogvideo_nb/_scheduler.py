@@ -345,19 +345,20 @@ class Scheduler:
             # Learn only a tight bracket: a job seen done at its first poll ran anywhere in (0, wait]
             if not resumed and now - last_seen_running <= LEARN_BRACKET * max(now - started, 1e-9):
                 self.policy.model.add(key, run_seconds)
-            await self._move(
-                job, JobStatus.DOWNLOADING, video_url=state.video_url, cover_url=state.cover_url,
+            downloading = job._prepare(
+                JobStatus.DOWNLOADING, video_url=state.video_url, cover_url=state.cover_url,
                 emulated=job.emulated or state.emulated, expected_at=None,
                 run_seconds=None if resumed else run_seconds,
             )  # fmt: skip
+            if not await self._io.write(job, downloading, self.ledger.record_if_owned):
+                self._lost.add(job.id)  # adopted by another process: it downloads, not us
+                raise asyncio.CancelledError
             return True
 
     async def _download(self, job: Job) -> None:
         """Save video + cover under one deadline; a local or download failure keeps the job
-        resumable (task id and URLs stay in the ledger), never a terminal FAILED."""
-        if not await self._io.off(self.ledger.owns, job.id):
-            self._lost.add(job.id)
-            raise asyncio.CancelledError
+        resumable (task id and URLs stay in the ledger), never a terminal FAILED. Only called
+        after the DOWNLOADING move, which is written only while the job is still ours."""
         try:
             saved = await asyncio.wait_for(
                 save_results(self.client, job, self.output_dir, self._io.off), self.download_timeout

@@ -203,3 +203,22 @@ def test_a_new_key_for_the_same_folder_goes_to_the_same_engine(
     assert again is first  # one engine per folder; the key is a live setting
     assert again.submit("a crane").wait(30).status is JobStatus.SUCCEEDED
     again.close()
+
+
+def test_a_move_written_only_while_the_row_is_ours(tmp_path: Path) -> None:
+    """The DOWNLOADING move is conditional on ownership in the same statement: a process whose
+    job another one adopted writes nothing (and so never downloads what the other one saves)."""
+    from cogvideo_nb._jobs import Job
+
+    mine, theirs = Ledger(tmp_path / "ledger.sqlite"), Ledger(tmp_path / "ledger.sqlite")
+    job = Job(request=build_request("a fox"))
+    job.move(JobStatus.SUBMITTING)
+    job.move(JobStatus.RUNNING, task_id="task-1")
+    mine.record(job)
+    downloading = job._prepare(JobStatus.DOWNLOADING, video_url="https://cdn.test/v.mp4")
+    assert theirs.record_if_owned(downloading) is False
+    assert theirs.history()[0].status is JobStatus.RUNNING  # nothing written by the non-owner
+    assert mine.record_if_owned(downloading) is True
+    assert theirs.history()[0].status is JobStatus.DOWNLOADING
+    mine.close()
+    theirs.close()
