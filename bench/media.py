@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from _common import StallProbe, idle_loop_probe, table, unshared
-from kernel import _KEY_VARS, Kernel
+from kernel import _KEY_VARS, WATCH, Kernel
 
 from cogvideo_nb.emulator import EmulatorConfig, start_background
 
@@ -79,21 +79,6 @@ CELL = "get_ipython().run_cell_magic('cogvideo', '--size 1920x1080', {prompt!r})
 BEFORE = """\
 gc.collect(); _rss0 = _rss(); _peak[0] = _rss0; _gc["worst"] = 0.0
 print(json.dumps({"rss": _rss0}))
-"""
-
-# The bench learns that the jobs ended from a file, not by running cells: a cell runs on the
-# kernel's loop, so polling with cells would stall the very loop being measured.
-WATCH = """\
-def _watch(expect: int, path: str) -> None:
-    while True:
-        _jobs = list(_engine.scheduler.jobs.values())
-        if len(_jobs) >= expect and all(j.done for j in _jobs):
-            with open(path, "w") as f:
-                f.write("done")
-            return
-        time.sleep(0.25)
-threading.Thread(target=_watch, args=({expect}, {path!r}), daemon=True).start()
-_kprobe.reset(); _eprobe.reset()
 """
 
 AFTER = """\
@@ -146,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 kernel.run(CELL.format(prompt=f"scene {i}: a red kite over the dunes at dusk, wide shot"))
             done = Path(tmp) / "done"
             with idle_loop_probe() as control:
-                kernel.run(WATCH.format(expect=jobs, path=str(done)))
+                # the end comes as a file (kernel.WATCH): a polling cell would stall the loop measured
+                kernel.run(WATCH.format(expect=jobs, path=str(done)) + "_kprobe.reset(); _eprobe.reset()")
                 control.reset()
                 t0 = time.monotonic()
                 while not done.exists():
