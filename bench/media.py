@@ -85,13 +85,15 @@ AFTER = """\
 from collections import Counter
 from cogvideo_nb.widgets._bridge import BRIDGE
 BRIDGE.flush()
-_gc_worst = dict(_gc)
+# The stall figures are read here, before this cell's own gc.collect() (which stops every thread)
+# and its other work: stalls the measurement causes are not the product's.
+_stalls = dict(kernel=_kprobe.worst, engine=_eprobe.worst, kernel_spikes=list(_kprobe.spikes),
+               engine_spikes=list(_eprobe.spikes), gc=dict(_gc))
 _cards = [w for w in __import__("ipywidgets").Widget.widgets.values() if type(w).__name__ == "JobCard"]
 gc.collect()
 _jobs = list(get_engine().scheduler.jobs.values())
 print(json.dumps({
-    "kernel": _kprobe.worst, "engine": _eprobe.worst, "rss": _rss(), "peak": _peak[0],
-    "kernel_spikes": _kprobe.spikes, "engine_spikes": _eprobe.spikes, "gc": _gc_worst,
+    **_stalls, "rss": _rss(), "peak": _peak[0],
     "status": Counter(j.status.value for j in _jobs),
     "bytes": [j.video_path.stat().st_size for j in _jobs if j.video_path is not None],
     "players": sum(bool(c.video_path) for c in _cards), "cards": len(_cards),
