@@ -10,6 +10,7 @@ import cogvideo_nb
 CORE = [
     "cogvideo_nb",
     "cogvideo_nb._client",
+    "cogvideo_nb._client_base",
     "cogvideo_nb._request",
     "cogvideo_nb._errors",
     "cogvideo_nb._config",

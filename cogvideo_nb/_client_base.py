@@ -1,0 +1,238 @@
+"""What the sync and async clients share: settings, the key, request building, the retry
+decision, answer capping and scrubbing. No I/O here; ``_client`` repeats only the I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import urllib.parse
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ._config import Secret, Settings, resolve_settings
+from ._errors import (
+    CogVideoError,
+    ConfigError,
+    NetworkError,
+    ProtocolError,
+    ServerError,
+    TaskFailedError,
+    WaitTimeoutError,
+)
+from ._request import VideoRequest, build_request
+from ._retry import RetryPolicy, RetryState
+from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus
+
+__all__ = ["BaseClient", "grow", "may_have_reached"]
+
+_EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 (not a secret: the emulator takes any)
+# httpx errors raised before anything is sent, or by a redirect loop: permanent, never retried.
+_UNSENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.TooManyRedirects, httpx.InvalidURL)
+RetryHook = Callable[[CogVideoError, float], None]
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_HOP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+def may_have_reached(exc: BaseException) -> bool:
+    """Could this failed attempt have reached the server (so a submit may have made a task)?"""
+    if isinstance(exc, _NOT_SENT):
+        return False
+    if isinstance(exc, (httpx.HTTPError, asyncio.TimeoutError, ProtocolError, ServerError)):
+        return True
+    return isinstance(exc, NetworkError)
+
+
+def grow(body: bytearray, chunk: bytes) -> None:
+    body.extend(chunk)
+    if len(body) > MAX_ANSWER_BYTES:  # counted after decompression: a gzip bomb stops here
+        raise ProtocolError(f"the server's answer is over {MAX_ANSWER_BYTES} bytes; not reading it")
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds the key at send time, so no frame of ours holds it in a local a traceback could show.
+
+    Passed per request, never set on the httpx client: result files live on other hosts and
+    must never receive the key.
+    """
+
+    def __init__(self, token: Callable[[], str]) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = "Bearer " + self._token()
+        yield request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth('********')"
+
+
+class BaseClient:
+    def __init__(
+        self,
+        api_key: str | Secret | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        seed: int | None = None,
+        provider: str | None = None,
+        download_timeout: float = 600.0,
+    ) -> None:
+        self._settings: Settings = resolve_settings(api_key=api_key, base_url=base_url, provider=provider)
+        self._base_url: str | None = self._settings.base_url
+        self.timeout = timeout  # bounds one whole API request, body included, however slow
+        self.download_timeout = download_timeout  # the same for one result file
+        self.retry = retry or RetryPolicy()
+        self._rng = random.Random(seed)
+        self._bearer = _BearerAuth(self._token)
+        # Told of every retry decision, so a scheduler can slow down on 429 without re-parsing.
+        # ``on_retry`` is the user's; an engine adds itself to ``retry_listeners`` instead.
+        self.on_retry: RetryHook | None = None
+        self.retry_listeners: list[RetryHook] = []
+
+    # -- configuration ---------------------------------------------------------------------------
+    @property
+    def provider(self) -> str:
+        """The platform this client speaks to: ``bigmodel`` or ``zai``."""
+        return self._settings.provider
+
+    @property
+    def emulated(self) -> bool:
+        """True when this client talks to the bundled emulator instead of the real service."""
+        return self._settings.uses_emulator
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            from .emulator._process import ensure_background  # started only when first needed
+
+            self._base_url = ensure_background().rstrip("/")
+        return self._base_url
+
+    def _token(self) -> str:
+        key = self._settings.api_key
+        if key is None and not self.emulated:
+            platform = self._settings.platform
+            raise ConfigError(
+                f"no API key for {self._base_url}: set {platform.key_env} or pass api_key=... "
+                f"(a {platform.title} key: a key works only on its own platform)"
+            )
+        return key.reveal() if key is not None else _EMULATOR_TOKEN
+
+    def _scrub(self, error: CogVideoError) -> CogVideoError:
+        """Remove the key from anything a server or library echoed back, before anyone sees it."""
+        key = self._settings.api_key
+        if key is not None and key.reveal() and key.reveal() in str(error.args):
+            error.message = error.message.replace(key.reveal(), "********")
+            error.args = (error.message,)
+        return error
+
+    def _scrub_body(self, body: bytes) -> bytes:
+        """Every string a server sends passes here before it is parsed, stored or shown."""
+        key = self._settings.api_key
+        secret = key.reveal().encode() if key is not None else b""
+        # Real keys are long and random; replacing a 2-letter test key would mangle the JSON.
+        if len(secret) < 8 or secret not in body:
+            return body
+        return body.replace(secret, b"********")
+
+    def _answer(self, response: httpx.Response, body: bytearray) -> httpx.Response:
+        """The answer rebuilt from its capped, decoded, scrubbed body."""
+        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_HEADERS]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=self._scrub_body(bytes(body)),
+            request=response.request,
+        )
+
+    def __repr__(self) -> str:
+        where = "emulator" if self.emulated else self._base_url
+        key = "set" if self._settings.api_key else "unset"
+        return f"{type(self).__name__}(base_url={where!r}, api_key={key})"
+
+    # -- requests, shared ------------------------------------------------------------------------
+    def _as_request(self, request: VideoRequest | str | None, options: dict[str, Any]) -> VideoRequest:
+        if isinstance(request, VideoRequest):
+            if options:
+                raise TypeError("pass either a VideoRequest or keyword options, not both")
+            return request
+        return build_request(request, **options)
+
+    def _submit_args(self, req: VideoRequest) -> dict[str, Any]:
+        return {
+            "method": "POST",
+            "url": f"{self.base_url}/videos/generations",
+            "json": req.to_body(),
+            "auth": self._bearer,
+            "headers": dict(self._settings.platform.headers),
+        }
+
+    def _poll_args(self, task_id: str) -> dict[str, Any]:
+        if not isinstance(task_id, str) or not task_id or "/" in task_id or task_id.strip(".") == "":
+            raise ValueError(f"bad task id {task_id!r}")
+        # Percent-encoded, dots included: an id is one path segment, never '..', '?' or '#'.
+        quoted = urllib.parse.quote(task_id, safe="").replace(".", "%2E")
+        return {
+            "method": "GET",
+            "url": f"{self.base_url}/async-result/{quoted}",
+            "auth": self._bearer,
+            "headers": dict(self._settings.platform.headers),
+        }
+
+    def _retry_delay(self, state: RetryState, exc: BaseException, *, unknown: bool = False) -> float:
+        """Seconds to wait before trying again, or raise the (scrubbed) error: the shared decision.
+
+        ``unknown``: an earlier attempt of this submit may have reached the server, so a final
+        error says the outcome is unknown rather than that nothing happened.
+        """
+        if isinstance(exc, _UNSENDABLE):
+            # the request itself cannot leave (bad scheme, illegal header): no retry fixes it
+            # h11 quotes the offending header (the key, escaped past _scrub's reach): not shown
+            shown = "an illegal header (is the API key one line?)" if isinstance(
+                exc, httpx.LocalProtocolError) else str(exc)  # fmt: skip
+            error: CogVideoError = ConfigError(
+                f"the request cannot be sent ({type(exc).__name__}): {shown}; retrying cannot help"
+            )
+        elif isinstance(exc, CogVideoError):
+            error = exc
+        elif isinstance(exc, asyncio.TimeoutError):
+            error = NetworkError(f"no complete answer within {self.timeout:g} s")
+        else:
+            error = NetworkError(f"network problem talking to the API ({type(exc).__name__}): {exc}")
+        del exc  # a library's message may echo the key; keep it out of this frame's locals
+        delay = state.next_delay(error)
+        if delay is None:
+            if unknown:
+                error.outcome_unknown = True
+            raise self._scrub(error) from None
+        for hook in (self.on_retry, *self.retry_listeners):
+            if hook is not None:
+                hook(error, delay)
+        return delay
+
+    def _next_poll(self, state: TaskState, deadline: float, poll_interval: float, timeout: float) -> bool:
+        """True when the task is done; raises on FAIL or when the next poll would miss the deadline."""
+        if self._finished(state):
+            return True
+        if time.monotonic() + poll_interval > deadline:
+            raise WaitTimeoutError(
+                f"task {state.id} still {state.status.value} after {timeout:g} s", task_id=state.id
+            )
+        return False
+
+    @staticmethod
+    def _finished(state: TaskState) -> bool:
+        if state.status is TaskStatus.FAIL:
+            raise TaskFailedError(
+                f"task {state.id} failed: {state.fail_reason}", task_id=state.id, detail=state.raw
+            )
+        return state.status is TaskStatus.SUCCESS
+
+    @staticmethod
+    def _dest(dest: str | Path) -> Path:
+        return Path(dest).expanduser()
