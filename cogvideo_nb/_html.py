@@ -26,6 +26,7 @@ __all__ = [
     "grid_html",
     "job_html",
     "make_poster",
+    "origin_bits",
     "params_text",
     "poster_data_url",
     "rel_url",
@@ -140,14 +141,26 @@ def _prompt_html(job: Job, parts: Sequence[tuple[str, bool]] | None) -> str:
     )
 
 
-def _origin_html(job: Job) -> str:
-    """Where the prompt and the first frame came from, so a saved notebook keeps the links."""
-    e = html.escape
+def origin_bits(job: Job, *, short: bool = False, rating: bool = False) -> list[str]:
+    """Where the prompt and the first frame came from (and, asked, the rating), escaped: a card
+    shows them in full with a link to the card it continues, a history row (``short``) clipped."""
+    e, cut = html.escape, 60 if short else None
     bits = []
     if job.original_prompt:
-        bits.append(f"enhanced from: {e(job.original_prompt)}")
+        bits.append(f"enhanced from: {e(job.original_prompt[:cut])}")
     if job.continues:
-        bits.append(f'continues <a href="#cvnb-card-{e(job.continues)}">{e(job.continues[-8:])}</a>')
+        tail = e(job.continues[-8:])
+        bits.append(
+            f"continues {tail}" if short else f'continues <a href="#cvnb-card-{e(job.continues)}">{tail}</a>'
+        )
+    if rating and job.rating:
+        bits.append("★" * job.rating + (f" {e(job.rating_note[:60])}" if job.rating_note else ""))
+    return bits
+
+
+def _origin_html(job: Job) -> str:
+    """Under a card's prompt, so a saved notebook keeps where it came from."""
+    bits = origin_bits(job)
     return f'<div style="font-size:12px;color:#57606a">{" · ".join(bits)}</div>' if bits else ""
 
 

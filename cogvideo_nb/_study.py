@@ -17,7 +17,7 @@ from typing import Any
 from ._cost import check_cost
 from ._engine import Engine
 from ._errors import ValidationError
-from ._html import rel_url
+from ._html import origin_bits, rel_url
 from ._jobs import Job, JobStatus
 from ._models import get_model
 from ._report import write_report
@@ -163,12 +163,5 @@ def rate_text(engine: Engine, job: Job, rating: int, words: Sequence[str], also:
 
 def origin_html(job: Job) -> str:
     """Under a prompt in the history: what it was enhanced from, what it continues, its rating."""
-    e = html.escape
-    bits = []
-    if job.original_prompt:
-        bits.append(f"enhanced from: {e(job.original_prompt[:60])}")
-    if job.continues:
-        bits.append(f"continues {e(job.continues[-8:])}")
-    if job.rating:
-        bits.append("★" * job.rating + (f" {e(job.rating_note[:60])}" if job.rating_note else ""))
+    bits = origin_bits(job, short=True, rating=True)
     return f"<br><small>{' · '.join(bits)}</small>" if bits else ""
