@@ -19,7 +19,6 @@ count and x1.5 at 60 fps (the ratio YouTube's H.264 upload recommendations use b
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from ._render import RenderResult, _even, _image_frames, _Overlay, _Scene, _tmp_path
+from ._render import RenderResult, _committed, _even, _image_frames, _Overlay, _picture, _Scene
 
 __all__ = [
     "BITRATE_1080P30", "DISTINCT", "bitrate_for", "encode_real", "filler_nal", "real_size", "render_real",
@@ -120,20 +119,7 @@ def render_real(
     overlay = _Overlay(prompt, width, height, compact=src is not None)
     frames = _image_frames(src, width, height, min(DISTINCT, n_frames)) if src else None
     scene = None if src else _Scene(prompt, width, height, n_frames)
-    tmp_video, tmp_cover = _tmp_path(out_video), _tmp_path(out_cover)
-
-    def picture(i: int) -> U8:
-        rgb = next(frames) if frames is not None else scene.frame(i)  # type: ignore[union-attr]
-        overlay.apply(rgb, (i + 1) / n_frames)
-        if i == 0:
-            Image.fromarray(rgb).save(tmp_cover, format="PNG", compress_level=1)
-        return rgb
-
-    try:
+    with _committed(out_video, out_cover) as (tmp_video, tmp_cover):
+        picture = _picture(frames, scene, overlay, n_frames, tmp_cover)
         encode_real(tmp_video, width=width, height=height, fps=fps, n_frames=n_frames, picture=picture)
-        os.replace(tmp_cover, out_cover)
-        os.replace(tmp_video, out_video)
-    finally:
-        for tmp in (tmp_video, tmp_cover):
-            tmp.unlink(missing_ok=True)
     return RenderResult(width, height, fps, n_frames)

@@ -9,6 +9,7 @@ is numpy slicing plus one uint16 blend, which keeps a 5 s clip well under half a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import io
@@ -18,7 +19,7 @@ import os
 import secrets
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -107,30 +108,50 @@ def render_clip(
     frames = _image_frames(src, width, height, n_frames) if src else None
     scene = None if src else _Scene(prompt, width, height, n_frames, variation)
 
-    tmp_video = _tmp_path(out_video)
-    tmp_cover = _tmp_path(out_cover)
-    try:
+    with _committed(out_video, out_cover) as (tmp_video, tmp_cover):
+        picture = _picture(frames, scene, overlay, n_frames, tmp_cover)
         with av.open(str(tmp_video), "w", format="mp4", options={"movflags": "+faststart"}) as c:
             stream = c.add_stream("libx264", rate=rate)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.options = {"preset": "ultrafast", "crf": "30"}
             stream.codec_context.thread_count = 1
             for i in range(n_frames):
-                rgb = next(frames) if frames is not None else scene.frame(i)  # type: ignore[union-attr]
-                overlay.apply(rgb, (i + 1) / n_frames)
-                if i == 0:
-                    Image.fromarray(rgb).save(tmp_cover, format="PNG", compress_level=1)
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame = av.VideoFrame.from_ndarray(picture(i), format="rgb24")
                 frame.pts = i
                 c.mux(stream.encode(frame))
             c.mux(stream.encode(None))
+    return RenderResult(width, height, rate, n_frames)
+
+
+@contextlib.contextmanager
+def _committed(out_video: Path, out_cover: Path) -> Iterator[tuple[Path, Path]]:
+    """Temp paths for a clip and its cover, renamed over both targets only if the body ran
+    through: a reader never sees half a file (both encoders use this)."""
+    tmp_video, tmp_cover = _tmp_path(out_video), _tmp_path(out_cover)
+    try:
+        yield tmp_video, tmp_cover
         out_video.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp_cover, out_cover)
         os.replace(tmp_video, out_video)
     finally:
         for tmp in (tmp_video, tmp_cover):
             tmp.unlink(missing_ok=True)
-    return RenderResult(width, height, rate, n_frames)
+
+
+def _picture(
+    frames: Iterator[U8] | None, scene: _Scene | None, overlay: _Overlay, n_frames: int, cover: Path
+) -> Callable[[int], U8]:
+    """Picture ``i``: the next image frame or the scene's, with the overlay drawn on; the first
+    one is also saved as the cover."""
+
+    def picture(i: int) -> U8:
+        rgb = next(frames) if frames is not None else scene.frame(i)  # type: ignore[union-attr]
+        overlay.apply(rgb, (i + 1) / n_frames)
+        if i == 0:
+            Image.fromarray(rgb).save(cover, format="PNG", compress_level=1)
+        return rgb
+
+    return picture
 
 
 def fetch_image(url: str, timeout: float = 5.0) -> bytes | None:
