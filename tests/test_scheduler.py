@@ -245,3 +245,27 @@ async def test_closing_leaves_running_jobs_resumable(emulator_factory, tmp_path:
     await asyncio.wait_for(again.wait([resumed]), 20)
     assert resumed.status is JobStatus.SUCCEEDED and len(emu.stats()["tasks"]) == 1
     await again.aclose()
+
+
+async def test_resume_leaves_alone_a_job_that_ended_after_the_rows_were_read(
+    emulator_factory, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """resume() reads the resumable rows, then looks at each live job: one that finished in
+    between (its row read as running, its task now done) is ours and done, not an orphan."""
+    emu = emulator_factory(seconds=0.2)
+    s = scheduler(emu, tmp_path)
+    job = s.add(build_request("a quick fox"))
+    await asyncio.wait_for(s.wait(), 20)
+    assert job.status is JobStatus.SUCCEEDED
+    import copy
+
+    stale = copy.copy(job)  # the row as a read made just before the job ended saw it
+    stale.status = JobStatus.RUNNING
+    read = s.ledger.resumable
+    s.ledger.resumable = lambda **kw: [stale]  # type: ignore[method-assign]
+    try:
+        assert await s.resume() == []
+    finally:
+        s.ledger.resumable = read  # type: ignore[method-assign]
+    assert job.status is JobStatus.SUCCEEDED and len(emu.stats()["tasks"]) == 1
+    await s.aclose()
