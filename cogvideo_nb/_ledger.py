@@ -303,19 +303,22 @@ class Ledger:
             raise ValidationError(f"no job {job_id!r} in the ledger", field="job")
 
     # -- ownership -------------------------------------------------------------------------------
-    def claim(self, job_id: str) -> bool:
-        """Take the job if nobody live owns it; True when it is ours now."""
+    def claim(self, job_id: str, status: JobStatus | None = None) -> bool:
+        """Take the job if nobody live owns it; True when it is ours now. With ``status``, only
+        if the row still has the status it was read with: a job that ended since is no orphan."""
         now = time.time()
         with self._lock:
-            row = self._exec("SELECT owner, lease_until FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = self._exec("SELECT owner, lease_until, status FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return False
-            owner, until = row
+            owner, until, current = row
+            if status is not None and current != status.value:
+                return False
             if owner not in (None, self.owner) and (until or 0) > now and owner_alive(owner):
                 return False
             cur = self._exec(
-                "UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ? AND owner IS ?",
-                (self.owner, now + self.lease, job_id, owner),
+                "UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ? AND owner IS ? AND status = ?",
+                (self.owner, now + self.lease, job_id, owner, current),
             )
             return cur.rowcount == 1
 

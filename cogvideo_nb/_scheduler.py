@@ -143,10 +143,10 @@ class Scheduler:
         resumed = []
         for row in rows:
             live = self.jobs.get(row.id)
-            if live is not None and (self.running(live) or live.status is not row.status):
-                continue  # running here, or it moved since the rows were read (it just ended)
-            if not await self._io.off(self.ledger.claim, row.id):
-                continue  # another live process owns it
+            if live is not None and self.running(live):
+                continue
+            if not await self._io.off(self.ledger.claim, row.id, row.status):
+                continue  # another live process owns it, or the job ended since the rows were read
             job = live if live is not None else row
             job.emulated = job.emulated or self.client.emulated
             self.start(job)
