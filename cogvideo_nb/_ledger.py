@@ -21,97 +21,31 @@ import json
 import logging
 import os
 import secrets
-import socket
 import sqlite3
 import threading
 import time
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError, ValidationError
 from ._jobs import Job, JobStatus
+from ._ledger_rows import (
+    ADDED,
+    HOST,
+    MUTABLE,
+    REQUEST_FIELDS,
+    SCHEMA,
+    column_value,
+    job_from_row,
+    journaled,
+    owner_alive,
+)
 from ._polling import duration_key
-from ._request import VideoRequest
 
 __all__ = ["JOURNAL_DIR", "Ledger", "owner_alive"]
 
 log = logging.getLogger("cogvideo_nb")
 JOURNAL_DIR = ".cogvideo-jobs"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    task_id TEXT,
-    status TEXT NOT NULL,
-    label TEXT,
-    request TEXT NOT NULL,
-    duration_key TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    submitted_at REAL,
-    finished_at REAL,
-    run_seconds REAL,
-    video_url TEXT, cover_url TEXT,
-    video_path TEXT, cover_path TEXT,
-    video_sha256 TEXT, cover_sha256 TEXT,
-    error TEXT, error_type TEXT,
-    emulated INTEGER NOT NULL DEFAULT 0,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
-"""
-# Columns added after the first release; old ledgers get them on open.
-_ADDED = {
-    "note": "TEXT", "stopped": "INTEGER NOT NULL DEFAULT 0", "owner": "TEXT", "lease_until": "REAL",
-    # a prompt study: the enhanced prompt's origin, the chain link, a person's rating and note
-    "original_prompt": "TEXT", "continues": "TEXT", "rating": "INTEGER", "rating_note": "TEXT",
-}  # fmt: skip
-
-_MUTABLE = (
-    "task_id", "status", "label", "submitted_at", "finished_at", "video_url", "cover_url",
-    "video_path", "cover_path", "video_sha256", "cover_sha256", "error", "error_type", "emulated",
-    "run_seconds", "note", "stopped", "original_prompt", "continues",
-)  # fmt: skip
-_REQUEST_FIELDS = {f.name for f in fields(VideoRequest)}
-_HOST = socket.gethostname()
-
-
-def _value(job: Job, name: str) -> Any:
-    value = getattr(job, name)
-    if isinstance(value, JobStatus):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def _journaled(job: Job) -> bool:
-    """Rows a corrupt ledger must not forget: any that may have a task on the server. The
-    DOWNLOADING step is left out: it adds nothing a rebuild needs (the RUNNING file has the task
-    id, and the job polls again), and a file write per move is a third of the ledger's CPU."""
-    if job.status is JobStatus.DOWNLOADING:
-        return False
-    return bool(job.task_id) or job.status in (JobStatus.SUBMITTING, JobStatus.UNKNOWN)
-
-
-def owner_alive(owner: str | None) -> bool:
-    """False when ``owner`` is a process on this host that no longer exists."""
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != _HOST or not pid.isdigit():
-        return True  # another machine: only its lease can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 class Ledger:
@@ -125,7 +59,7 @@ class Ledger:
         self.path = Path(path)
         self.lease = lease
         self.busy_timeout = busy_timeout  # how long a write waits for another process's lock
-        self.owner = f"{_HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.owner = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
         self.journal = self.path.parent / JOURNAL_DIR
         self._lock = threading.Lock()
         folder = self.path.parent
@@ -160,9 +94,9 @@ class Ledger:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
+            db.executescript(SCHEMA)
             have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
-            for name, kind in _ADDED.items():
+            for name, kind in ADDED.items():
                 if name not in have:
                     db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
             db.execute("SELECT COUNT(*) FROM jobs").fetchone()
@@ -189,7 +123,7 @@ class Ledger:
         count = 0
         for path in sorted(self.journal.glob("*.json")) if self.journal.is_dir() else []:
             try:
-                job = self._job(json.loads(path.read_text("utf-8")))
+                job = job_from_row(json.loads(path.read_text("utf-8")))
                 job.note = "rebuilt from the journal after the ledger was found corrupt"
                 self.record(job, journal=False)
                 count += 1
@@ -206,7 +140,7 @@ class Ledger:
                 self._db.execute(sql, args)
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
-        if journal and _journaled(job):
+        if journal and journaled(job):
             self._journal(cols, body)
 
     def record_if_owned(self, job: Job) -> bool:
@@ -221,7 +155,7 @@ class Ledger:
             raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
         if cur.rowcount == 0:
             return False
-        if _journaled(job):
+        if journaled(job):
             self._journal(cols, body)
         return True
 
@@ -251,16 +185,16 @@ class Ledger:
                     raise
             except (sqlite3.Error, OSError) as exc:
                 raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
-        if _journaled(job):
+        if journaled(job):
             self._journal(cols, body)
         return True
 
     def _upsert(self, job: Job) -> tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]:
         req = job.request
-        body = {f: getattr(req, f) for f in _REQUEST_FIELDS}
+        body = {f: getattr(req, f) for f in REQUEST_FIELDS}
         if isinstance(body["image_url"], tuple):
             body["image_url"] = list(body["image_url"])
-        cols = {name: _value(job, name) for name in _MUTABLE}
+        cols = {name: column_value(job, name) for name in MUTABLE}
         for name in ("video_url", "cover_url", "task_id", "error", "note"):
             if cols[name] is not None and not isinstance(cols[name], str):
                 raise ConfigError(f"refusing to record a non-text {name} ({type(cols[name]).__name__})")
@@ -429,29 +363,7 @@ class Ledger:
         jobs = []
         for row in rows:
             try:
-                jobs.append(self._job(row))
+                jobs.append(job_from_row(row))
             except (ValueError, TypeError, KeyError) as exc:  # one bad row must not hide the rest
                 log.warning("skipping unreadable ledger row %r in %s: %s", row.get("id"), self.path, exc)
         return jobs
-
-    @staticmethod
-    def _job(row: dict[str, Any]) -> Job:
-        body = json.loads(row["request"])
-        if not isinstance(body, dict):
-            raise TypeError("request is not an object")
-        if isinstance(body.get("image_url"), list):
-            body["image_url"] = tuple(body["image_url"])
-        job = Job(request=VideoRequest(**body), status=JobStatus(row["status"]), created_at=row["created_at"])
-        job.rating, job.rating_note = row.get("rating"), row.get("rating_note")
-        for name in _MUTABLE:
-            value = row.get(name)
-            if name == "status":
-                continue
-            if name in ("video_path", "cover_path") and value is not None:
-                value = Path(value)
-            if name in ("emulated", "stopped"):
-                value = bool(value)
-            setattr(job, name, value)
-        if job.status.terminal:
-            job._done.set()
-        return job

@@ -19,6 +19,7 @@ CORE = [
     "cogvideo_nb._downloads",
     "cogvideo_nb._jobs",
     "cogvideo_nb._ledger",
+    "cogvideo_nb._ledger_rows",
     "cogvideo_nb._ledger_io",
     "cogvideo_nb._pacing",
     "cogvideo_nb._scheduler",
