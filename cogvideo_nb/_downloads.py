@@ -127,9 +127,9 @@ class FileSink:
 
     def commit(self, rest: list[bytes] | None = None) -> Download:
         """Write ``rest``, then fsync and rename: the last hop of a download."""
-        if rest or self._file is None:
-            self.write_all(rest or [])
-        file, tmp = self._open(), self._tmp
+        if rest:
+            self.write_all(rest)
+        file, tmp = self._open(), self._tmp  # an empty body still makes its (empty) file
         assert tmp is not None
         try:
             file.flush()

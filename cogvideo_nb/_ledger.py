@@ -134,28 +134,24 @@ class Ledger:
     # -- writes ----------------------------------------------------------------------------------
     def record(self, job: Job, *, journal: bool = True) -> None:
         """Insert or update the job's row in one atomic statement; new rows are owned by us."""
-        sql, args, cols, body = self._upsert(job)
-        try:
-            with self._lock:
-                self._db.execute(sql, args)
-        except (sqlite3.Error, OSError) as exc:
-            raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
-        if journal and journaled(job):
-            self._journal(cols, body)
+        self._write(job, journal=journal)
 
     def record_if_owned(self, job: Job) -> bool:
         """Write the job's move only while its row is still ours, in one statement: False (and
         nothing written) when another process has adopted it. Saves the engine a separate
         ownership read before each download."""
+        return self._write(job, condition=" WHERE jobs.owner IS excluded.owner")
+
+    def _write(self, job: Job, *, condition: str = "", journal: bool = True) -> bool:
         sql, args, cols, body = self._upsert(job)
         try:
             with self._lock:
-                cur = self._db.execute(sql + " WHERE jobs.owner IS excluded.owner", args)
+                cur = self._db.execute(sql + condition, args)
         except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
         if cur.rowcount == 0:
             return False
-        if journaled(job):
+        if journal and journaled(job):
             self._journal(cols, body)
         return True
 

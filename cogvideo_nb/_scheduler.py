@@ -345,12 +345,12 @@ class Scheduler:
             # Learn only a tight bracket: a job seen done at its first poll ran anywhere in (0, wait]
             if not resumed and now - last_seen_running <= LEARN_BRACKET * max(now - started, 1e-9):
                 self.policy.model.add(key, run_seconds)
-            downloading = job._prepare(
-                JobStatus.DOWNLOADING, video_url=state.video_url, cover_url=state.cover_url,
+            if not await self._move(
+                job, JobStatus.DOWNLOADING, write=self.ledger.record_if_owned,
+                video_url=state.video_url, cover_url=state.cover_url,
                 emulated=job.emulated or state.emulated, expected_at=None,
                 run_seconds=None if resumed else run_seconds,
-            )  # fmt: skip
-            if not await self._io.write(job, downloading, self.ledger.record_if_owned):
+            ):  # fmt: skip
                 self._lost.add(job.id)  # adopted by another process: it downloads, not us
                 raise asyncio.CancelledError
             return True
@@ -376,9 +376,12 @@ class Scheduler:
         await self._move(job, JobStatus.SUCCEEDED, **saved)
 
     # -- bookkeeping -----------------------------------------------------------------------------
-    async def _move(self, job: Job, status: JobStatus, **fields: Any) -> None:
-        """The one transition: ledger first (off the loop), then memory, then observers."""
-        await self._io.write(job, job._prepare(status, **fields), self.ledger.record)
+    async def _move(
+        self, job: Job, status: JobStatus, *, write: Callable[[Job], Any] | None = None, **fields: Any
+    ) -> bool:
+        """The one transition: ledger first (off the loop), then memory, then observers. False
+        when ``write`` (default: an unconditional record) wrote nothing: memory is left as it was."""
+        return await self._io.write(job, job._prepare(status, **fields), write or self.ledger.record)
 
     async def _fail(self, job: Job, exc: BaseException) -> None:
         if job.done:

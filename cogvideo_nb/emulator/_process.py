@@ -129,7 +129,8 @@ def _stop_pending() -> None:
     """At exit: a child spawned early but never used goes with us (it also watches our pid)."""
     pending = _pending
     if pending is not None:
-        BackgroundEmulator(*pending[:1], "", pending[1]).stop()
+        proc, state = pending
+        BackgroundEmulator(proc, "", state).stop()
 
 
 def ensure_background() -> str:
