@@ -231,3 +231,15 @@ def test_real_media_default_size_is_short_side_1080() -> None:
     assert _media.real_size("3840x2160") == (3840, 2160)
     with pytest.raises(ValueError, match="media"):
         EmulatorConfig(media="huge")  # type: ignore[arg-type]
+
+
+def test_real_media_runs_of_one_prompt_differ(tmp_path: Path) -> None:
+    """As in small mode, the task id moves each run differently: `--n 3` in real mode is three clips."""
+    config = EmulatorConfig(media="real")
+    covers = []
+    for run in ("task-a", "task-b"):
+        video, cover = tmp_path / f"{run}.mp4", tmp_path / f"{run}.png"
+        render_clip("a lighthouse", size="640x360", fps=8, duration=1, out_video=video, out_cover=cover,
+                    config=config, variation=run)  # fmt: skip
+        covers.append(cover.read_bytes())
+    assert covers[0] != covers[1]

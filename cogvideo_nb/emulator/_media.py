@@ -111,14 +111,15 @@ def real_size(size: str | None, image_aspect: float | None = None) -> tuple[int,
 
 def render_real(
     prompt: str, size: str | None, fps: int, duration: float, src: Image.Image | None,
-    out_video: Path, out_cover: Path,
+    out_video: Path, out_cover: Path, variation: str = "",
 ) -> RenderResult:  # fmt: skip
-    """Real size, rate, frame count and bytes; few distinct pictures (see ``_media``)."""
+    """Real size, rate, frame count and bytes; few distinct pictures (see ``_media``).
+    ``variation`` (the task id) moves each run of one prompt differently, as in small mode."""
     width, height = real_size(size, src.width / src.height if src else None)
     n_frames = max(1, round(duration * fps))
     overlay = _Overlay(prompt, width, height, compact=src is not None)
     frames = _image_frames(src, width, height, min(DISTINCT, n_frames)) if src else None
-    scene = None if src else _Scene(prompt, width, height, n_frames)
+    scene = None if src else _Scene(prompt, width, height, n_frames, variation)
     with _committed(out_video, out_cover) as (tmp_video, tmp_cover):
         picture = _picture(frames, scene, overlay, n_frames, tmp_cover)
         encode_real(tmp_video, width=width, height=height, fps=fps, n_frames=n_frames, picture=picture)

@@ -100,7 +100,7 @@ def render_clip(
     if cfg.media == "real":
         from ._media import render_real  # imports this module's drawing helpers
 
-        return render_real(prompt, size, fps, duration, src, out_video, out_cover)
+        return render_real(prompt, size, fps, duration, src, out_video, out_cover, variation)
     width, height = output_size(size, src.width / src.height if src else None)
     rate = cfg.render_fps or fps
     n_frames = max(1, round(duration * cfg.duration_scale * rate))
