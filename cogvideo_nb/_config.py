@@ -8,6 +8,7 @@ imports traitlets or IPython.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -92,22 +93,39 @@ class Secret:
         raise TypeError("a Secret is not pickled, so it cannot leak into a file")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
+def _positive_int(value: Any) -> int:
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
     if value < 1:
         raise ValueError("must be at least 1")
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError("must be positive")
-    return value
+def _positive_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a number of seconds")
+    number = float(value)  # "nan", "inf" and "1e999" parse: refused below
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError("must be a finite number of seconds above 0")
+    return number
 
 
-def _provider_name(text: str) -> str:
-    name = text.strip().lower().replace(".", "").replace("-", "")
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+def _folder(value: Any) -> Path:
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise ValueError("must be a folder path")
+    return Path(value)
+
+
+def _provider_name(value: Any) -> str:
+    name = _text(value).lower().replace(".", "").replace("-", "")
     if name not in PROVIDERS:
         raise ValueError(f"must be one of: {', '.join(PROVIDERS)}")
     return name
@@ -117,32 +135,37 @@ def _provider_name(text: str) -> str:
 class _Setting:
     env: tuple[str, ...]
     default: Any
-    parse: Callable[[str], Any] = str
+    # Checks and converts a value from any source (argument, %config, environment): one
+    # validation, so a number that arrives as a number is checked like the same text.
+    parse: Callable[[Any], Any]
 
 
 _SETTINGS: dict[str, _Setting] = {
     # api_key / base_url: env read from the provider's own variables (see resolve)
     "provider": _Setting(("COGVIDEO_PROVIDER",), None, _provider_name),
     "api_key": _Setting((), None, Secret),
-    "base_url": _Setting((), None),
-    "output_dir": _Setting(("COGVIDEO_OUTPUT_DIR",), Path("cogvideo_outputs"), Path),
+    "base_url": _Setting((), None, _text),
+    "output_dir": _Setting(("COGVIDEO_OUTPUT_DIR",), Path("cogvideo_outputs"), _folder),
     "concurrency": _Setting(("COGVIDEO_CONCURRENCY",), 3, _positive_int),
     "timeout": _Setting(("COGVIDEO_TIMEOUT",), 900.0, _positive_float),
-    "model": _Setting(("COGVIDEO_MODEL",), "cogvideox-flash"),
+    "model": _Setting(("COGVIDEO_MODEL",), "cogvideox-flash", _text),
 }
 
 _overrides: dict[str, Any] = {}
 
 
 def set_overrides(**values: Any) -> None:
-    """Record ``%config`` values (None removes one). Only the UI layer calls this."""
-    for name, value in values.items():
+    """Record ``%config`` values (None removes one), each checked now: a bad value is refused
+    where it was typed, not by the next job. Only the UI layer calls this."""
+    for name in values:
         if name not in _SETTINGS:
             raise ConfigError(f"unknown setting {name!r}; known: {', '.join(_SETTINGS)}")
-        if value is None or value == "":
-            _overrides.pop(name, None)
+    checked = {n: _coerce(n, _SETTINGS[n], v) for n, v in values.items() if v is not None and v != ""}
+    for name, value in values.items():
+        if name in checked:
+            _overrides[name] = checked[name]
         else:
-            _overrides[name] = value
+            _overrides.pop(name, None)
 
 
 def clear_overrides() -> None:
@@ -203,15 +226,12 @@ def _clean_key(value: Any, source: str | None) -> Secret:
 def _coerce(name: str, setting: _Setting, value: Any, source: str | None = None) -> Any:
     if name == "api_key":
         return _clean_key(value, source)
-    if not isinstance(value, str) or setting.parse is str:
-        return value
     try:
         return setting.parse(value)
-    except ValueError as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         where = f"${source}" if source else name
-        # The key is never echoed; other values are safe to show.
-        shown = "" if name == "api_key" else f" {value!r}"
-        raise ConfigError(f"bad value{shown} for {where}: {exc}") from None
+        shown = value if isinstance(value, (str, int, float)) else type(value).__name__
+        raise ConfigError(f"bad value {shown!r:.60} for {where}: {exc}") from None
 
 
 @dataclass(frozen=True)

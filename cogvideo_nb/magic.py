@@ -96,7 +96,12 @@ class CogVideoMagics(Magics):
 
     @observe("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
     def _changed(self, change: Any) -> None:
-        self._push()
+        try:
+            self._push()
+        except CogVideoError as exc:  # refused where it was typed: the last good value stays
+            with self.hold_trait_notifications():
+                setattr(self, change["name"], change["old"])
+            raise UsageError(str(exc)) from None
 
     def _push(self) -> None:
         set_overrides(

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import av
+import pytest
 
 ENV_DROP = ("ZHIPUAI_API_KEY", "ZAI_API_KEY", "ZHIPUAI_BASE_URL", "ZAI_BASE_URL")
 
@@ -68,3 +69,19 @@ def test_flags_come_from_the_catalogue() -> None:
     assert args.reference == ["a.png", "b.png"] and args.aspect_ratio == "1:1"
     assert (args.watermark_enabled, args.off_peak, args.duration, args.with_audio) == (False, True, 4, None)
     assert _parser().parse_args(["x", "--last-frame", "z.png", "--audio"]).with_audio is True
+
+
+def test_a_concurrency_below_one_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It used to be accepted: the job stayed queued forever, and so did every later one."""
+    from cogvideo_nb.__main__ import main
+
+    batch = tmp_path / "prompts.txt"
+    batch.write_text("a fox\n", "utf-8")
+    for argv in (["a fox", "--concurrency", "0"], ["batch", str(batch), "--concurrency", "-2"]):
+        out = tmp_path / "out"
+        assert main([*argv, "--out", str(out)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: bad value") and "concurrency" in err and "\n" not in err
+        assert not (out / "ledger.sqlite").exists()  # no engine was made

@@ -154,3 +154,51 @@ def test_import_reads_no_environment() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}, check=False
     )
     assert out.stdout.strip() == "clean", out.stderr
+
+
+# -- one validation for every source of every setting (issue 19) --------------------------------
+@pytest.mark.parametrize("value", [0, -2, "0", " -2 ", True, 2.5, "three", [3]])
+def test_a_concurrency_below_one_is_refused_from_every_source(
+    monkeypatch: pytest.MonkeyPatch, value: object
+) -> None:
+    """A concurrency of 0 queued every job of the folder forever: explicit values and %config
+    skipped the check the environment had."""
+    with pytest.raises(ConfigError, match="concurrency"):
+        resolve_settings(concurrency=value)
+    with pytest.raises(ConfigError, match="concurrency"):
+        set_overrides(concurrency=value)
+    assert resolve("concurrency") == 3  # the refused override left nothing behind
+    if isinstance(value, (int, str)):
+        monkeypatch.setenv("COGVIDEO_CONCURRENCY", str(value))
+        with pytest.raises(ConfigError, match="COGVIDEO_CONCURRENCY"):
+            resolve_settings()
+
+
+@pytest.mark.parametrize("value", [0, -5, float("nan"), float("inf"), "nan", "-5", "inf", False])
+def test_a_timeout_must_be_a_finite_positive_number_from_every_source(
+    monkeypatch: pytest.MonkeyPatch, value: object
+) -> None:
+    with pytest.raises(ConfigError, match="timeout"):
+        resolve_settings(timeout=value)
+    with pytest.raises(ConfigError, match="timeout"):
+        set_overrides(timeout=value)
+    monkeypatch.setenv("COGVIDEO_TIMEOUT", str(value))
+    with pytest.raises(ConfigError, match="COGVIDEO_TIMEOUT"):
+        resolve_settings()
+
+
+def test_good_values_keep_their_types_from_every_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_settings(concurrency=5, timeout=30).concurrency == 5
+    assert resolve_settings(concurrency="5", timeout="2.5").timeout == 2.5
+    set_overrides(concurrency=4, timeout=12)
+    s = resolve_settings()
+    assert (s.concurrency, s.timeout) == (4, 12.0) and isinstance(s.timeout, float)
+    clear_overrides()
+    monkeypatch.setenv("COGVIDEO_CONCURRENCY", "7")
+    assert resolve_settings().concurrency == 7
+
+
+@pytest.mark.parametrize("name, value", [("model", 0), ("model", ""), ("output_dir", 3), ("provider", 1)])
+def test_other_settings_of_the_wrong_type_are_refused(name: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=name):
+        resolve_settings(**{name: value})

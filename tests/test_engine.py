@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cogvideo_nb import TaskFailedError, ValidationError
-from cogvideo_nb._engine import Engine, generate, generate_many, get_engine
+from cogvideo_nb import ConfigError, TaskFailedError, ValidationError
+from cogvideo_nb._engine import Engine, generate, generate_many, get_engine, submit
 from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb.emulator import Emulator
@@ -114,3 +114,14 @@ def test_generate_many_refuses_a_paid_batch_without_yes(emulator: Emulator, tmp_
     jobs = generate_many(["a", "b"], model="cogvideox-3", yes=True, timeout=30, **opts(emulator, tmp_path))  # type: ignore[arg-type]
     assert [j.status for j in jobs] == [JobStatus.SUCCEEDED] * 2
     assert len(emulator.stats()["tasks"]) == 2
+
+
+@pytest.mark.parametrize("bad", [{"concurrency": 0}, {"concurrency": -2}, {"timeout": 0}, {"timeout": -5}])
+def test_python_refuses_settings_that_could_never_run_or_end(
+    emulator: Emulator, tmp_path: Path, bad: dict[str, float]
+) -> None:
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        submit("a fox", **opts(emulator, tmp_path), **bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        get_engine(**opts(emulator, tmp_path), **bad)  # type: ignore[arg-type]
+    assert emulator.stats()["tasks"] == []

@@ -329,3 +329,18 @@ def test_resume_after_a_cell_with_its_own_concurrency_reuses_the_engine_and_the_
     assert jobs_of(ip) == [job] and job.status is JobStatus.SUCCEEDED  # the card's own Job object
     stats = emulator.stats()
     assert len(stats["tasks"]) == 1 and stats["requests"]["file"] == 2  # one engine, one owner
+
+
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_a_concurrency_below_one_is_a_usage_error_in_the_cell_and_in_config(
+    ip: InteractiveShell, emulator: Emulator, value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(UsageError, match="concurrency"):
+        ip.run_cell_magic("cogvideo", f"--concurrency {value}", "a fox")
+    ip.run_line_magic("config", "CogVideoMagics.concurrency = 4")
+    ip.run_line_magic("config", f"CogVideoMagics.concurrency = {value}")  # %config logs errors
+    assert f"bad value {value} for concurrency: must be at least 1" in caplog.text
+    assert magics(ip).concurrency == 4  # the refused value is not kept: the last good one is
+    assert resolve("concurrency") == 4
+    ip.run_line_magic("config", "CogVideoMagics.concurrency = None")
+    assert emulator.stats()["tasks"] == []
