@@ -161,7 +161,7 @@ def set_overrides(**values: Any) -> None:
         if name not in _SETTINGS:
             raise ConfigError(f"unknown setting {name!r}; known: {', '.join(_SETTINGS)}")
     checked = {n: _coerce(n, _SETTINGS[n], v) for n, v in values.items() if v is not None and v != ""}
-    for name, value in values.items():
+    for name in values:
         if name in checked:
             _overrides[name] = checked[name]
         else:
