@@ -263,14 +263,14 @@ async def _fetch(
 
 def clean_stale_parts(folder: Path) -> int:
     """Remove ``.part`` files left by a killed process (dead pid on this host, or very old)."""
-    from ._ledger import owner_alive  # the pid check lives with ownership
+    from ._ledger_rows import pid_alive  # the pid check lives with ownership
 
     removed = 0
     with contextlib.suppress(OSError):
         for part in folder.glob(".*.part"):
             m = re.search(r"\.(\d+)\.[^.]*\.part$", part.name)
             try:
-                dead = m is not None and not owner_alive(f"{_host()}:{m[1]}:x")
+                dead = m is not None and not pid_alive(int(m[1]))
                 old = time.time() - part.stat().st_mtime > _STALE_PART_SECONDS
                 if dead or old:
                     part.unlink()
@@ -278,12 +278,6 @@ def clean_stale_parts(folder: Path) -> int:
             except OSError:
                 continue
     return removed
-
-
-def _host() -> str:
-    import socket
-
-    return socket.gethostname()
 
 
 def verify(path: Path | None, sha256: str | None) -> bool:

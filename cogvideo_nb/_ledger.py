@@ -10,8 +10,11 @@ Ownership: each row names the live process that runs it (``owner``) and until wh
 when its owner is gone, so no task is polled, downloaded or submitted by two of them.
 
 Every row that may have a task on the server (submitting, unknown, or naming a task) is also
-mirrored to ``.cogvideo-jobs/<id>.json``: a corrupt ledger is moved aside and the fresh one
-rebuilt from those, so no paid task is forgotten.
+mirrored to ``.cogvideo-jobs/<id>.json`` (with its owner): a ledger found corrupt is moved
+aside, and any ledger that lacks a job its journal knows (corrupt, deleted, emptied) gets the
+row back on open, so no paid task is forgotten. Opening is safe under any number of
+concurrent openers: one at a time (a lock file), the schema made or migrated in one write
+transaction, versioned, and only a file SQLite cannot read counts as corrupt.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from ._errors import ConfigError, ValidationError
@@ -32,6 +36,7 @@ from ._jobs import Job, JobStatus
 from ._ledger_rows import (
     ADDED,
     HOST,
+    LIVE_OWNERS,
     MUTABLE,
     REQUEST_FIELDS,
     SCHEMA,
@@ -46,6 +51,39 @@ __all__ = ["JOURNAL_DIR", "Ledger", "owner_alive"]
 
 log = logging.getLogger("cogvideo_nb")
 JOURNAL_DIR = ".cogvideo-jobs"
+SCHEMA_VERSION = 2  # PRAGMA user_version; raise it with every change to SCHEMA or ADDED
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def _corrupt(exc: sqlite3.Error) -> bool:
+    """Only a file SQLite cannot read is corrupt: a lock, or a column another opener just
+    added, is not (and moving a live ledger aside splits the folder's history)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return isinstance(exc, sqlite3.DatabaseError) and any(
+        text in str(exc) for text in ("not a database", "malformed")
+    )
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """A cross-process lock (POSIX ``flock``) held while the ledger is opened. Where there is
+    none (Windows), SQLite's own write transaction still keeps the migration whole."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConfigError(f"cannot open the ledger's lock file {lock_path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 class Ledger:
@@ -70,22 +108,29 @@ class Ledger:
             probe.unlink()
         except OSError as exc:
             raise ConfigError(f"the output folder {folder} is not writable: {exc.strerror or exc}") from None
-        try:
-            self._db = self._open()
-        except sqlite3.DatabaseError as exc:
-            aside = self._move_aside(exc)
+        # Open, migrate and repair one process at a time: two openers of a fresh folder must
+        # not take each other's lock or half-added column for corruption, nor both repair.
+        with _exclusive(self.path.with_name(self.path.name + ".lock")):
             try:
                 self._db = self._open()
-            except sqlite3.Error as again:
-                raise ConfigError(f"cannot open the ledger {self.path}: {again}") from None
-            rebuilt = self._rebuild()
+            except sqlite3.Error as exc:
+                if not _corrupt(exc):
+                    raise ConfigError(f"cannot open the ledger {self.path}: {exc}") from None
+                aside = self._move_aside(exc)
+                try:
+                    self._db = self._open()
+                except sqlite3.Error as again:
+                    raise ConfigError(f"cannot open the ledger {self.path}: {again}") from None
+                log.warning(
+                    "the ledger %s was unreadable (%s); moved it to %s and started a fresh one",
+                    self.path, exc, aside,
+                )  # fmt: skip
+            restored = self._restore()
+        LIVE_OWNERS.add(self.owner)
+        if restored:
             log.warning(
-                "the ledger %s was unreadable (%s); moved it to %s and started a fresh one, "
-                "rebuilt %d job(s) from %s",
-                self.path, exc, aside, rebuilt, self.journal,
-            )  # fmt: skip
-        except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open the ledger {self.path}: {exc}") from None
+                "restored %d job(s) from %s that the ledger %s lacked", restored, self.journal, self.path
+            )
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(
@@ -94,16 +139,32 @@ class Ledger:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
-            have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
-            for name, kind in ADDED.items():
-                if name not in have:
-                    db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                self._migrate(db)
             db.execute("SELECT COUNT(*) FROM jobs").fetchone()
         except BaseException:
             db.close()
             raise
         return db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Create or upgrade the table in one write transaction; every step may already be done
+        (by a release without versions, or by another opener), so each is idempotent."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                db.execute(statement)
+            have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in ADDED.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
 
     def _move_aside(self, exc: BaseException) -> Path:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -118,14 +179,24 @@ class Ledger:
                     ) from None
         return aside
 
-    def _rebuild(self) -> int:
-        """Rows back from the journal files, so a corrupt ledger forgets no task."""
+    def _restore(self) -> int:
+        """Rows back from the journal files wherever the ledger lacks them (it was corrupt,
+        deleted, emptied or had rows deleted), so no task that may exist is forgotten. Each
+        keeps its owner: a process still running the job keeps it, a dead one's is adoptable."""
+        files = {p.stem: p for p in self.journal.glob("*.json")} if self.journal.is_dir() else {}
+        if not files:
+            return 0
+        with self._lock:
+            have = {row[0] for row in self._exec("SELECT id FROM jobs")}
         count = 0
-        for path in sorted(self.journal.glob("*.json")) if self.journal.is_dir() else []:
+        for job_id in sorted(files.keys() - have):
+            path = files[job_id]
             try:
-                job = job_from_row(json.loads(path.read_text("utf-8")))
-                job.note = "rebuilt from the journal after the ledger was found corrupt"
-                self.record(job, journal=False)
+                row = json.loads(path.read_text("utf-8"))
+                job = job_from_row(row)
+                job.note = "rebuilt from the journal: the ledger had lost this job"
+                owner = row.get("owner") if isinstance(row.get("owner"), str) else None
+                self._write(job, journal=False, owner=owner, only_new=True)
                 count += 1
             except (ValueError, TypeError, KeyError, OSError, ConfigError) as exc:
                 log.warning("skipping unreadable journal file %s: %s", path, exc)
@@ -142,8 +213,16 @@ class Ledger:
         ownership read before each download."""
         return self._write(job, condition=" WHERE jobs.owner IS excluded.owner")
 
-    def _write(self, job: Job, *, condition: str = "", journal: bool = True) -> bool:
-        sql, args, cols, body = self._upsert(job)
+    def _write(
+        self,
+        job: Job,
+        *,
+        condition: str = "",
+        journal: bool = True,
+        owner: str | None = None,
+        only_new: bool = False,
+    ) -> bool:
+        sql, args, cols, body = self._upsert(job, owner=owner, only_new=only_new)
         try:
             with self._lock:
                 cur = self._db.execute(sql + condition, args)
@@ -185,7 +264,11 @@ class Ledger:
             self._journal(cols, body)
         return True
 
-    def _upsert(self, job: Job) -> tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]:
+    def _upsert(
+        self, job: Job, *, owner: str | None = None, only_new: bool = False
+    ) -> tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]:
+        """The row's statement: an upsert owned by us, or (``only_new``, a restore) an insert
+        that leaves an existing row alone, owned by ``owner``."""
         req = job.request
         body = {f: getattr(req, f) for f in REQUEST_FIELDS}
         if isinstance(body["image_url"], tuple):
@@ -201,18 +284,19 @@ class Ledger:
             duration_key=duration_key(req.params()),
             created_at=job.created_at,
             updated_at=now,
-            owner=self.owner,
-            lease_until=now + self.lease,
+            owner=owner if only_new else self.owner,
+            lease_until=now + self.lease if (owner or not only_new) else None,
         )
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
         keep = ("id", "created_at", "request", "owner", "lease_until")
         updates = ", ".join(f"{n}=excluded.{n}" for n in cols if n not in keep)
-        sql = f"INSERT INTO jobs ({names}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {updates}"  # noqa: S608
+        conflict = "DO NOTHING" if only_new else f"DO UPDATE SET {updates}"
+        sql = f"INSERT INTO jobs ({names}) VALUES ({marks}) ON CONFLICT(id) {conflict}"  # noqa: S608
         return sql, tuple(cols.values()), cols, body
 
     def _journal(self, cols: dict[str, Any], body: dict[str, Any]) -> None:
-        row = {k: v for k, v in cols.items() if k not in ("owner", "lease_until")}
+        row = {k: v for k, v in cols.items() if k != "lease_until"}  # the owner: see _restore
         row["request"] = json.dumps(body)
         try:
             self.journal.mkdir(exist_ok=True)
@@ -342,6 +426,7 @@ class Ledger:
             return int(self._exec("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
     def close(self) -> None:
+        LIVE_OWNERS.discard(self.owner)
         with self._lock:
             self._db.close()
 

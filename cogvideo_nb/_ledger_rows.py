@@ -16,6 +16,7 @@ from ._request import VideoRequest
 __all__ = [
     "ADDED",
     "HOST",
+    "LIVE_OWNERS",
     "MUTABLE",
     "REQUEST_FIELDS",
     "SCHEMA",
@@ -23,6 +24,7 @@ __all__ = [
     "job_from_row",
     "journaled",
     "owner_alive",
+    "pid_alive",
 ]  # fmt: skip
 
 SCHEMA = """
@@ -83,16 +85,27 @@ def journaled(job: Job) -> bool:
     return bool(job.task_id) or job.status in (JobStatus.SUBMITTING, JobStatus.UNKNOWN)
 
 
+LIVE_OWNERS: set[str] = set()  # this process's open ledgers (a closed one owns nothing)
+
+
 def owner_alive(owner: str | None) -> bool:
-    """False when ``owner`` is a process on this host that no longer exists."""
+    """False when ``owner`` is a process on this host that no longer exists, or a ledger of
+    this process that has been closed."""
     if not owner:
         return False
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
     if host != HOST or not pid.isdigit():
         return True  # another machine: only its lease can tell
+    if int(pid) == os.getpid():
+        return owner in LIVE_OWNERS
+    return pid_alive(int(pid))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host with this pid exists."""
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:

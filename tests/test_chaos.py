@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -82,10 +83,12 @@ def chaos_emulator(factory: Callable[..., Emulator], **extra: object) -> Emulato
 
 
 async def run_chaos(
-    base_url: str, out: Path, prompts: list[str], seed: int = 3
+    base_url: str, out: Path, prompts: list[str], seed: int = 3, start_at: float = 0.0
 ) -> tuple[list[Job], Counter[str], LateDownloads, list[str]]:
     """Run the prompts through one scheduler, resuming the folder every 0.3 s meanwhile (as a
-    second kernel would); returns jobs, retries by kind, the transport and foreign adoptions."""
+    second kernel would); returns jobs, retries by kind, the transport and foreign adoptions.
+    ``start_at`` (wall clock): open the folder then, at the same instant as other processes."""
+    await asyncio.sleep(max(0.0, start_at - time.time()))
     transport = LateDownloads(held_back)
     client = AsyncClient("sk-chaos", base_url, transport=transport, retry=FAST_RETRY, timeout=CLIENT_TIMEOUT)
     policy = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
@@ -192,32 +195,57 @@ import asyncio, json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[3])
 from tests.test_chaos import run_chaos
-prompts = [f"child {i}: a gull" for i in range(int(sys.argv[4]))]
-jobs, _, _, foreign = asyncio.run(run_chaos(sys.argv[1], Path(sys.argv[2]), prompts, seed=5))
+prompts = [f"child {sys.argv[6]} {i}: a gull" for i in range(int(sys.argv[4]))]
+jobs, _, _, foreign = asyncio.run(
+    run_chaos(sys.argv[1], Path(sys.argv[2]), prompts, seed=int(sys.argv[6]), start_at=float(sys.argv[5]))
+)
 print(json.dumps({"ids": [j.id for j in jobs], "foreign": foreign}))
 """
 
 
 @pytest.mark.slow
-async def test_two_processes_on_one_folder_under_faults(
+async def test_three_processes_opening_one_fresh_folder_at_once_under_faults(
     emulator_factory: Callable[..., Emulator], tmp_path: Path
 ) -> None:
+    """Three processes open the same fresh folder at the same instant, then share it under
+    faults: zero lost, zero duplicate tasks, no ledger moved aside."""
     emu = chaos_emulator(emulator_factory)
-    out, half = tmp_path / "out", JOBS // 2
+    out, share = tmp_path / "out", JOBS // 3
     root = str(Path(__file__).resolve().parents[1])
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, emu.base_url, str(out), root, str(half),
-        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    jobs, _, _, foreign = await run_chaos(emu.base_url, out, [f"parent {i}: a kite" for i in range(half)])
-    stdout, _ = await asyncio.wait_for(child.communicate(), 120)
-    assert child.returncode == 0
-    theirs = json.loads(stdout.decode().strip().splitlines()[-1])
-    assert foreign == [] and theirs["foreign"] == [], "a live process's job was adopted"
+    start_at = time.time() + 2.0  # past the children's imports
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            CHILD,
+            emu.base_url,
+            str(out),
+            root,
+            str(share),
+            str(start_at),
+            str(seed),
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        for seed in (5, 6)
+    ]
+    jobs, _, _, foreign = await run_chaos(
+        emu.base_url, out, [f"parent {i}: a kite" for i in range(JOBS - 2 * share)], start_at=start_at
+    )
+    theirs = []
+    for child in children:
+        stdout, _ = await asyncio.wait_for(child.communicate(), 120)
+        assert child.returncode == 0
+        theirs.append(json.loads(stdout.decode().strip().splitlines()[-1]))
+    assert foreign == [] and all(t["foreign"] == [] for t in theirs), "a live process's job was adopted"
+    assert list(out.glob("*.corrupt-*")) == [], "a live ledger was moved aside"
     per_request = Counter(t["request_id"] for t in emu.stats()["tasks"])
     assert len(per_request) == JOBS and max(per_request.values()) == 1, "a job was submitted twice"
-    child_jobs = [j for j in Ledger(out / "ledger.sqlite").history(JOBS + 10) if j.id in set(theirs["ids"])]
-    assert len(child_jobs) == half
+    rows = Ledger(out / "ledger.sqlite").history(JOBS + 10)
+    assert len(rows) == JOBS, "the folder's history lost jobs"
     problems = problems_with(emu, out, jobs, unknown_ok=False)
-    problems += problems_with(emu, out, child_jobs, unknown_ok=False)
+    for t in theirs:
+        child_jobs = [j for j in rows if j.id in set(t["ids"])]
+        assert len(child_jobs) == share
+        problems += problems_with(emu, out, child_jobs, unknown_ok=False)
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
