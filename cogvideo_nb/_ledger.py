@@ -27,8 +27,8 @@ import secrets
 import sqlite3
 import threading
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError, ValidationError

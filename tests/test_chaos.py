@@ -226,7 +226,7 @@ async def test_three_processes_opening_one_fresh_folder_at_once_under_faults(
             str(seed),
             stdout=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+        )
         for seed in (5, 6)
     ]
     jobs, _, _, foreign = await run_chaos(

@@ -45,7 +45,7 @@ def open_together(path: Path, processes: int = 6, jobs: int = 2) -> list[str]:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for _ in range(processes)
     ]
     ids: list[str] = []
