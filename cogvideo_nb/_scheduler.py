@@ -108,21 +108,23 @@ class Scheduler:
         """Queue a request; the returned job updates itself as it runs."""
         job = Job(request=request, label=label, emulated=self.client.emulated)
         self.ledger.record(job)
-        self.start(job)
-        return job
+        return self.start(job)
 
-    def start(self, job: Job) -> None:
-        """Run (or re-attach) a job already in the ledger and owned by us."""
+    def start(self, job: Job) -> Job:
+        """Run (or re-attach) a job already in the ledger and owned by us. ``jobs`` holds the
+        process's one live handle per job: a second object for a job already there (a ledger
+        row read by a concurrent resume) is never run; the handle there is, and is returned."""
+        job = self.jobs.setdefault(job.id, job)
         job.persist = self.ledger.record
-        self.jobs[job.id] = job
         self._lost.discard(job.id)
         running = self._tasks.get(job.id)
         if running is not None and not running.done():
-            return
+            return job
         job._done.clear()  # attached: a waiter must not see the old ending before _run moves it
         self._tasks[job.id] = asyncio.ensure_future(self._run(job))
         if self._renewer is None or self._renewer.done():
             self._renewer = asyncio.ensure_future(self._renew_leases())
+        return job
 
     def running(self, job: Job) -> bool:
         task = self._tasks.get(job.id)
@@ -142,26 +144,24 @@ class Scheduler:
         rows = await self._io.off(self.ledger.resumable, include_stopped=include_detached)
         resumed = []
         for row in rows:
-            live = self.jobs.get(row.id)
-            if live is not None and self.running(live):
+            if self.running(self.jobs.get(row.id, row)):
                 continue
             if not await self._io.off(self.ledger.claim, row.id, row.status):
                 continue  # another live process owns it, or the job ended since the rows were read
-            job = live if live is not None else row
+            job = self.jobs.get(row.id, row)  # looked up again: a concurrent resume may have run it
+            if self.running(job):
+                continue
             job.emulated = job.emulated or self.client.emulated
-            self.start(job)
-            resumed.append(job)
+            resumed.append(self.start(job))
         return resumed
 
     async def resume_job(self, job: Job) -> Job:
         """Pick up one job (the handle's ``resume``); an unknown outcome is asked again."""
-        live = self.jobs.get(job.id, job)
-        if self.running(live):
+        if self.running(live := self.jobs.get(job.id, job)):
             return live
         if not await self._io.off(self.ledger.claim, live.id):
             raise CogVideoError(f"job {live.id} is owned by another live process", request_id=live.id)
-        self.start(live)
-        return live
+        return self.start(self.jobs.get(job.id, live))
 
     async def wait(self, jobs: list[Job] | None = None) -> list[Job]:
         """Until the given jobs (default: all) end."""

@@ -77,3 +77,42 @@ def test_kill_mid_flight_then_resume(emulator_factory, tmp_path: Path) -> None: 
     per_request = Counter(t["request_id"] for t in emu.stats()["tasks"])
     assert len(per_request) == n and max(per_request.values()) == 1
     assert {j.task_id for j in jobs} == {t["id"] for t in emu.stats()["tasks"]}
+
+
+async def test_two_resumes_at_once_share_one_live_job_per_id(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The Resume button and ``%cogvideo resume`` together returned two Job objects for one job;
+    one of them never ran, and history() showed it 'running' after the job had succeeded."""
+    import asyncio
+
+    from cogvideo_nb import AsyncClient, build_request
+    from cogvideo_nb._jobs import JobStatus
+    from cogvideo_nb._polling import PollPolicy
+    from cogvideo_nb._scheduler import Scheduler
+
+    from .conftest import FAST_RETRY
+
+    emu = emulator_factory(seconds=1.0)
+    policy = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.3)
+
+    def scheduler() -> Scheduler:
+        client = AsyncClient("sk-resume", emu.base_url, retry=FAST_RETRY, timeout=5)
+        return Scheduler(client, output_dir=tmp_path, policy=policy, submit_gap=0.0, concurrency=8)
+
+    first = scheduler()
+    sent = [first.add(build_request(f"a heron, take {i}")) for i in range(4)]
+    deadline = time.monotonic() + 10
+    while not all(j.task_id for j in sent) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    await first.aclose()  # a restart: the jobs stay in the ledger, unowned
+
+    again = scheduler()
+    one, two = await asyncio.gather(again.resume(), again.resume())
+    handles: dict[str, object] = {}
+    for job in [*one, *two]:
+        assert handles.setdefault(job.id, job) is job, "two live objects for one job"
+    assert set(handles) == {j.id for j in sent}
+    assert all(again.jobs[i] is h for i, h in handles.items())
+    await asyncio.wait_for(again.wait(list(again.jobs.values())), 20)
+    assert all(j.status is JobStatus.SUCCEEDED for j in again.jobs.values())
+    assert len(emu.stats()["tasks"]) == 4
+    await again.aclose()
