@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_COVER_BYTES", "MAX_VIDEO_BYTES", "FileSink", "accept", "cap_for", "clean_stale_parts",
-    "file_stem", "save_results", "stream_async", "stream_sync", "verify",
+    "file_stem", "save_results", "stream_async", "stream_sync", "unplayable", "verify", "web_url",
 ]  # fmt: skip
 
 MAX_VIDEO_BYTES = 2 << 30  # 4K, 10 s, 60 fps stays far below this; anything larger is wrong
@@ -204,11 +205,15 @@ async def save_results(
     off: Callable[..., Awaitable[Any]],
 ) -> dict[str, Any]:
     """Save video and cover at once; ask for fresh URLs when they expired. Returns the fields
-    of the SUCCEEDED move. The video is what matters: a cover that cannot be saved is a note."""
+    of the SUCCEEDED move. The video is what matters: a cover that cannot be saved (or that the
+    server named with an unusable URL) is a note; a video that is no video is a DownloadError."""
     done: dict[str, Download] = {}
     note = None
     video_url, cover_url = job.video_url, job.cover_url
     for attempt in range(REFRESHES + 1):
+        if cover_url and not web_url(cover_url):
+            note = f"the cover could not be fetched: the server sent an unusable URL {cover_url!r:.80}"
+            cover_url = None
         try:
             await _fetch(client, job, out_dir, done, video_url, cover_url)
             break
@@ -223,10 +228,54 @@ async def save_results(
             note = f"the cover could not be saved: {exc.message}"
             break
     video, cover = done["video"], done.get("cover")
+    problem = await off(unplayable, video.path)
+    if problem is not None:
+        await off(video.path.unlink, True)  # no file that looks like a result but is none
+        raise DownloadError(problem)
     return dict(
         video_path=video.path, video_sha256=video.sha256, video_url=video_url, cover_url=cover_url,
         cover_path=cover.path if cover else None, cover_sha256=cover.sha256 if cover else None, note=note,
     )  # fmt: skip
+
+
+def web_url(url: str) -> bool:
+    """Only absolute http(s) URLs are fetched (not file:, javascript:, ftp: or relative ones)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def unplayable(path: Path) -> str | None:
+    """Why a saved video is no video (empty, cut short, not an MP4), or None when it is one.
+
+    The one notion of "the result is on disk": a walk over the MP4's top-level boxes (a few
+    small reads, not a decode) that must cover the file exactly and include the index (moov).
+    """
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            return "the server sent an empty video"
+        kinds = set()
+        with path.open("rb") as f:
+            pos = 0
+            while pos < size:
+                f.seek(pos)
+                head = f.read(16)
+                length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+                if length == 1 and len(head) == 16:
+                    length = int.from_bytes(head[8:16], "big")
+                elif length == 0:
+                    length = size - pos  # the last box runs to the end of the file
+                if len(head) < 8 or length < 8 or pos + length > size or not _box_name(kind):
+                    return "the video is cut short or is not an MP4 file"
+                kinds.add(kind)
+                pos += length
+    except OSError as exc:
+        return f"the saved video cannot be read: {exc.strerror or exc}"
+    return None if b"moov" in kinds else "the video has no index (moov box): not a playable MP4"
+
+
+def _box_name(kind: bytes) -> bool:
+    return len(kind) == 4 and all(32 <= c < 127 for c in kind)
 
 
 async def _fetch(

@@ -213,6 +213,9 @@ def job_html(
             f" · task {e(job.task_id or '')}{e(took)} · sha256 {e((job.video_sha256 or '')[:12])}"
             f"<br>saved at <code>{e(os.path.abspath(job.video_path))}</code></div>"
         )
+        if job.note:  # e.g. the cover could not be fetched
+            body += f'<div style="color:#57606a;font-size:12px">{e(job.note)}</div>'
+
     elif job.status is JobStatus.FAILED:
         body = f'<div style="color:#cf222e">{e(job.error or "failed")}</div>'
     elif job.note:

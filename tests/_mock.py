@@ -13,6 +13,20 @@ BASE = "https://api.test/v4"
 Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
 
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return (8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def mp4(tag: bytes = b"") -> bytes:
+    """The smallest file the engine accepts as a video: MP4 boxes (ftyp, moov, mdat) that cover
+    the file exactly; ``tag`` rides in the media data, to tell files apart."""
+    return (
+        _box(b"ftyp", b"isom\0\0\2\0isomiso2mp41")
+        + _box(b"moov", _box(b"mvhd", bytes(100)))
+        + _box(b"mdat", tag + bytes(32))
+    )
+
+
 def ok_submit(task_id: str = "task-1") -> httpx.Response:
     return httpx.Response(
         200, json={"id": task_id, "request_id": "r", "model": "cogvideox-flash", "task_status": "PROCESSING"}

@@ -22,7 +22,7 @@ from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 
-from ._mock import BASE, error, ok_submit, status
+from ._mock import BASE, error, mp4, ok_submit, status
 from .conftest import FAST_RETRY
 
 POLICY = dict(min_interval=0.05, first_poll=0.1, max_interval=0.5)
@@ -176,8 +176,9 @@ async def test_a_huge_retry_after_does_not_park_a_job(tmp_path: Path) -> None:
             return ok_submit("t-1")
         if "async-result" in request.url.path:
             return status("SUCCESS", "t-1")
-        kind = "video/mp4" if request.url.path.endswith(".mp4") else "image/png"
-        return httpx.Response(200, content=b"file", headers={"content-type": kind})
+        if request.url.path.endswith(".mp4"):
+            return httpx.Response(200, content=mp4(), headers={"content-type": "video/mp4"})
+        return httpx.Response(200, content=b"file", headers={"content-type": "image/png"})
 
     s = scheduler(BASE, tmp_path, transport=httpx.MockTransport(handler))
     s.client.retry = type(FAST_RETRY)(max_attempts=2, base_delay=0.01, max_delay=0.2, max_elapsed=5)
@@ -199,7 +200,7 @@ async def test_a_trickled_download_is_cut_and_stays_resumable(tmp_path: Path) ->
         if "async-result" in request.url.path:
             return status("SUCCESS", "t-1")
         kind = "video/mp4" if request.url.path.endswith(".mp4") else "image/png"
-        body = _trickle(b"v" * 100, 0.05) if slow else b"v" * 100
+        body = _trickle(mp4(), 0.05) if slow else mp4()
         return httpx.Response(200, content=body, headers={"content-type": kind})
 
     s = scheduler(BASE, tmp_path, transport=httpx.MockTransport(handler), download_timeout=0.5)
@@ -210,5 +211,5 @@ async def test_a_trickled_download_is_cut_and_stays_resumable(tmp_path: Path) ->
     slow = False
     assert await s.resume() == [job]  # a failed download needs no --all
     await asyncio.wait_for(s.wait([job]), 10)
-    assert job.status is JobStatus.SUCCEEDED and job.video_path and job.video_path.read_bytes() == b"v" * 100
+    assert job.status is JobStatus.SUCCEEDED and job.video_path and job.video_path.read_bytes() == mp4()
     await s.aclose()

@@ -15,7 +15,7 @@ from cogvideo_nb._models import model_concurrency
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 
-from ._mock import error
+from ._mock import error, mp4
 from .conftest import FAST_RETRY
 
 POLICY = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
@@ -58,8 +58,9 @@ class FakeServer:
                 self.in_flight[self.model_of[task]] -= 1
             urls = {"url": f"https://cdn.test/{task}.mp4", "cover_image_url": f"https://cdn.test/{task}.png"}
             return httpx.Response(200, json={"id": task, "task_status": "SUCCESS", "video_result": [urls]})
-        kind = "video/mp4" if request.url.path.endswith(".mp4") else "image/png"
-        return httpx.Response(200, content=b"file", headers={"content-type": kind})
+        if request.url.path.endswith(".mp4"):
+            return httpx.Response(200, content=mp4(), headers={"content-type": "video/mp4"})
+        return httpx.Response(200, content=b"file", headers={"content-type": "image/png"})
 
 
 async def test_a_429_on_one_model_slows_only_that_model(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
 
-from ._mock import Script, ok_submit, status
+from ._mock import Script, mp4, ok_submit, status
 from ._wait import async_wait_for_status
 from .conftest import FAST, FAST_RETRY
 
@@ -183,10 +183,11 @@ async def test_expired_urls_are_refreshed(tmp_path: Path) -> None:
     def files(request: httpx.Request) -> httpx.Response:
         if "old" in request.url.path:
             return httpx.Response(403, text="<Error><Code>AccessDenied</Code></Error>")
-        kind = "video/mp4" if request.url.path.endswith(".mp4") else "image/png"
+        video = request.url.path.endswith(".mp4")
         return httpx.Response(
-            200, content=b"data-" + request.url.path.encode(), headers={"content-type": kind}
-        )
+            200, content=mp4(request.url.path.encode()) if video else b"cover",
+            headers={"content-type": "video/mp4" if video else "image/png"},
+        )  # fmt: skip
 
     script = Script(
         [
@@ -204,7 +205,7 @@ async def test_expired_urls_are_refreshed(tmp_path: Path) -> None:
     job = s.add(build_request("a kite"))
     await asyncio.wait_for(s.wait(), 10)
     assert job.status is JobStatus.SUCCEEDED, job.error
-    assert job.video_path is not None and job.video_path.read_bytes() == b"data-/new.mp4"
+    assert job.video_path is not None and job.video_path.read_bytes() == mp4(b"/new.mp4")
 
 
 async def test_key_never_reaches_the_ledger(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
