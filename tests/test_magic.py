@@ -329,3 +329,13 @@ def test_resume_after_a_cell_with_its_own_concurrency_reuses_the_engine_and_the_
     assert jobs_of(ip) == [job] and job.status is JobStatus.SUCCEEDED  # the card's own Job object
     stats = emulator.stats()
     assert len(stats["tasks"]) == 1 and stats["requests"]["file"] == 2  # one engine, one owner
+
+
+def test_a_huge_history_count_is_a_usage_error(ip: InteractiveShell) -> None:
+    for n in ("99999999999999999999999", "10001", "9" * 5000):
+        with pytest.raises(UsageError, match=r"history: argument n: at most 10000 rows, got '\d+") as info:
+            ip.run_line_magic("cogvideo", f"history {n}")
+        assert "\n" not in str(info.value) and len(str(info.value)) < 200
+    assert "no jobs yet" in ip.run_line_magic("cogvideo", "history 10000").data  # the cap itself is fine
+    with pytest.raises(UsageError, match=r"report: argument --last: at most 10000 rows"):
+        ip.run_line_magic("cogvideo", "report --last 99999999999999999999999")
