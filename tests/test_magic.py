@@ -339,3 +339,27 @@ def test_a_huge_history_count_is_a_usage_error(ip: InteractiveShell) -> None:
     assert "no jobs yet" in ip.run_line_magic("cogvideo", "history 10000").data  # the cap itself is fine
     with pytest.raises(UsageError, match=r"report: argument --last: at most 10000 rows"):
         ip.run_line_magic("cogvideo", "report --last 99999999999999999999999")
+
+
+def test_a_variable_that_cannot_become_text_is_a_usage_error(
+    ip: InteractiveShell, emulator: Emulator
+) -> None:
+    class Sulky:
+        def __str__(self) -> str:
+            raise RuntimeError("no text today")
+
+    ip.user_ns["mood"] = Sulky()
+    with pytest.raises(
+        UsageError, match=r"^\{mood\} could not be turned into text: RuntimeError: no text today$"
+    ):
+        ip.run_cell_magic("cogvideo", "", "a fox, {mood}")
+    assert emulator.stats()["tasks"] == []
+
+    class Wordless:
+        def __str__(self) -> str:
+            return 42  # type: ignore[return-value]
+
+    ip.user_ns["mood"] = Wordless()
+    with pytest.raises(UsageError, match=r"^\{mood\} could not be turned into text: TypeError: __str__ "):
+        ip.run_cell_magic("cogvideo", "--image photos/{mood}.png", "a fox")
+    assert emulator.stats()["tasks"] == []
