@@ -2,7 +2,8 @@
 
 A line is a prompt, or a JSON object with ``prompt`` and request options (``{"prompt": "...",
 "duration": 10}``); blank lines and ``#`` comments are skipped. Every line is checked before
-the first job is sent, so a typo on line 40 costs nothing.
+the first job is sent, so a typo on line 40 costs nothing. The file is UTF-8 (a BOM is allowed)
+and at most 10 MiB: give images as paths or URLs rather than inline.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from ._jobs import Job, JobStatus
 from ._models import OPTIONS
 from ._request import VideoRequest, build_request
 
-__all__ = ["read_batch", "read_source", "run_batch"]
+__all__ = ["MAX_BATCH_BYTES", "read_batch", "read_source", "run_batch"]
+
+MAX_BATCH_BYTES = 10 * 2**20  # far beyond any class's prompts; /dev/zero stops here
+_BOM = "\ufeff"
 
 # What a JSON line may set: build_request's named parameters and the catalogue's options.
 _OPTIONS = (frozenset(inspect.signature(build_request).parameters) | frozenset(OPTIONS)) - {
@@ -37,6 +41,11 @@ def _line_request(text: str, defaults: dict[str, Any]) -> VideoRequest:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError:  # Python's int-string limit: a number literal of thousands of digits
+        limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
+        raise ValidationError(f"not valid JSON (a number of more than {limit} digits)") from None
+    except RecursionError:
+        raise ValidationError("not valid JSON (nested too deeply)") from None
     if not isinstance(row, dict):
         raise ValidationError('a JSON line must be an object like {"prompt": "..."}')
     unknown = sorted(set(row) - _OPTIONS - {"prompt"})
@@ -52,7 +61,7 @@ def read_batch(lines: Iterable[str], defaults: dict[str, Any], source: str) -> l
     """Every request of a batch, or one ValidationError naming the first bad line."""
     requests = []
     for number, raw in enumerate(lines, 1):
-        text = raw.strip()
+        text = raw.strip().lstrip(_BOM).strip()  # a BOM: at the file's start, or files joined
         if not text or text.startswith("#"):
             continue
         try:
@@ -116,10 +125,37 @@ def run_batch(
 
 
 def read_source(path: str) -> tuple[list[str], str]:
-    """The lines of a batch file (``-`` is standard input) and the name to report errors with."""
-    if path == "-":
-        return sys.stdin.read().splitlines(), "<stdin>"
+    """The lines of a batch file (``-`` is standard input) and the name to report errors with.
+
+    Read as bytes, at most :data:`MAX_BATCH_BYTES`, and decoded as strict UTF-8 line by line, so
+    an undecodable byte is an error naming its line (never a lone surrogate sent on).
+    """
+    source = "<stdin>" if path == "-" else path
     try:
-        return Path(path).read_text(encoding="utf-8").splitlines(), path
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CogVideoError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        if path == "-":
+            stream = getattr(sys.stdin, "buffer", None)  # a notebook's stdin is text only
+            data: bytes | str = (stream or sys.stdin).read(MAX_BATCH_BYTES + 1)
+        else:
+            with Path(path).open("rb") as f:
+                data = f.read(MAX_BATCH_BYTES + 1)
+    except OSError as exc:
+        raise CogVideoError(f"cannot read {source}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BATCH_BYTES:
+        raise CogVideoError(
+            f"{source} is over {MAX_BATCH_BYTES // 2**20} MiB; a batch file holds prompts "
+            "(give images as paths or URLs, not inline)"
+        )
+    if isinstance(data, str):  # text already: build_request refuses what UTF-8 cannot carry
+        return data.splitlines(), source
+    return [_decode(line, source, number) for number, line in enumerate(data.splitlines(), 1)], source
+
+
+def _decode(line: bytes, source: str, number: int) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        column = len(line[: exc.start].decode("utf-8")) + 1  # the text before it decodes
+        raise ValidationError(
+            f"{source}:{number}: not valid UTF-8 (byte 0x{line[exc.start]:02x} at column {column}); "
+            "save the file as UTF-8"
+        ) from None

@@ -28,6 +28,38 @@ _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
 _BARE_B64 = re.compile(r"^[A-Za-z0-9+/\s]{16,}={0,2}$")
 # Invisible padding a copy-paste brings along: trimmed like whitespace.
 _INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+# Whole numbers are the catalogue's small values; longer digit strings are refused before int()
+# (which stops at 4300 digits) and before any message prints them.
+_MAX_DIGITS = 9
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages; never raises."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int over the 4300-digit limit, a nest of lists
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _text(name: str, value: object) -> str:
+    """``value`` if it is text that can go on the wire as UTF-8, else a ValidationError.
+
+    A lone surrogate (what an undecodable byte becomes when read with ``surrogateescape``, or a
+    JSON ``\\udcff`` escape) is a ``str`` that no UTF-8 encoder takes: refused here, not
+    half-way through a batch.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"{name} must be text, not {type(value).__name__}", field=name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{name} holds U+{ord(value[exc.start]):04X} at character {exc.start + 1}, which is not "
+            "valid Unicode (an undecodable byte?); remove it",
+            field=name,
+        ) from None
+    return value
 
 
 def new_request_id() -> str:
@@ -76,7 +108,7 @@ def image_to_url(image: ImageInput) -> str:
     text = image.strip()
     lower = text.lower()
     if lower.startswith(("http://", "https://")):
-        return text
+        return _text("image", text)
     if lower.startswith("data:"):
         return _check_data_url(text)
     if "://" in text:
@@ -163,9 +195,7 @@ class VideoRequest:
 
 def clean_prompt(prompt: object) -> str:
     """The prompt trimmed; control characters refused (they are no part of a description)."""
-    if prompt is not None and not isinstance(prompt, str):
-        raise ValidationError(f"prompt must be text, not {type(prompt).__name__}", field="prompt")
-    text = (prompt or "").strip()
+    text = "" if prompt is None else _text("prompt", prompt).strip()
     for ch in text:
         if unicodedata.category(ch) == "Cc" and ch not in "\n\t\r":
             raise ValidationError(
@@ -180,19 +210,21 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
     """A flag's text ('60', ' Anime ') as the wire's type; bools must already be bools."""
     if kind is bool:
         if not isinstance(value, bool):
-            raise ValidationError(f"{name} must be True or False, not {value!r}", field=name)
+            raise ValidationError(f"{name} must be True or False, not {_shown(value)}", field=name)
         return value
     if kind is int:
         if isinstance(value, bool):
             return value  # refused by the value check with the list of choices
         if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+            if len(value.strip().lstrip("0")) > _MAX_DIGITS:
+                raise ValidationError(f"{name} {_shown(value)} is not a number any model takes", field=name)
             return int(value)
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, int):
             return value
-        raise ValidationError(f"{name} must be a whole number, not {value!r}", field=name)
-    text = str(value).strip()
+        raise ValidationError(f"{name} must be a whole number, not {_shown(value)}", field=name)
+    text = _text(name, value).strip()
     if name == "size":
         return text.lower().replace("×", "x").replace("*", "x")
     return text if name == "aspect_ratio" else text.lower()
@@ -209,7 +241,8 @@ def _check_option(spec: ModelSpec, name: str, value: Any) -> Any:
     value = _coerce(name, value, OPTIONS[name].kind)
     if type(value) is not OPTIONS[name].kind or value not in allowed:
         raise ValidationError(
-            f"{name} {value!r} is not allowed for {spec.name}; choose one of: {', '.join(map(str, allowed))}",
+            f"{name} {_shown(value)} is not allowed for {spec.name}; "
+            f"choose one of: {', '.join(map(str, allowed))}",
             field=name,
         )
     return value
@@ -241,6 +274,10 @@ def _image_list(
                 "a last frame needs exactly one first frame (image=...)", field="last_frame"
             )
         images.append(image_to_url(last_frame))
+    if references is not None and not isinstance(references, (list, tuple)):
+        raise ValidationError(
+            f"references must be a list of images, not {type(references).__name__}", field="references"
+        )
     if references:
         if "reference" not in spec.images:
             raise ValidationError(f"{spec.name} takes no reference images", field="references")
@@ -280,10 +317,16 @@ def build_request(
     unknown = set(options) - set(OPTIONS)
     if unknown:
         raise TypeError(f"build_request() got unknown option(s): {', '.join(sorted(unknown))}")
-    name = model or str(resolve("model"))
+    if model is not None and not isinstance(model, str):
+        raise ValidationError(f"model must be a model name (text), not {type(model).__name__}", field="model")
+    if model is not None and not model.strip():
+        raise ValidationError(f"model is empty; known models: {', '.join(MODELS)}", field="model")
+    name = _text("model", model) if model is not None else str(resolve("model"))
     spec = get_model(name)
     if spec is None:
-        raise ValidationError(f"unknown model {name!r}; known models: {', '.join(MODELS)}", field="model")
+        raise ValidationError(
+            f"unknown model {_shown(name)}; known models: {', '.join(MODELS)}", field="model"
+        )
     text = clean_prompt(prompt)
     if len(text) > spec.max_prompt:
         raise ValidationError(
@@ -294,8 +337,10 @@ def build_request(
     if not text and image_url is None:
         raise ValidationError("give a prompt or a first-frame image (both are empty)", field="prompt")
     checked = {n: _check_option(spec, n, v) for n, v in options.items() if v is not None}
-    if user_id is not None and (not isinstance(user_id, str) or not 6 <= len(user_id) <= 128):
+    if user_id is not None and not 6 <= len(_text("user_id", user_id)) <= 128:
         raise ValidationError("user_id must be 6 to 128 characters", field="user_id")
+    if request_id is not None:
+        _text("request_id", request_id)
     return VideoRequest(
         prompt=text,
         model=spec.name,

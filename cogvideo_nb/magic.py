@@ -65,6 +65,17 @@ def _flag_value(name: str, value: Any) -> Any:
     return value
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: message`` on one line, for an exception raised by the user's own code."""
+    try:
+        message = str(exc)
+    except Exception:  # its message is the user's code too
+        message = ""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = first if len(first) <= 200 else first[:199] + "…"
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
 _NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
 
@@ -172,7 +183,10 @@ class CogVideoMagics(Magics):
                 raise UsageError(
                     f"{{{name}}} is not defined in the notebook (use {{{{ }}}} for a literal brace)"
                 )
-            return str(ns[name])
+            try:
+                return str(ns[name])
+            except Exception as exc:  # the user's object: its __str__ may raise anything
+                raise UsageError(f"{{{name}}} could not be turned into text: {_describe(exc)}") from None
 
         return _NAME.sub(sub, text).replace("{{", "{").replace("}}", "}")
 

@@ -46,10 +46,17 @@ class _Parser(argparse.ArgumentParser):
         raise _Help
 
 
+MAX_ROWS = 10_000  # a screenful is 20; the ledger's query takes no number beyond 2**63
+
+
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of rows (1 or more), got {text!r}")
-    return int(text)
+    shown = repr(text) if len(text) <= 30 else repr(text[:29] + "…")
+    digits = text.lstrip("0")
+    if not (text.isascii() and text.isdigit()) or not digits:  # isascii: '²' is a digit too
+        raise argparse.ArgumentTypeError(f"expected a number of rows (1 or more), got {shown}")
+    if len(digits) > len(str(MAX_ROWS)) or int(digits) > MAX_ROWS:  # no int() of 5000 digits
+        raise argparse.ArgumentTypeError(f"at most {MAX_ROWS} rows, got {shown}")
+    return int(digits)
 
 
 def _build() -> _Parser:

@@ -154,6 +154,44 @@ ROWS = [
         "viduq1-image without image", "image", r"viduq1-image needs a first-frame image", model="viduq1-image"
     ),
     # "bad --vary spec for the magic": left for the magic's owner to add.
+    # Wrong types are refused by name, never silently replaced or iterated.
+    bad("model a number", "model", r"model must be a model name \(text\), not int", model=0),
+    bad("model False", "model", r"model must be a model name \(text\), not bool", model=False),
+    bad("model blank", "model", r"model is empty; known models: cogvideox-flash", model="  "),
+    bad(
+        "references a string",
+        "references",
+        r"references must be a list of images, not str",
+        model="vidu2-reference",
+        references="abc",
+    ),
+    bad(
+        "references a number",
+        "references",
+        r"references must be a list of images, not int",
+        model="vidu2-reference",
+        references=5,
+    ),
+    bad("size a number", "size", r"size must be text, not int", size=1280),
+    bad("user_id a number", "user_id", r"user_id must be text, not int", user_id=12345678),
+    bad("request_id a number", "request_id", r"request_id must be text, not int", request_id=5),
+    bad("fps of 5000 digits", "fps", r"fps '9+… is not a number any model takes", fps="9" * 5000),
+    bad("fps 10**5000", "fps", r"fps .* is not allowed for cogvideox-flash", fps=10**5000),
+    # A lone surrogate (an undecodable byte read with surrogateescape) cannot be sent as UTF-8.
+    bad(
+        "prompt with a lone surrogate",
+        "prompt",
+        r"prompt holds U\+DCFF at character 3, which is not valid Unicode",
+        prompt="a \udcff fox",
+    ),
+    bad("size with a lone surrogate", "size", r"size holds U\+DCFF", size="720x480\udcff"),
+    bad("user_id with a lone surrogate", "user_id", r"user_id holds U\+D800", user_id="student-\ud800"),
+    bad(
+        "image URL with a lone surrogate",
+        "image",
+        r"image holds U\+DCFF",
+        image="https://example.com/\udcff.png",
+    ),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -9,12 +10,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import av
 import pytest
 
-from cogvideo_nb._cli_batch import read_batch
+from cogvideo_nb.__main__ import main
+from cogvideo_nb._cli_batch import read_batch, read_source
 from cogvideo_nb._errors import ValidationError
 from cogvideo_nb.emulator import Emulator
 
@@ -127,3 +130,109 @@ def test_a_paid_batch_is_refused_without_yes_and_sends_nothing(emulator: Emulato
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     assert len(emulator.stats()["tasks"]) == 3
+
+
+# -- hostile batch files: one line of error naming file:line, exit 1, nothing sent ---------------------
+@pytest.fixture
+def cli(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str]]:
+    """``main(["batch", ...])`` in-process against the emulator; every call checks nothing was sent."""
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "sk-batch")
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", emulator.base_url)
+    monkeypatch.chdir(tmp_path)
+
+    def run(source: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+        code = main(["batch", source, "--out", str(tmp_path / "out"), "--yes"])
+        err = capsys.readouterr().err
+        assert emulator.stats()["requests"]["submit"] == 0 and emulator.stats()["tasks"] == []
+        assert not (tmp_path / "out").exists(), "the engine must not even start"
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        return code, err
+
+    return run
+
+
+def stdin_bytes(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    """Standard input as Python gives it under a UTF-8/C locale: undecodable bytes surrogate-escaped."""
+    monkeypatch.setattr(
+        sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape")
+    )
+
+
+def test_an_undecodable_byte_on_stdin_names_its_line_and_sends_nothing(
+    cli: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stdin_bytes(monkeypatch, "a red fox in the snow\na héron \xff at dawn\n".encode("latin-1"))
+    code, err = cli("-", capsys)
+    assert code == 1
+    # a Latin-1 é is the first undecodable byte; the column counts characters
+    assert err.startswith("error: <stdin>:2: not valid UTF-8 (byte 0xe9 at column 4)"), err
+    stdin_bytes(monkeypatch, "a red fox\r\na héron ".encode() + b"\xff at dawn\r\n")
+    code, err = cli("-", capsys)
+    assert code == 1
+    assert err.startswith("error: <stdin>:2: not valid UTF-8 (byte 0xff at column 9)"), err
+
+
+def test_a_lone_surrogate_in_text_stdin_or_a_json_escape_is_refused(
+    cli: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A stdin without bytes underneath (a notebook, a StringIO): build_request refuses the text.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a red fox\na heron \udcff at dawn\n"))
+    code, err = cli("-", capsys)
+    assert code == 1 and err.startswith("error: <stdin>:2: prompt holds U+DCFF at character 9"), err
+    # Strict UTF-8 on disk, but a JSON \\u escape can still spell a lone surrogate.
+    Path("p.txt").write_text('a fox\n{"prompt": "a cat", "user_id": "student-\\udcff"}\n')
+    code, err = cli("p.txt", capsys)
+    assert code == 1 and err.startswith("error: p.txt:2: user_id holds U+DCFF"), err
+
+
+def test_a_bom_before_a_json_line_is_not_part_of_the_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "p.txt"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"prompt": "a paper boat", "duration": 10}\n'  # a BOM at the file's start
+        b"\xef\xbb\xbf# a comment pasted from another file\n"
+        b'\xef\xbb\xbf{"prompt": "a kite", "fps": 60}\n'  # and at a line's start (files joined)
+    )
+    lines, source = read_source(str(path))
+    first, second = read_batch(lines, {}, source)
+    assert (first.prompt, first.duration) == ("a paper boat", 10)
+    assert (second.prompt, second.fps) == ("a kite", 60)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"prompt": "a cat", "model": "vidu2-reference", "references": 5}',
+         "references must be a list of images, not int"),
+        ('{"prompt": "a cat", "model": "vidu2-reference", "references": "abc"}',
+         "references must be a list of images, not str"),
+        ('{"prompt": "a cat", "model": 0}', "model must be a model name (text), not int"),
+        ('{"prompt": "a cat", "model": false}', "model must be a model name (text), not bool"),
+        ('{"prompt": "a cat", "fps": ' + "9" * 5000 + "}",
+         "not valid JSON (a number of more than 4300 digits)"),
+        ('{"prompt": ' + "[" * 100_000, "not valid JSON (nested too deeply)"),
+        ('{"prompt": "a cat", "fps": 1e999}', "fps must be a whole number, not inf"),
+    ],
+    ids=["references 5", "references 'abc'", "model 0", "model false", "5000-digit fps", "deep nesting",
+         "fps 1e999"],
+)  # fmt: skip
+def test_a_hostile_json_line_is_one_line_naming_it(
+    cli: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], line: str, message: str
+) -> None:
+    Path("p.txt").write_text(f"a red fox\n{line}\n")
+    code, err = cli("p.txt", capsys)
+    assert code == 1 and err.startswith(f"error: p.txt:2: {message}"), err[:300]
+
+
+def test_an_endless_or_huge_batch_file_is_refused_by_size(
+    cli: Callable[..., tuple[int, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"x" * (10 * 2**20 + 1))
+    code, err = cli(str(big), capsys)
+    assert code == 1 and err.startswith(f"error: {big} is over 10 MiB"), err
+    # Reached only once the cap above holds: without it this would read until memory ran out.
+    if Path("/dev/zero").exists():
+        code, err = cli("/dev/zero", capsys)
+        assert code == 1 and err.startswith("error: /dev/zero is over 10 MiB"), err

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import ipaddress
+import socket
+import threading
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -133,15 +140,105 @@ def test_image_to_video_over_the_api_from_a_data_url() -> None:
         assert img_c[100:140, 10:40].reshape(-1, 3).mean(axis=0)[0] > 150
 
 
-def test_remote_image_urls_are_never_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(*args: object, **kwargs: object) -> None:
-        raise AssertionError("network fetch attempted")
+@contextmanager
+def http_server(
+    answer: Callable[[str], tuple[int, dict[str, str], bytes]],
+) -> Iterator[tuple[str, list[str]]]:
+    """A tiny loopback HTTP server: ``answer(path)`` gives status, headers and body; yields its
+    base URL and the paths it was asked for."""
+    asked: list[str] = []
 
-    monkeypatch.setattr("urllib.request.urlopen", boom)
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            status, headers, body = answer(self.path)
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def connections(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every TCP connection this process opens; any off loopback is recorded and refused, so a
+    test can see an escape without reaching the network."""
+    seen: list[tuple[str, int]] = []
+    real = socket.create_connection
+
+    def connect(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        host, port = address[0], int(address[1])
+        seen.append((host, port))
+        if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+            raise OSError(f"test: no connection off loopback ({host}:{port})")
+        return real(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    return seen
+
+
+def off_loopback(seen: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return [(h, p) for h, p in seen if h != "localhost" and not ipaddress.ip_address(h).is_loopback]
+
+
+def test_remote_image_urls_are_never_fetched(connections: list[tuple[str, int]]) -> None:
     assert _render.fetch_image("https://example.com/cat.png") is None
     assert _render.fetch_image("http://10.0.0.1/cat.png") is None
-    with pytest.raises(AssertionError):
-        _render.fetch_image("http://127.0.0.1:9/cat.png")
+    assert _render.fetch_image("http://127.0.0.1:9/cat.png") is None  # tried: nothing listens there
+    assert connections == [("127.0.0.1", 9)]
+
+
+def test_a_redirect_off_loopback_is_not_followed(connections: list[tuple[str, int]]) -> None:
+    """The loopback-only guard holds for every hop: a loopback URL answering 302 to another host
+    does not take the emulator off the machine (nor does a proxy from the environment)."""
+    red = png_bytes((220, 20, 20))
+
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        if path == "/away.png":
+            return 302, {"Location": "http://10.0.0.1/cat.png"}, b""
+        if path == "/home.png":  # a redirect that stays on loopback is still followed
+            return 302, {"Location": "/red.png"}, b""
+        if path.startswith("/loop"):  # an endless chain stops after a few hops
+            return 302, {"Location": f"{path}x"}, b""
+        return 200, {"Content-Type": "image/png"}, red
+
+    with http_server(answer) as (base, asked), running(FAST) as emu:
+        assert _render.fetch_image(f"{base}/away.png") is None
+        assert asked == ["/away.png"] and off_loopback(connections) == []
+        assert _render.fetch_image(f"{base}/home.png") == red
+        assert _render.fetch_image(f"{base}/loop") is None
+        assert len([p for p in asked if p.startswith("/loop")]) <= 4, asked
+        # The same through the emulator: the task renders without the image, and stays home.
+        done = wait_done(emu, submit(emu, prompt="a cat", image_url=f"{base}/away.png").json()["id"])
+        assert done["task_status"] == "SUCCESS" and asked.count("/away.png") == 2
+        assert off_loopback(connections) == []
+
+
+def test_image_fetches_ignore_proxies_from_the_environment(
+    connections: list[tuple[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, "http://10.0.0.2:3128")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    urllib.request.install_opener(None)  # urlopen's shared opener reads the environment anew
+    red = png_bytes((220, 20, 20))
+    with http_server(lambda path: (200, {"Content-Type": "image/png"}, red)) as (base, _):
+        assert _render.fetch_image(f"{base}/red.png") == red
+    assert off_loopback(connections) == []
+    urllib.request.install_opener(None)  # and forgets this test's proxies
 
 
 def test_a_failed_render_leaves_no_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -343,4 +343,37 @@ def test_a_concurrency_below_one_is_a_usage_error_in_the_cell_and_in_config(
     assert magics(ip).concurrency == 4  # the refused value is not kept: the last good one is
     assert resolve("concurrency") == 4
     ip.run_line_magic("config", "CogVideoMagics.concurrency = None")
+
+
+def test_a_huge_history_count_is_a_usage_error(ip: InteractiveShell) -> None:
+    for n in ("99999999999999999999999", "10001", "9" * 5000):
+        with pytest.raises(UsageError, match=r"history: argument n: at most 10000 rows, got '\d+") as info:
+            ip.run_line_magic("cogvideo", f"history {n}")
+        assert "\n" not in str(info.value) and len(str(info.value)) < 200
+    assert "no jobs yet" in ip.run_line_magic("cogvideo", "history 10000").data  # the cap itself is fine
+    with pytest.raises(UsageError, match=r"report: argument --last: at most 10000 rows"):
+        ip.run_line_magic("cogvideo", "report --last 99999999999999999999999")
+
+
+def test_a_variable_that_cannot_become_text_is_a_usage_error(
+    ip: InteractiveShell, emulator: Emulator
+) -> None:
+    class Sulky:
+        def __str__(self) -> str:
+            raise RuntimeError("no text today")
+
+    ip.user_ns["mood"] = Sulky()
+    with pytest.raises(
+        UsageError, match=r"^\{mood\} could not be turned into text: RuntimeError: no text today$"
+    ):
+        ip.run_cell_magic("cogvideo", "", "a fox, {mood}")
+    assert emulator.stats()["tasks"] == []
+
+    class Wordless:
+        def __str__(self) -> str:
+            return 42  # type: ignore[return-value]
+
+    ip.user_ns["mood"] = Wordless()
+    with pytest.raises(UsageError, match=r"^\{mood\} could not be turned into text: TypeError: __str__ "):
+        ip.run_cell_magic("cogvideo", "--image photos/{mood}.png", "a fox")
     assert emulator.stats()["tasks"] == []

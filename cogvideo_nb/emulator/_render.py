@@ -22,7 +22,9 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from http.client import HTTPMessage
 from pathlib import Path
+from typing import IO
 
 import av
 import numpy as np
@@ -155,16 +157,52 @@ def _picture(
 
 
 def fetch_image(url: str, timeout: float = 5.0) -> bytes | None:
-    """Fetch a first-frame image only from loopback; the emulator must never reach the network."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not _is_loopback(parts.hostname or ""):
+    """Fetch a first-frame image only from loopback; the emulator must never reach the network.
+
+    Every hop is held to that: a redirect is followed only to loopback (and only a few times),
+    and no proxy from the environment is used (it would carry even a loopback URL off the machine).
+    """
+    if not _loopback_url(url):
         return None
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        with _OPENER.open(url, timeout=timeout) as resp:
             data: bytes = resp.read(_MAX_FETCH_BYTES + 1)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a malformed URL (e.g. a bad port) in a Location
         return None
     return data if len(data) <= _MAX_FETCH_BYTES else None
+
+
+class _LoopbackRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only where ``fetch_image`` would have gone itself."""
+
+    max_redirections = 3  # distinct URLs; and none visited twice (a loop)
+    max_repeats = 1
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not _loopback_url(newurl):
+            return None  # not followed: the 3xx itself is the answer, an error
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+# ProxyHandler({}): no proxies, whatever the environment says.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _LoopbackRedirects)
+
+
+def _loopback_url(url: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and _is_loopback(host)
 
 
 def _is_loopback(host: str) -> bool:
