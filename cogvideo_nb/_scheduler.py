@@ -25,7 +25,7 @@ from ._ledger_io import LedgerIO
 from ._pacing import CURRENT_MODEL, Throttle
 from ._polling import PollPolicy, duration_key
 from ._request import VideoRequest
-from ._wire import TaskStatus
+from ._wire import TaskState, TaskStatus
 
 __all__ = ["MAX_RETRY_AFTER", "UNKNOWN_NOTE", "Scheduler"]
 
@@ -69,6 +69,7 @@ class Scheduler:
         self.jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._lost: set[str] = set()  # adopted by another process: stop quietly
+        self._stopping: set[str] = set()  # the user said stop; their detach records it
         self._closing = False
         self._rng = random.Random(seed)
         self._clock = clock
@@ -117,6 +118,7 @@ class Scheduler:
         job = self.jobs.setdefault(job.id, job)
         job.persist = self.ledger.record
         self._lost.discard(job.id)
+        self._stopping.discard(job.id)
         running = self._tasks.get(job.id)
         if running is not None and not running.done():
             return job
@@ -134,7 +136,9 @@ class Scheduler:
         """Stop waiting. CogVideoX has no cancel: the task id is kept so resume() can return."""
         task = self._tasks.get(job.id)
         if task is not None and not task.done():
-            job.stopped = True
+            # The user's intent is kept here, not on the job: a move in flight (its snapshot
+            # taken before this stop) would overwrite it; the detach that follows writes it.
+            self._stopping.add(job.id)
             task.cancel()
         elif not job.done:
             self._tasks[job.id] = asyncio.ensure_future(self._detach(job, "stopped waiting", stopped=True))
@@ -238,7 +242,7 @@ class Scheduler:
                 job.notify()
                 job._done.set()  # a waiter here wakes (WaitTimeoutError): the job goes on there
             elif not job.done and not self._closing:  # closing is a restart, not a user's stop
-                await self._detach(job, "stopped waiting", stopped=job.stopped)
+                await self._detach(job, "stopped waiting", stopped=job.id in self._stopping)
         except CogVideoError as exc:
             await self._fail(job, exc)
         except Exception as exc:  # a bug must end the job visibly, not hang it
@@ -263,7 +267,7 @@ class Scheduler:
             return None
         token = CURRENT_MODEL.set(model)
         try:
-            state = await self.client.submit(job.request)
+            state = await self._send(job)
         except DuplicateRequestError as exc:
             await self._unknown(job, exc)
             return False
@@ -281,6 +285,25 @@ class Scheduler:
             emulated=job.emulated or state.emulated, expected_at=now + expected if expected else None,
         )  # fmt: skip
         return True
+
+    async def _send(self, job: Job) -> TaskState:
+        """The submit request, never abandoned on the wire: a stop that arrives while it is
+        out waits for its answer (the client's deadline bounds that) and records the task,
+        so the job detaches with its task id instead of "maybe sent"; then the cancel goes on."""
+        sending = asyncio.ensure_future(self.client.submit(job.request))
+        try:
+            return await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            if not self._closing:  # a close is a restart: the row stays SUBMITTING, resent as is
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(sending)
+            if not sending.done() or sending.cancelled() or sending.exception() is not None:
+                sending.cancel()
+                raise
+            state = sending.result()
+            await self._move(job, JobStatus.RUNNING, task_id=state.id, submitted_at=self._clock(),
+                             emulated=job.emulated or state.emulated)  # fmt: skip
+            raise
 
     async def _unknown(self, job: Job, exc: CogVideoError) -> None:
         await self._move(

@@ -270,3 +270,73 @@ async def test_resume_leaves_alone_a_job_that_ended_after_the_rows_were_read(
         s.ledger.resumable = read  # type: ignore[method-assign]
     assert job.status is JobStatus.SUCCEEDED and len(emu.stats()["tasks"]) == 1
     await s.aclose()
+
+
+async def test_a_stop_that_reaches_a_job_mid_submit_keeps_its_task(tmp_path: Path) -> None:
+    """Cancelled while its submit request was on the wire, the job ended detached with no task
+    id, so a plain resume() submitted it again."""
+    posts: list[int] = []
+    sending = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts.append(1)
+            sending.set()
+            await asyncio.sleep(0.4)  # the stop arrives while this answer is on its way
+            return ok_submit("t-1")
+        return status("PROCESSING", "t-1")
+
+    client = AsyncClient(
+        "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
+    )
+    s = Scheduler(client, output_dir=tmp_path, policy=PollPolicy(**POLICY), submit_gap=0)  # type: ignore[arg-type]
+    job = s.add(build_request("a kite"))
+    await asyncio.wait_for(sending.wait(), 5)
+    s.stop(job)
+    await asyncio.wait_for(s.wait([job]), 10)
+    assert job.status is JobStatus.DETACHED and job.task_id == "t-1" and job.stopped
+    row = s.ledger.load(job.id)
+    assert row is not None and row.task_id == "t-1" and row.stopped
+    assert s.ledger.resumable() == []  # stopped: only resume(include_stopped=True) brings it back
+    [again] = await s.resume(include_detached=True)
+    assert again is job and job.task_id == "t-1" and posts == [1]
+    await s.aclose()
+
+
+async def test_a_stop_during_the_submitting_write_is_kept(tmp_path: Path) -> None:
+    """The write's snapshot, taken before the stop, overwrote the stop: the job ended detached
+    with stopped=0, so a plain resume() sent it."""
+    import threading
+    import time
+
+    entered = threading.Event()
+
+    class SlowDisk(Ledger):
+        def record_if_room(self, job, total, model_cap):  # type: ignore[no-untyped-def]
+            entered.set()
+            time.sleep(0.3)
+            return super().record_if_room(job, total, model_cap)
+
+    posts: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        posts.append(1)
+        return ok_submit("t-1")
+
+    client = AsyncClient(
+        "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
+    )
+    s = Scheduler(
+        client, output_dir=tmp_path, ledger=SlowDisk(tmp_path / "ledger.sqlite"),
+        policy=PollPolicy(**POLICY), submit_gap=0,  # type: ignore[arg-type]
+    )  # fmt: skip
+    job = s.add(build_request("a kite"))
+    while not entered.is_set():
+        await asyncio.sleep(0.01)
+    s.stop(job)
+    await asyncio.wait_for(s.wait([job]), 10)
+    assert job.status is JobStatus.DETACHED and job.stopped and posts == []
+    row = s.ledger.load(job.id)
+    assert row is not None and row.stopped
+    assert await s.resume() == [] and posts == []
+    await s.aclose()
