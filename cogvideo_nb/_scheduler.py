@@ -56,6 +56,7 @@ class Scheduler:
         model_concurrency: Mapping[str, int] | None = None,
         download_timeout: float = 600.0,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.output_dir = Path(output_dir)
@@ -64,7 +65,9 @@ class Scheduler:
         self.download_timeout = download_timeout
         self.max_retry_after = MAX_RETRY_AFTER
         self.policy = policy or PollPolicy()
-        self.policy.model.load(self.ledger.durations())
+        # A run longer than the deadline cannot have been seen (it would have been given up):
+        # such a value is a clock's jump, never a duration to plan polls by.
+        self.policy.model.load((k, v) for k, v in self.ledger.durations() if v <= deadline)
         self.throttle = Throttle(concurrency, submit_gap, model_concurrency)
         self.jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -72,7 +75,9 @@ class Scheduler:
         self._stopping: set[str] = set()  # the user said stop; their detach records it
         self._closing = False
         self._rng = random.Random(seed)
-        self._clock = clock
+        self._clock = clock  # wall clock: what the ledger shows (submitted at, expected at)
+        self._monotonic = monotonic  # durations: a wall-clock jump must not teach a run time
+        self._sent: dict[str, float] = {}  # job id -> monotonic time its task was made here
         self._io = LedgerIO()
         self._renewer: asyncio.Task[None] | None = None
         self._retired: list[AsyncClient] = []
@@ -248,6 +253,7 @@ class Scheduler:
         except Exception as exc:  # a bug must end the job visibly, not hang it
             await self._fail(job, exc)
         finally:
+            self._sent.pop(job.id, None)
             if job.done:
                 job._done.set()  # however it ended (a refused move included), waiters wake
             if holding:
@@ -279,6 +285,7 @@ class Scheduler:
         finally:
             CURRENT_MODEL.reset(token)
         now = self._clock()
+        self._sent[job.id] = self._monotonic()
         expected = self.policy.expected(duration_key(job.request.params()))
         await self._move(
             job, JobStatus.RUNNING, task_id=state.id, submitted_at=now,
@@ -318,9 +325,14 @@ class Scheduler:
         """
         assert job.task_id is not None
         key = duration_key(job.request.params())
-        started = job.submitted_at or self._clock()
         if job.expected_at is None and (expected := self.policy.expected(key)):
-            job.expected_at = started + expected
+            job.expected_at = (job.submitted_at or self._clock()) + expected
+        # Durations on the monotonic clock: from the submit when it was made here, else from the
+        # wall-clock age of the task when we attached (a resumed job learns nothing anyway).
+        started = self._sent.pop(job.id, None)
+        if started is None:
+            age = self._clock() - (job.submitted_at or self._clock())
+            started = self._monotonic() - min(max(age, 0.0), self.deadline)
         give_up = attached + self.deadline
         resumed = job.note == "resumed"
         last_seen_running = started
@@ -330,7 +342,7 @@ class Scheduler:
             if left <= 0 and polls:
                 await self._detach(job, f"gave up waiting after {self.deadline:g} s; resume to pick it up")
                 return False
-            elapsed = self._clock() - started
+            elapsed = self._monotonic() - started
             delay = 0.0 if (resumed and not polls) else self.policy.next_delay(key, elapsed, self._rng)
             await asyncio.sleep(min(delay, max(left, 0.0)))
             budget = give_up - time.monotonic()
@@ -351,7 +363,7 @@ class Scheduler:
             finally:
                 CURRENT_MODEL.reset(token)
             job.polls += 1
-            now = self._clock()
+            now = self._monotonic()
             if state.status is TaskStatus.PROCESSING:
                 last_seen_running = now
                 if job.note and job.note != "resumed":
@@ -365,14 +377,15 @@ class Scheduler:
                 )  # fmt: skip
                 return False
             run_seconds = (last_seen_running + now) / 2 - started
+            learned = not resumed and 0 < run_seconds <= self.deadline
             # Learn only a tight bracket: a job seen done at its first poll ran anywhere in (0, wait]
-            if not resumed and now - last_seen_running <= LEARN_BRACKET * max(now - started, 1e-9):
+            if learned and now - last_seen_running <= LEARN_BRACKET * max(now - started, 1e-9):
                 self.policy.model.add(key, run_seconds)
             if not await self._move(
                 job, JobStatus.DOWNLOADING, write=self.ledger.record_if_owned,
                 video_url=state.video_url, cover_url=state.cover_url,
                 emulated=job.emulated or state.emulated, expected_at=None,
-                run_seconds=None if resumed else run_seconds,
+                run_seconds=run_seconds if learned else None,
             ):  # fmt: skip
                 self._lost.add(job.id)  # adopted by another process: it downloads, not us
                 raise asyncio.CancelledError

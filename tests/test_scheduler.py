@@ -12,9 +12,9 @@ import pytest
 
 from cogvideo_nb import AsyncClient, build_request
 from cogvideo_nb._downloads import verify
-from cogvideo_nb._jobs import JobStatus
+from cogvideo_nb._jobs import Job, JobStatus
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._polling import PollPolicy
+from cogvideo_nb._polling import PollPolicy, duration_key
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
 
@@ -339,4 +339,59 @@ async def test_a_stop_during_the_submitting_write_is_kept(tmp_path: Path) -> Non
     row = s.ledger.load(job.id)
     assert row is not None and row.stopped
     assert await s.resume() == [] and posts == []
+    await s.aclose()
+
+
+async def test_a_wall_clock_jump_mid_job_teaches_nothing(tmp_path: Path) -> None:
+    """A +1 day jump of the wall clock taught the poll policy a run of 86414 s, kept in the
+    ledger: the next job of that kind was polled only at its deadline."""
+    import time
+
+    jump = 0.0
+    polls = 0
+
+    def clock() -> float:
+        return time.time() + jump
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal jump, polls
+        if request.method == "POST":
+            return ok_submit("t-1")
+        if "async-result" in request.url.path:
+            polls += 1
+            if polls == 2:
+                jump = 86_400.0  # NTP, a suspended laptop, a user's date command
+            return status("PROCESSING" if polls < 4 else "SUCCESS", "t-1")
+        video = request.url.path.endswith(".mp4")
+        return httpx.Response(200, content=mp4() if video else b"png",
+                              headers={"content-type": "video/mp4" if video else "image/png"})  # fmt: skip
+
+    client = AsyncClient(
+        "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
+    )
+    policy = PollPolicy(min_interval=0.05, first_poll=0.05, max_interval=0.1)
+    s = Scheduler(client, output_dir=tmp_path, policy=policy, submit_gap=0, clock=clock)
+    job = s.add(build_request("a kite"))
+    await asyncio.wait_for(s.wait([job]), 10)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert job.run_seconds is None or job.run_seconds < 10, job.run_seconds
+    assert all(seconds < 10 for _, seconds in s.ledger.durations())
+    expected = s.policy.expected(duration_key(job.request.params()))
+    assert expected is None or expected < 10
+    await s.aclose()
+
+
+async def test_learned_durations_longer_than_the_deadline_are_not_believed(tmp_path: Path) -> None:
+    """A ledger that already holds such a value (from before the fix) does not teach it."""
+    import sqlite3
+
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    job = Job(request=build_request("a kite"))
+    ledger.record(job)
+    key = duration_key(job.request.params())
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        db.execute("UPDATE jobs SET run_seconds = 86414, finished_at = 1 WHERE id = ?", (job.id,))
+    client = AsyncClient("sk", "https://api.test/v4", retry=FAST_RETRY)
+    s = Scheduler(client, output_dir=tmp_path, ledger=ledger, deadline=900)
+    assert s.policy.expected(key) is None
     await s.aclose()
