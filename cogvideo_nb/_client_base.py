@@ -4,6 +4,7 @@ decision, answer capping and scrubbing. No I/O here; ``_client`` repeats only th
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 import urllib.parse
@@ -25,7 +26,7 @@ from ._errors import (
 )
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy, RetryState
-from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus
+from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus, capped
 
 __all__ = ["BaseClient", "grow", "may_have_reached"]
 
@@ -35,6 +36,17 @@ _UNSENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.TooMan
 RetryHook = Callable[[CogVideoError, float], None]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _HOP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+MASK = "********"
+
+
+def _mentions(data: Any, key: str) -> bool:
+    if isinstance(data, str):
+        return key in data
+    if isinstance(data, list):
+        return any(_mentions(v, key) for v in data)
+    if isinstance(data, dict):
+        return any(key in k or _mentions(v, key) for k, v in data.items())
+    return False
 
 
 def may_have_reached(exc: BaseException) -> bool:
@@ -123,26 +135,66 @@ class BaseClient:
             )
         return key.reveal() if key is not None else _EMULATOR_TOKEN
 
-    def _scrub(self, error: CogVideoError) -> CogVideoError:
-        """Remove the key from anything a server or library echoed back, before anyone sees it."""
+    # -- every server string enters here: scrubbed of the key, capped -------------------------
+    def _key_text(self) -> str:
         key = self._settings.api_key
-        if key is not None and key.reveal() and key.reveal() in str(error.args):
-            error.message = error.message.replace(key.reveal(), "********")
-            error.args = (error.message,)
+        return key.reveal() if key is not None else ""
+
+    def _scrub_text(self, text: str) -> str:
+        key = self._key_text()
+        return text.replace(key, MASK) if key and key in text else text
+
+    def _scrub_data(self, data: Any) -> Any:
+        """Decoded JSON with the key removed from every string in it, keys of objects included."""
+        if isinstance(data, str):
+            return self._scrub_text(data)
+        if isinstance(data, list):
+            return [self._scrub_data(v) for v in data]
+        if isinstance(data, dict):
+            return {self._scrub_text(k): self._scrub_data(v) for k, v in data.items()}
+        return data
+
+    def _scrub(self, error: CogVideoError) -> CogVideoError:
+        """The last net: the key out of an error's text and fields, its message capped."""
+        error.message = capped(self._scrub_text(error.message))
+        error.args = (error.message,)
+        if isinstance(error, TaskFailedError):
+            error.detail = self._scrub_data(error.detail)
         return error
 
     def _scrub_body(self, body: bytes) -> bytes:
-        """Every string a server sends passes here before it is parsed, stored or shown."""
-        key = self._settings.api_key
-        secret = key.reveal().encode() if key is not None else b""
-        # Real keys are long and random; replacing a 2-letter test key would mangle the JSON.
-        if len(secret) < 8 or secret not in body:
+        """An answer's body, the key removed from every string it decodes to, however escaped."""
+        key = self._key_text()
+        if not key:
             return body
-        return body.replace(secret, b"********")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            # Not JSON: shown only as a snippet of an error, which _scrub cleans again. A short
+            # (test) key is left in the raw bytes: replacing 2 letters would mangle the text.
+            secret = key.encode()
+            return body.replace(secret, MASK.encode()) if len(secret) >= 8 else body
+        if not _mentions(data, key):
+            return body  # left byte for byte
+        return json.dumps(self._scrub_data(data), ensure_ascii=False).encode()
+
+    def _scrub_header(self, value: str) -> str:
+        """A header value with the key removed, as written or once percent-decoded."""
+        key = self._key_text()
+        if not key:
+            return value
+        value = self._scrub_text(value)
+        decoded = urllib.parse.unquote(value)
+        return urllib.parse.quote(self._scrub_text(decoded), safe="") if key in decoded else value
 
     def _answer(self, response: httpx.Response, body: bytearray) -> httpx.Response:
-        """The answer rebuilt from its capped, decoded, scrubbed body."""
-        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_HEADERS]
+        """The answer rebuilt from its capped, decoded body and headers, the key scrubbed from
+        every string in them: the one door through which a server's words come in."""
+        headers = [
+            (k, self._scrub_header(v))
+            for k, v in response.headers.multi_items()
+            if k.lower() not in _HOP_HEADERS
+        ]
         return httpx.Response(
             response.status_code,
             headers=headers,
@@ -225,11 +277,12 @@ class BaseClient:
             )
         return False
 
-    @staticmethod
-    def _finished(state: TaskState) -> bool:
+    def _finished(self, state: TaskState) -> bool:
         if state.status is TaskStatus.FAIL:
-            raise TaskFailedError(
-                f"task {state.id} failed: {state.fail_reason}", task_id=state.id, detail=state.raw
+            raise self._scrub(
+                TaskFailedError(
+                    f"task {state.id} failed: {state.fail_reason}", task_id=state.id, detail=state.raw
+                )
             )
         return state.status is TaskStatus.SUCCESS
 

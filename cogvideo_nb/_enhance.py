@@ -3,9 +3,9 @@
 The model's authors recommend this step (an LLM expands the prompt before generation). It goes
 through the platform's OpenAI-compatible ``POST /chat/completions`` with its free chat model
 (``glm-4-flash``; on Z.ai ``glm-4.5-flash``) and our own system prompt. The sync and async paths
-share every pure step (body, parsing, cleanup) and go through the same clients as video jobs:
-one key handling, one retry policy, the emulator when no key is set, an injectable httpx
-transport for tests.
+share every pure step (body, parsing, cleanup) and go through the same clients as video jobs,
+their own ``_request`` included: one key handling, one size cap, one scrubbing of the answer,
+one retry policy, the emulator when no key is set, an injectable httpx transport for tests.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def enhance(
     c = client or Client(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
         args = _args(c, prompt, model)
-        return c._call(lambda: parse_chat(c._http.request(**args)))
+        return c._call(lambda: parse_chat(c._request(args)))
     finally:
         if own:
             c.close()
@@ -178,7 +178,7 @@ async def aenhance(
         args = _args(c, prompt, model)
 
         async def attempt() -> str:
-            return parse_chat(await c._http.request(**args))
+            return parse_chat(await c._request(args))
 
         return await c._call(attempt)
     finally:

@@ -13,7 +13,15 @@ import httpx
 
 from ._errors import ProtocolError, error_from_response
 
-__all__ = ["MAX_ANSWER_BYTES", "Download", "TaskState", "TaskStatus", "parse_task", "raise_for_error"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "MAX_SHOWN",
+    "Download",
+    "TaskState",
+    "TaskStatus",
+    "parse_task",
+    "raise_for_error",
+]
 
 
 class TaskStatus(str, Enum):
@@ -41,6 +49,11 @@ EMULATOR_HEADER = "x-cogvideo-emulator"
 _REASON_HEADER = "x-cogvideo-emulator-reason"
 # An API answer is a few hundred bytes; anything past this (a gzip bomb, a runaway body) is cut.
 MAX_ANSWER_BYTES = 1 << 20
+MAX_SHOWN = 2000  # characters of a server's text kept in a reason or an error message
+
+
+def capped(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,11 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _fail_reason(data: dict[str, Any], response: httpx.Response) -> str:
-    """The API documents no reason field, so show whatever else the body carries."""
+    """The API documents no reason field, so show whatever else the body carries (capped)."""
+    return capped(_reason(data, response))
+
+
+def _reason(data: dict[str, Any], response: httpx.Response) -> str:
     extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
     if not extra and response.headers.get(EMULATOR_HEADER) == "1" and _REASON_HEADER in response.headers:
         return urllib.parse.unquote(response.headers[_REASON_HEADER])  # the emulator says it there
