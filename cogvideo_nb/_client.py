@@ -51,7 +51,8 @@ class Client(BaseClient):
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
         self._sleep = sleep
 
-    def _call(self, attempt: Callable[[], T], *, submit: bool = False) -> T:
+    def _call(self, attempt: Callable[[], T], *, submit: bool = False, deadline: float | None = None) -> T:
+        """Retries around ``attempt``; none starts once ``deadline`` (monotonic) is near."""
         state = RetryState(self.retry, self._rng)
         reached = False
         while True:
@@ -59,7 +60,7 @@ class Client(BaseClient):
                 return attempt()
             except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
                 reached = reached or (submit and may_have_reached(exc))
-                delay = self._retry_delay(state, exc, unknown=reached)
+                delay = self._retry_delay(state, exc, unknown=reached, deadline=deadline)
             self._sleep(delay)
 
     def _request(self, args: dict[str, Any], deadline: float | None = None) -> httpx.Response:
@@ -67,7 +68,9 @@ class Client(BaseClient):
         limit = time.monotonic() + self.timeout
         limit = min(limit, deadline) if deadline is not None else limit
         body = bytearray()
-        with self._http.stream(**args) as response:
+        # each connect and read waits at most what is left, so a silent server is cut too
+        left = httpx.Timeout(max(limit - time.monotonic(), 0.001))
+        with self._http.stream(**args, timeout=left) as response:
             for chunk in response.iter_bytes():
                 grow(body, chunk)
                 if time.monotonic() > limit:
@@ -151,17 +154,26 @@ class AsyncClient(BaseClient):
         self._sleep = sleep
 
     async def _call(
-        self, attempt: Callable[[], Awaitable[T]], *, submit: bool = False, budget: float | None = None
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        submit: bool = False,
+        budget: float | None = None,
+        deadline: float | None = None,
     ) -> T:
-        """Retries around ``attempt``; each attempt, body included, is cut at ``budget`` seconds."""
+        """Retries around ``attempt``; each attempt, body included, is cut at ``budget`` seconds
+        and at ``deadline`` (monotonic), which bounds the whole call."""
         state = RetryState(self.retry, self._rng)
         reached = False
         while True:
+            limit = budget or self.timeout
+            if deadline is not None:
+                limit = min(limit, deadline - time.monotonic())
             try:
-                return await asyncio.wait_for(attempt(), budget or self.timeout)
+                return await asyncio.wait_for(attempt(), max(limit, 0.0))
             except (httpx.HTTPError, httpx.InvalidURL, CogVideoError, asyncio.TimeoutError) as exc:
                 reached = reached or (submit and may_have_reached(exc))
-                delay = self._retry_delay(state, exc, unknown=reached)
+                delay = self._retry_delay(state, exc, unknown=reached, deadline=deadline)
             await self._sleep(delay)
 
     async def _request(self, args: dict[str, Any]) -> httpx.Response:

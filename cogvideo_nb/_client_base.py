@@ -236,11 +236,14 @@ class BaseClient:
             "headers": dict(self._settings.platform.headers),
         }
 
-    def _retry_delay(self, state: RetryState, exc: BaseException, *, unknown: bool = False) -> float:
+    def _retry_delay(
+        self, state: RetryState, exc: BaseException, *, unknown: bool = False, deadline: float | None = None
+    ) -> float:
         """Seconds to wait before trying again, or raise the (scrubbed) error: the shared decision.
 
         ``unknown``: an earlier attempt of this submit may have reached the server, so a final
-        error says the outcome is unknown rather than that nothing happened.
+        error says the outcome is unknown rather than that nothing happened. ``deadline``
+        (monotonic) bounds the whole call: no attempt starts at or after it.
         """
         if isinstance(exc, _UNSENDABLE):
             # the request itself cannot leave (bad scheme, illegal header): no retry fixes it
@@ -258,6 +261,8 @@ class BaseClient:
             error = NetworkError(f"network problem talking to the API ({type(exc).__name__}): {exc}")
         del exc  # a library's message may echo the key; keep it out of this frame's locals
         delay = state.next_delay(error)
+        if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
+            delay = None  # the call's time is up: this error is its answer
         if delay is None:
             if unknown:
                 error.outcome_unknown = True

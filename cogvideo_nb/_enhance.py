@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import time
 from typing import Any
 
 import httpx
@@ -145,14 +146,17 @@ def enhance(
 
     ``model``: the chat model; by default the platform's free one (``glm-4-flash`` on BigModel,
     ``glm-4.5-flash`` on Z.ai).
-    Works offline on the emulator, which answers with a deterministic rule-based expansion.
+    ``timeout``: seconds for the whole call, retries included (a given ``client``'s own timeout
+    is used instead). Works offline on the emulator, which answers with a deterministic
+    rule-based expansion.
     """
     _check(prompt)
     own = client is None
     c = client or Client(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
         args = _args(c, prompt, model)
-        return c._call(lambda: parse_chat(c._request(args)))
+        deadline = time.monotonic() + c.timeout
+        return c._call(lambda: parse_chat(c._request(args, deadline)), deadline=deadline)
     finally:
         if own:
             c.close()
@@ -174,13 +178,14 @@ async def aenhance(
     own = client is None
     c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
+        deadline = time.monotonic() + c.timeout
         await c._base()
         args = _args(c, prompt, model)
 
         async def attempt() -> str:
             return parse_chat(await c._request(args))
 
-        return await c._call(attempt)
+        return await c._call(attempt, deadline=deadline)
     finally:
         if own:
             await c.aclose()
