@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Generator
@@ -37,6 +38,7 @@ RetryHook = Callable[[CogVideoError, float], None]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _HOP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 MASK = "********"
+_SHORT_KEY = 8  # real keys are long and random; shorter ones are test keys
 
 
 def _mentions(data: Any, key: str) -> bool:
@@ -141,8 +143,15 @@ class BaseClient:
         return key.reveal() if key is not None else ""
 
     def _scrub_text(self, text: str) -> str:
+        """``text`` without the key. A real key (8 characters or more) goes wherever it appears;
+        a short test key only where it stands as a word of its own, or ``sk`` would take the
+        middle out of ``task_status``."""
         key = self._key_text()
-        return text.replace(key, MASK) if key and key in text else text
+        if not key or key not in text:
+            return text
+        if len(key) >= _SHORT_KEY:
+            return text.replace(key, MASK)
+        return re.sub(rf"(?<![^\W_]){re.escape(key)}(?![^\W_])", MASK, text)
 
     def _scrub_data(self, data: Any) -> Any:
         """Decoded JSON with the key removed from every string in it, keys of objects included."""
@@ -173,7 +182,7 @@ class BaseClient:
             # Not JSON: shown only as a snippet of an error, which _scrub cleans again. A short
             # (test) key is left in the raw bytes: replacing 2 letters would mangle the text.
             secret = key.encode()
-            return body.replace(secret, MASK.encode()) if len(secret) >= 8 else body
+            return body.replace(secret, MASK.encode()) if len(secret) >= _SHORT_KEY else body
         if not _mentions(data, key):
             return body  # left byte for byte
         return json.dumps(self._scrub_data(data), ensure_ascii=False).encode()

@@ -188,3 +188,12 @@ def test_an_enhance_answer_carrying_the_key_is_scrubbed(escaped: bool) -> None:
 
     out = enhance("a fox", api_key=SENTINEL, base_url=BASE, transport=httpx.MockTransport(handler))
     assert out.startswith("A fox, key ") and SENTINEL not in out and "********" in out
+
+
+def test_a_short_test_key_is_scrubbed_only_as_a_word_of_its_own() -> None:
+    """``sk`` must not take the middle out of ``task_status`` or ``task-1``."""
+    answers = [httpx.Response(200, json={"id": "task-1", "task_status": "PROCESSING"}), _fail_raw]
+    c = Client("sk", BASE, transport=Script(list(answers)).sync(), sleep=lambda s: None)
+    state = c.get("task-1")
+    assert state.id == "task-1" and state.status.value == "PROCESSING"
+    assert c.get("task-1").fail_reason == "Bearer ********"
