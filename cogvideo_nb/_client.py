@@ -17,7 +17,7 @@ import httpx
 
 from ._client_base import BaseClient, grow, may_have_reached
 from ._config import Secret
-from ._downloads import cap_for, stream_async, stream_sync
+from ._downloads import _late, cap_for, stream_async, stream_sync
 from ._errors import CogVideoError, NetworkError, WaitTimeoutError
 from ._request import VideoRequest
 from ._retry import RetryPolicy, RetryState
@@ -107,15 +107,16 @@ class Client(BaseClient):
     def download(
         self, url: str, dest: str | Path, *, kind: str = "video", max_bytes: int | None = None
     ) -> Download:
-        """Stream a result file to ``dest`` atomically. No Authorization header leaves for it."""
+        """Stream a result file to ``dest`` atomically, the whole call (retries included) within
+        ``download_timeout``. No Authorization header leaves for it."""
         path = self._dest(dest)
         cap = max_bytes if max_bytes is not None else cap_for(kind)
+        deadline = time.monotonic() + self.download_timeout
 
         def attempt() -> Download:
-            deadline = time.monotonic() + self.download_timeout
             return stream_sync(self._http, url, path, kind=kind, max_bytes=cap, deadline=deadline)
 
-        return self._call(attempt)
+        return self._call(attempt, deadline=deadline)
 
     def close(self) -> None:
         self._http.close()
@@ -160,9 +161,11 @@ class AsyncClient(BaseClient):
         submit: bool = False,
         budget: float | None = None,
         deadline: float | None = None,
+        late: Callable[[], CogVideoError] | None = None,
     ) -> T:
         """Retries around ``attempt``; each attempt, body included, is cut at ``budget`` seconds
-        and at ``deadline`` (monotonic), which bounds the whole call."""
+        and at ``deadline`` (monotonic), which bounds the whole call. ``late``: the error an
+        attempt cut short becomes (by default a NetworkError naming the time it had)."""
         state = RetryState(self.retry, self._rng)
         reached = False
         while True:
@@ -171,7 +174,11 @@ class AsyncClient(BaseClient):
                 limit = min(limit, deadline - time.monotonic())
             try:
                 return await asyncio.wait_for(attempt(), max(limit, 0.0))
-            except (httpx.HTTPError, httpx.InvalidURL, CogVideoError, asyncio.TimeoutError) as exc:
+            except asyncio.TimeoutError:
+                cut = late() if late is not None else NetworkError(f"no complete answer within {limit:g} s")
+                reached = reached or (submit and may_have_reached(cut))
+                delay = self._retry_delay(state, cut, unknown=reached, deadline=deadline)
+            except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
                 reached = reached or (submit and may_have_reached(exc))
                 delay = self._retry_delay(state, exc, unknown=reached, deadline=deadline)
             await self._sleep(delay)
@@ -227,11 +234,14 @@ class AsyncClient(BaseClient):
         """Stream a result file to ``dest`` atomically, the whole file within ``download_timeout``."""
         path = self._dest(dest)
         cap = max_bytes if max_bytes is not None else cap_for(kind)
+        deadline = time.monotonic() + self.download_timeout
 
         async def attempt() -> Download:
             return await stream_async(self._files, url, path, kind=kind, max_bytes=cap)
 
-        return await self._call(attempt, budget=self.download_timeout)
+        return await self._call(
+            attempt, budget=self.download_timeout, deadline=deadline, late=lambda: _late(url)
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -264,8 +264,6 @@ class BaseClient:
             )
         elif isinstance(exc, CogVideoError):
             error = exc
-        elif isinstance(exc, asyncio.TimeoutError):
-            error = NetworkError(f"no complete answer within {self.timeout:g} s")
         else:
             error = NetworkError(f"network problem talking to the API ({type(exc).__name__}): {exc}")
         del exc  # a library's message may echo the key; keep it out of this frame's locals
