@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._client_base import BaseClient, grow, may_have_reached
+from ._client_base import BaseClient, Sent, grow
 from ._config import Secret
 from ._downloads import _late, cap_for, stream_async, stream_sync
 from ._errors import CogVideoError, NetworkError, WaitTimeoutError
@@ -51,26 +51,35 @@ class Client(BaseClient):
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
         self._sleep = sleep
 
-    def _call(self, attempt: Callable[[], T], *, submit: bool = False, deadline: float | None = None) -> T:
-        """Retries around ``attempt``; none starts once ``deadline`` (monotonic) is near."""
+    def _call(
+        self, attempt: Callable[[], T], *, sent: Sent | None = None, deadline: float | None = None
+    ) -> T:
+        """Retries around ``attempt``; none starts once ``deadline`` (monotonic) is near.
+        ``sent``: a submit's, so its final error says whether the outcome is unknown."""
         state = RetryState(self.retry, self._rng)
         reached = False
         while True:
+            if sent is not None:
+                sent.start()
             try:
                 return attempt()
             except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
-                reached = reached or (submit and may_have_reached(exc))
+                reached = reached or (sent is not None and sent.reached(exc))
                 delay = self._retry_delay(state, exc, unknown=reached, deadline=deadline)
             self._sleep(delay)
 
-    def _request(self, args: dict[str, Any], deadline: float | None = None) -> httpx.Response:
-        """One API request whose whole answer (a trickled body too) must come by the deadline."""
+    def _request(
+        self, args: dict[str, Any], deadline: float | None = None, *, sent: Sent | None = None
+    ) -> httpx.Response:
+        """One API request whose whole answer (a trickled body too) must come by the deadline;
+        ``sent`` learns whether the request left."""
         limit = time.monotonic() + self.timeout
         limit = min(limit, deadline) if deadline is not None else limit
         body = bytearray()
         # each connect and read waits at most what is left, so a silent server is cut too
         left = httpx.Timeout(max(limit - time.monotonic(), 0.001))
-        with self._http.stream(**args, timeout=left) as response:
+        traced = {"trace": sent.trace} if sent is not None else None
+        with self._http.stream(**args, extensions=traced, timeout=left) as response:
             for chunk in response.iter_bytes():
                 grow(body, chunk)
                 if time.monotonic() > limit:
@@ -81,7 +90,8 @@ class Client(BaseClient):
         """Send one task; retries reuse its request_id so the server cannot make two."""
         req = self._as_request(request, options)
         args = self._submit_args(req)
-        return self._call(lambda: parse_task(self._request(args), submit=True), submit=True)
+        sent = Sent()
+        return self._call(lambda: parse_task(self._request(args, sent=sent), submit=True), sent=sent)
 
     def get(self, task_id: str, *, _deadline: float | None = None) -> TaskState:
         """The task's state, asked once (with retries for passing faults)."""
@@ -158,34 +168,39 @@ class AsyncClient(BaseClient):
         self,
         attempt: Callable[[], Awaitable[T]],
         *,
-        submit: bool = False,
+        sent: Sent | None = None,
         budget: float | None = None,
         deadline: float | None = None,
         late: Callable[[], CogVideoError] | None = None,
     ) -> T:
         """Retries around ``attempt``; each attempt, body included, is cut at ``budget`` seconds
         and at ``deadline`` (monotonic), which bounds the whole call. ``late``: the error an
-        attempt cut short becomes (by default a NetworkError naming the time it had)."""
+        attempt cut short becomes (by default a NetworkError naming the time it had).
+        ``sent``: a submit's, so its final error says whether the outcome is unknown."""
         state = RetryState(self.retry, self._rng)
         reached = False
         while True:
             limit = budget or self.timeout
             if deadline is not None:
                 limit = min(limit, deadline - time.monotonic())
+            if sent is not None:
+                sent.start()
             try:
                 return await asyncio.wait_for(attempt(), max(limit, 0.0))
             except asyncio.TimeoutError:
                 cut = late() if late is not None else NetworkError(f"no complete answer within {limit:g} s")
-                reached = reached or (submit and may_have_reached(cut))
+                reached = reached or (sent is not None and sent.reached(cut))
                 delay = self._retry_delay(state, cut, unknown=reached, deadline=deadline)
             except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
-                reached = reached or (submit and may_have_reached(exc))
+                reached = reached or (sent is not None and sent.reached(exc))
                 delay = self._retry_delay(state, exc, unknown=reached, deadline=deadline)
             await self._sleep(delay)
 
-    async def _request(self, args: dict[str, Any]) -> httpx.Response:
+    async def _request(self, args: dict[str, Any], *, sent: Sent | None = None) -> httpx.Response:
+        """One API request (the caller's ``wait_for`` bounds it); ``sent`` learns whether it left."""
         body = bytearray()
-        async with self._http.stream(**args) as response:
+        traced = {"trace": sent.atrace} if sent is not None else None
+        async with self._http.stream(**args, extensions=traced) as response:
             async for chunk in response.aiter_bytes():
                 grow(body, chunk)
         return self._answer(response, body)
@@ -199,11 +214,12 @@ class AsyncClient(BaseClient):
         req = self._as_request(request, options)
         await self._base()
         args = self._submit_args(req)
+        sent = Sent()
 
         async def attempt() -> TaskState:
-            return parse_task(await self._request(args), submit=True)
+            return parse_task(await self._request(args, sent=sent), submit=True)
 
-        return await self._call(attempt, submit=True)
+        return await self._call(attempt, sent=sent)
 
     async def get(self, task_id: str) -> TaskState:
         await self._base()

@@ -29,7 +29,7 @@ from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy, RetryState
 from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus, capped
 
-__all__ = ["BaseClient", "grow", "may_have_reached"]
+__all__ = ["BaseClient", "Sent", "grow", "may_have_reached"]
 
 _EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 (not a secret: the emulator takes any)
 # httpx errors raised before anything is sent, or by a redirect loop: permanent, never retried.
@@ -51,8 +51,48 @@ def _mentions(data: Any, key: str) -> bool:
     return False
 
 
+class Sent:
+    """Whether an attempt's request left: a fact, reported by httpcore's trace hook when the
+    request headers start going out (``http11.`` / ``http2.send_request_headers.started``).
+
+    Before that nothing can have reached the server, however the attempt ended (refused,
+    a TLS handshake that never completes, cut by our deadline). Once it left, or when the
+    transport reports nothing (``httpx.MockTransport``, a custom one), the failure's kind
+    decides, conservatively (:func:`may_have_reached`): a refusal made no task, a lost
+    answer may have.
+    """
+
+    __slots__ = ("reported", "sent")
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        """A new attempt: nothing seen yet."""
+        self.reported = False  # the transport told us anything at all
+        self.sent = False
+
+    def _saw(self, event: str) -> None:
+        self.reported = True
+        if event.endswith(".send_request_headers.started"):
+            self.sent = True
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:  # info holds the request: not kept
+        self._saw(event)
+
+    async def atrace(self, event: str, info: dict[str, Any]) -> None:
+        self._saw(event)
+
+    def reached(self, exc: BaseException) -> bool:
+        """Could the attempt that failed with ``exc`` have made a task on the server?"""
+        if self.reported and not self.sent:
+            return False
+        return may_have_reached(exc)
+
+
 def may_have_reached(exc: BaseException) -> bool:
-    """Could this failed attempt have reached the server (so a submit may have made a task)?"""
+    """A guess from the failure's kind, for a transport that reports nothing: could this failed
+    attempt have reached the server (so a submit may have made a task)?"""
     if isinstance(exc, _NOT_SENT):
         return False
     if isinstance(exc, (httpx.HTTPError, asyncio.TimeoutError, ProtocolError, ServerError)):
@@ -265,7 +305,11 @@ class BaseClient:
         elif isinstance(exc, CogVideoError):
             error = exc
         else:
-            error = NetworkError(f"network problem talking to the API ({type(exc).__name__}): {exc}")
+            said = str(exc).strip()  # some (a TLS or connect failure) say nothing at all
+            error = NetworkError(
+                f"network problem talking to the API ({type(exc).__name__})" + (f": {said}" if said else "")
+            )
+            del said
         del exc  # a library's message may echo the key; keep it out of this frame's locals
         delay = state.next_delay(error)
         if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
