@@ -23,11 +23,12 @@ from ._errors import (
     ProtocolError,
     ServerError,
     TaskFailedError,
+    ValidationError,
     WaitTimeoutError,
 )
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy, RetryState
-from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus, capped
+from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus, capped, usable_task_id
 
 __all__ = ["BaseClient", "Sent", "grow", "may_have_reached"]
 
@@ -274,8 +275,8 @@ class BaseClient:
         }
 
     def _poll_args(self, task_id: str) -> dict[str, Any]:
-        if not isinstance(task_id, str) or not task_id or "/" in task_id or task_id.strip(".") == "":
-            raise ValueError(f"bad task id {task_id!r}")
+        if not isinstance(task_id, str) or usable_task_id(task_id) is None:
+            raise ValidationError(f"bad task id {task_id!r:.60}", field="task_id")
         # Percent-encoded, dots included: an id is one path segment, never '..', '?' or '#'.
         quoted = urllib.parse.quote(task_id, safe="").replace(".", "%2E")
         return {
@@ -315,7 +316,7 @@ class BaseClient:
         if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
             delay = None  # the call's time is up: this error is its answer
         if delay is None:
-            if unknown:
+            if unknown and not error.outcome_known:
                 error.outcome_unknown = True
             raise self._scrub(error) from None
         for hook in (self.on_retry, *self.retry_listeners):

@@ -16,11 +16,14 @@ from ._errors import ProtocolError, error_from_response
 __all__ = [
     "MAX_ANSWER_BYTES",
     "MAX_SHOWN",
+    "MAX_TASK_ID",
     "Download",
     "TaskState",
     "TaskStatus",
+    "capped",
     "parse_task",
     "raise_for_error",
+    "usable_task_id",
 ]
 
 
@@ -50,6 +53,23 @@ _REASON_HEADER = "x-cogvideo-emulator-reason"
 # An API answer is a few hundred bytes; anything past this (a gzip bomb, a runaway body) is cut.
 MAX_ANSWER_BYTES = 1 << 20
 MAX_SHOWN = 2000  # characters of a server's text kept in a reason or an error message
+
+
+MAX_TASK_ID = 256  # real ids are a few dozen characters
+_NOT_IN_AN_ID = frozenset("/\\<>")
+
+
+def usable_task_id(value: object) -> str | None:
+    """``value`` as a task id that names one path segment and shows as plain text, else None:
+    not empty, not dots only, no slash, backslash, markup or control characters, not huge."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value)
+    if not text or len(text) > MAX_TASK_ID or text.strip(".") == "":
+        return None
+    if any(c in _NOT_IN_AN_ID or not c.isprintable() for c in text):
+        return None
+    return text
 
 
 def capped(text: str) -> str:
@@ -142,6 +162,12 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: 
     ident = data.get("id") or task_id
     if not ident:
         raise ProtocolError("the answer names no task id", retryable=True)
+    usable = usable_task_id(ident)
+    if usable is None:
+        # Asking again would bring the same id back; the answer settles what became of the submit.
+        error = ProtocolError(f"the server sent an unusable task id {str(ident)!r:.60}; it cannot be polled")
+        error.outcome_known = True
+        raise error
     video = cover = None
     results = data.get("video_result") or []
     if status is TaskStatus.SUCCESS and not submit:
@@ -156,7 +182,7 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: 
     # "emulated" is a header, never a body field: bodies stay as the platform's.
     emulated = response.headers.get(EMULATOR_HEADER) == "1"
     return TaskState(
-        id=str(ident),
+        id=usable,
         status=status,
         model=data.get("model") if isinstance(data.get("model"), str) else None,
         request_id=data.get("request_id") if isinstance(data.get("request_id"), str) else None,
