@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from ._client_base import BaseClient, Sent, grow
-from ._config import Secret
+from ._config import Secret, hide_key
 from ._downloads import _late, cap_for, stream_async, stream_sync
 from ._errors import CogVideoError, NetworkError, WaitTimeoutError
 from ._request import VideoRequest
@@ -44,6 +44,7 @@ class Client(BaseClient):
         download_timeout: float = 600.0,
         provider: str | None = None,
     ) -> None:
+        api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
         super().__init__(
             api_key, base_url, timeout=timeout, retry=retry, seed=seed, download_timeout=download_timeout,
             provider=provider,
@@ -154,6 +155,7 @@ class AsyncClient(BaseClient):
         download_timeout: float = 600.0,
         provider: str | None = None,
     ) -> None:
+        api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
         super().__init__(
             api_key, base_url, timeout=timeout, retry=retry, seed=seed, download_timeout=download_timeout,
             provider=provider,

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ._config import Secret, Settings, resolve_settings
+from ._config import Secret, Settings, hide_key, resolve_settings
 from ._errors import (
     CogVideoError,
     ConfigError,
@@ -137,6 +137,7 @@ class BaseClient:
         provider: str | None = None,
         download_timeout: float = 600.0,
     ) -> None:
+        api_key = hide_key(api_key)
         self._settings: Settings = resolve_settings(api_key=api_key, base_url=base_url, provider=provider)
         self._base_url: str | None = self._settings.base_url
         self.timeout = timeout  # bounds one whole API request, body included, however slow

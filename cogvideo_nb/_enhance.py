@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from ._client import AsyncClient, Client
-from ._config import Secret
+from ._config import Secret, hide_key
 from ._errors import ProtocolError, ValidationError
 from ._wire import raise_for_error
 
@@ -150,6 +150,7 @@ def enhance(
     is used instead). Works offline on the emulator, which answers with a deterministic
     rule-based expansion.
     """
+    api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
     _check(prompt)
     own = client is None
     c = client or Client(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
@@ -174,6 +175,7 @@ async def aenhance(
     timeout: float = 60.0,
 ) -> str:
     """:func:`enhance` as a coroutine, for the engine loop and async code."""
+    api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
     _check(prompt)
     own = client is None
     c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
