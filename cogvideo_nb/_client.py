@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._client_base import BaseClient, grow, may_have_reached
-from ._config import Secret
-from ._downloads import cap_for, stream_async, stream_sync
+from ._client_base import BaseClient, Sent, grow
+from ._config import Secret, hide_key
+from ._downloads import _late, cap_for, stream_async, stream_sync
 from ._errors import CogVideoError, NetworkError, WaitTimeoutError
 from ._request import VideoRequest
 from ._retry import RetryPolicy, RetryState
@@ -44,6 +44,7 @@ class Client(BaseClient):
         download_timeout: float = 600.0,
         provider: str | None = None,
     ) -> None:
+        api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
         super().__init__(
             api_key, base_url, timeout=timeout, retry=retry, seed=seed, download_timeout=download_timeout,
             provider=provider,
@@ -51,23 +52,35 @@ class Client(BaseClient):
         self._http = httpx.Client(transport=transport, timeout=timeout, follow_redirects=True)
         self._sleep = sleep
 
-    def _call(self, attempt: Callable[[], T], *, submit: bool = False) -> T:
+    def _call(
+        self, attempt: Callable[[], T], *, sent: Sent | None = None, deadline: float | None = None
+    ) -> T:
+        """Retries around ``attempt``; none starts once ``deadline`` (monotonic) is near.
+        ``sent``: a submit's, so its final error says whether the outcome is unknown."""
         state = RetryState(self.retry, self._rng)
         reached = False
         while True:
+            if sent is not None:
+                sent.start()
             try:
                 return attempt()
             except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
-                reached = reached or (submit and may_have_reached(exc))
-                delay = self._retry_delay(state, exc, unknown=reached)
+                reached = reached or (sent is not None and sent.reached(exc))
+                delay = self._retry_delay(state, exc, unknown=reached, deadline=deadline)
             self._sleep(delay)
 
-    def _request(self, args: dict[str, Any], deadline: float | None = None) -> httpx.Response:
-        """One API request whose whole answer (a trickled body too) must come by the deadline."""
+    def _request(
+        self, args: dict[str, Any], deadline: float | None = None, *, sent: Sent | None = None
+    ) -> httpx.Response:
+        """One API request whose whole answer (a trickled body too) must come by the deadline;
+        ``sent`` learns whether the request left."""
         limit = time.monotonic() + self.timeout
         limit = min(limit, deadline) if deadline is not None else limit
         body = bytearray()
-        with self._http.stream(**args) as response:
+        # each connect and read waits at most what is left, so a silent server is cut too
+        left = httpx.Timeout(max(limit - time.monotonic(), 0.001))
+        traced = {"trace": sent.trace} if sent is not None else None
+        with self._http.stream(**args, extensions=traced, timeout=left) as response:
             for chunk in response.iter_bytes():
                 grow(body, chunk)
                 if time.monotonic() > limit:
@@ -78,7 +91,8 @@ class Client(BaseClient):
         """Send one task; retries reuse its request_id so the server cannot make two."""
         req = self._as_request(request, options)
         args = self._submit_args(req)
-        return self._call(lambda: parse_task(self._request(args), submit=True), submit=True)
+        sent = Sent()
+        return self._call(lambda: parse_task(self._request(args, sent=sent), submit=True), sent=sent)
 
     def get(self, task_id: str, *, _deadline: float | None = None) -> TaskState:
         """The task's state, asked once (with retries for passing faults)."""
@@ -104,15 +118,16 @@ class Client(BaseClient):
     def download(
         self, url: str, dest: str | Path, *, kind: str = "video", max_bytes: int | None = None
     ) -> Download:
-        """Stream a result file to ``dest`` atomically. No Authorization header leaves for it."""
+        """Stream a result file to ``dest`` atomically, the whole call (retries included) within
+        ``download_timeout``. No Authorization header leaves for it."""
         path = self._dest(dest)
         cap = max_bytes if max_bytes is not None else cap_for(kind)
+        deadline = time.monotonic() + self.download_timeout
 
         def attempt() -> Download:
-            deadline = time.monotonic() + self.download_timeout
             return stream_sync(self._http, url, path, kind=kind, max_bytes=cap, deadline=deadline)
 
-        return self._call(attempt)
+        return self._call(attempt, deadline=deadline)
 
     def close(self) -> None:
         self._http.close()
@@ -140,6 +155,7 @@ class AsyncClient(BaseClient):
         download_timeout: float = 600.0,
         provider: str | None = None,
     ) -> None:
+        api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
         super().__init__(
             api_key, base_url, timeout=timeout, retry=retry, seed=seed, download_timeout=download_timeout,
             provider=provider,
@@ -151,22 +167,42 @@ class AsyncClient(BaseClient):
         self._sleep = sleep
 
     async def _call(
-        self, attempt: Callable[[], Awaitable[T]], *, submit: bool = False, budget: float | None = None
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        sent: Sent | None = None,
+        budget: float | None = None,
+        deadline: float | None = None,
+        late: Callable[[], CogVideoError] | None = None,
     ) -> T:
-        """Retries around ``attempt``; each attempt, body included, is cut at ``budget`` seconds."""
+        """Retries around ``attempt``; each attempt, body included, is cut at ``budget`` seconds
+        and at ``deadline`` (monotonic), which bounds the whole call. ``late``: the error an
+        attempt cut short becomes (by default a NetworkError naming the time it had).
+        ``sent``: a submit's, so its final error says whether the outcome is unknown."""
         state = RetryState(self.retry, self._rng)
         reached = False
         while True:
+            limit = budget or self.timeout
+            if deadline is not None:
+                limit = min(limit, deadline - time.monotonic())
+            if sent is not None:
+                sent.start()
             try:
-                return await asyncio.wait_for(attempt(), budget or self.timeout)
-            except (httpx.HTTPError, httpx.InvalidURL, CogVideoError, asyncio.TimeoutError) as exc:
-                reached = reached or (submit and may_have_reached(exc))
-                delay = self._retry_delay(state, exc, unknown=reached)
+                return await asyncio.wait_for(attempt(), max(limit, 0.0))
+            except asyncio.TimeoutError:
+                cut = late() if late is not None else NetworkError(f"no complete answer within {limit:g} s")
+                reached = reached or (sent is not None and sent.reached(cut))
+                delay = self._retry_delay(state, cut, unknown=reached, deadline=deadline)
+            except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
+                reached = reached or (sent is not None and sent.reached(exc))
+                delay = self._retry_delay(state, exc, unknown=reached, deadline=deadline)
             await self._sleep(delay)
 
-    async def _request(self, args: dict[str, Any]) -> httpx.Response:
+    async def _request(self, args: dict[str, Any], *, sent: Sent | None = None) -> httpx.Response:
+        """One API request (the caller's ``wait_for`` bounds it); ``sent`` learns whether it left."""
         body = bytearray()
-        async with self._http.stream(**args) as response:
+        traced = {"trace": sent.atrace} if sent is not None else None
+        async with self._http.stream(**args, extensions=traced) as response:
             async for chunk in response.aiter_bytes():
                 grow(body, chunk)
         return self._answer(response, body)
@@ -180,11 +216,12 @@ class AsyncClient(BaseClient):
         req = self._as_request(request, options)
         await self._base()
         args = self._submit_args(req)
+        sent = Sent()
 
         async def attempt() -> TaskState:
-            return parse_task(await self._request(args), submit=True)
+            return parse_task(await self._request(args, sent=sent), submit=True)
 
-        return await self._call(attempt, submit=True)
+        return await self._call(attempt, sent=sent)
 
     async def get(self, task_id: str) -> TaskState:
         await self._base()
@@ -215,11 +252,14 @@ class AsyncClient(BaseClient):
         """Stream a result file to ``dest`` atomically, the whole file within ``download_timeout``."""
         path = self._dest(dest)
         cap = max_bytes if max_bytes is not None else cap_for(kind)
+        deadline = time.monotonic() + self.download_timeout
 
         async def attempt() -> Download:
             return await stream_async(self._files, url, path, kind=kind, max_bytes=cap)
 
-        return await self._call(attempt, budget=self.download_timeout)
+        return await self._call(
+            attempt, budget=self.download_timeout, deadline=deadline, late=lambda: _late(url)
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -4,7 +4,9 @@ decision, answer capping and scrubbing. No I/O here; ``_client`` repeats only th
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Generator
@@ -13,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from ._config import Secret, Settings, resolve_settings
+from ._config import Secret, Settings, hide_key, resolve_settings
 from ._errors import (
     CogVideoError,
     ConfigError,
@@ -21,13 +23,14 @@ from ._errors import (
     ProtocolError,
     ServerError,
     TaskFailedError,
+    ValidationError,
     WaitTimeoutError,
 )
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy, RetryState
-from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus
+from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus, capped, usable_task_id
 
-__all__ = ["BaseClient", "grow", "may_have_reached"]
+__all__ = ["BaseClient", "Sent", "grow", "may_have_reached"]
 
 _EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 (not a secret: the emulator takes any)
 # httpx errors raised before anything is sent, or by a redirect loop: permanent, never retried.
@@ -35,10 +38,62 @@ _UNSENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.TooMan
 RetryHook = Callable[[CogVideoError, float], None]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _HOP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+MASK = "********"
+_SHORT_KEY = 8  # real keys are long and random; shorter ones are test keys
+
+
+def _mentions(data: Any, key: str) -> bool:
+    if isinstance(data, str):
+        return key in data
+    if isinstance(data, list):
+        return any(_mentions(v, key) for v in data)
+    if isinstance(data, dict):
+        return any(key in k or _mentions(v, key) for k, v in data.items())
+    return False
+
+
+class Sent:
+    """Whether an attempt's request left: a fact, reported by httpcore's trace hook when the
+    request headers start going out (``http11.`` / ``http2.send_request_headers.started``).
+
+    Before that nothing can have reached the server, however the attempt ended (refused,
+    a TLS handshake that never completes, cut by our deadline). Once it left, or when the
+    transport reports nothing (``httpx.MockTransport``, a custom one), the failure's kind
+    decides, conservatively (:func:`may_have_reached`): a refusal made no task, a lost
+    answer may have.
+    """
+
+    __slots__ = ("reported", "sent")
+
+    def __init__(self) -> None:
+        self.start()
+
+    def start(self) -> None:
+        """A new attempt: nothing seen yet."""
+        self.reported = False  # the transport told us anything at all
+        self.sent = False
+
+    def _saw(self, event: str) -> None:
+        self.reported = True
+        if event.endswith(".send_request_headers.started"):
+            self.sent = True
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:  # info holds the request: not kept
+        self._saw(event)
+
+    async def atrace(self, event: str, info: dict[str, Any]) -> None:
+        self._saw(event)
+
+    def reached(self, exc: BaseException) -> bool:
+        """Could the attempt that failed with ``exc`` have made a task on the server?"""
+        if self.reported and not self.sent:
+            return False
+        return may_have_reached(exc)
 
 
 def may_have_reached(exc: BaseException) -> bool:
-    """Could this failed attempt have reached the server (so a submit may have made a task)?"""
+    """A guess from the failure's kind, for a transport that reports nothing: could this failed
+    attempt have reached the server (so a submit may have made a task)?"""
     if isinstance(exc, _NOT_SENT):
         return False
     if isinstance(exc, (httpx.HTTPError, asyncio.TimeoutError, ProtocolError, ServerError)):
@@ -82,6 +137,7 @@ class BaseClient:
         provider: str | None = None,
         download_timeout: float = 600.0,
     ) -> None:
+        api_key = hide_key(api_key)
         self._settings: Settings = resolve_settings(api_key=api_key, base_url=base_url, provider=provider)
         self._base_url: str | None = self._settings.base_url
         self.timeout = timeout  # bounds one whole API request, body included, however slow
@@ -123,26 +179,73 @@ class BaseClient:
             )
         return key.reveal() if key is not None else _EMULATOR_TOKEN
 
-    def _scrub(self, error: CogVideoError) -> CogVideoError:
-        """Remove the key from anything a server or library echoed back, before anyone sees it."""
+    # -- every server string enters here: scrubbed of the key, capped -------------------------
+    def _key_text(self) -> str:
         key = self._settings.api_key
-        if key is not None and key.reveal() and key.reveal() in str(error.args):
-            error.message = error.message.replace(key.reveal(), "********")
-            error.args = (error.message,)
+        return key.reveal() if key is not None else ""
+
+    def _scrub_text(self, text: str) -> str:
+        """``text`` without the key. A real key (8 characters or more) goes wherever it appears;
+        a short test key only where it stands as a word of its own, or ``sk`` would take the
+        middle out of ``task_status``."""
+        key = self._key_text()
+        if not key or key not in text:
+            return text
+        if len(key) >= _SHORT_KEY:
+            return text.replace(key, MASK)
+        return re.sub(rf"(?<![^\W_]){re.escape(key)}(?![^\W_])", MASK, text)
+
+    def _scrub_data(self, data: Any) -> Any:
+        """Decoded JSON with the key removed from every string in it, keys of objects included."""
+        if isinstance(data, str):
+            return self._scrub_text(data)
+        if isinstance(data, list):
+            return [self._scrub_data(v) for v in data]
+        if isinstance(data, dict):
+            return {self._scrub_text(k): self._scrub_data(v) for k, v in data.items()}
+        return data
+
+    def _scrub(self, error: CogVideoError) -> CogVideoError:
+        """The last net: the key out of an error's text and fields, its message capped."""
+        error.message = capped(self._scrub_text(error.message))
+        error.args = (error.message,)
+        if isinstance(error, TaskFailedError):
+            error.detail = self._scrub_data(error.detail)
         return error
 
     def _scrub_body(self, body: bytes) -> bytes:
-        """Every string a server sends passes here before it is parsed, stored or shown."""
-        key = self._settings.api_key
-        secret = key.reveal().encode() if key is not None else b""
-        # Real keys are long and random; replacing a 2-letter test key would mangle the JSON.
-        if len(secret) < 8 or secret not in body:
+        """An answer's body, the key removed from every string it decodes to, however escaped."""
+        key = self._key_text()
+        if not key:
             return body
-        return body.replace(secret, b"********")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            # Not JSON: shown only as a snippet of an error, which _scrub cleans again. A short
+            # (test) key is left in the raw bytes: replacing 2 letters would mangle the text.
+            secret = key.encode()
+            return body.replace(secret, MASK.encode()) if len(secret) >= _SHORT_KEY else body
+        if not _mentions(data, key):
+            return body  # left byte for byte
+        return json.dumps(self._scrub_data(data), ensure_ascii=False).encode()
+
+    def _scrub_header(self, value: str) -> str:
+        """A header value with the key removed, as written or once percent-decoded."""
+        key = self._key_text()
+        if not key:
+            return value
+        value = self._scrub_text(value)
+        decoded = urllib.parse.unquote(value)
+        return urllib.parse.quote(self._scrub_text(decoded), safe="") if key in decoded else value
 
     def _answer(self, response: httpx.Response, body: bytearray) -> httpx.Response:
-        """The answer rebuilt from its capped, decoded, scrubbed body."""
-        headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_HEADERS]
+        """The answer rebuilt from its capped, decoded body and headers, the key scrubbed from
+        every string in them: the one door through which a server's words come in."""
+        headers = [
+            (k, self._scrub_header(v))
+            for k, v in response.headers.multi_items()
+            if k.lower() not in _HOP_HEADERS
+        ]
         return httpx.Response(
             response.status_code,
             headers=headers,
@@ -173,8 +276,8 @@ class BaseClient:
         }
 
     def _poll_args(self, task_id: str) -> dict[str, Any]:
-        if not isinstance(task_id, str) or not task_id or "/" in task_id or task_id.strip(".") == "":
-            raise ValueError(f"bad task id {task_id!r}")
+        if not isinstance(task_id, str) or usable_task_id(task_id) is None:
+            raise ValidationError(f"bad task id {task_id!r:.60}", field="task_id")
         # Percent-encoded, dots included: an id is one path segment, never '..', '?' or '#'.
         quoted = urllib.parse.quote(task_id, safe="").replace(".", "%2E")
         return {
@@ -184,11 +287,14 @@ class BaseClient:
             "headers": dict(self._settings.platform.headers),
         }
 
-    def _retry_delay(self, state: RetryState, exc: BaseException, *, unknown: bool = False) -> float:
+    def _retry_delay(
+        self, state: RetryState, exc: BaseException, *, unknown: bool = False, deadline: float | None = None
+    ) -> float:
         """Seconds to wait before trying again, or raise the (scrubbed) error: the shared decision.
 
         ``unknown``: an earlier attempt of this submit may have reached the server, so a final
-        error says the outcome is unknown rather than that nothing happened.
+        error says the outcome is unknown rather than that nothing happened. ``deadline``
+        (monotonic) bounds the whole call: no attempt starts at or after it.
         """
         if isinstance(exc, _UNSENDABLE):
             # the request itself cannot leave (bad scheme, illegal header): no retry fixes it
@@ -200,14 +306,18 @@ class BaseClient:
             )
         elif isinstance(exc, CogVideoError):
             error = exc
-        elif isinstance(exc, asyncio.TimeoutError):
-            error = NetworkError(f"no complete answer within {self.timeout:g} s")
         else:
-            error = NetworkError(f"network problem talking to the API ({type(exc).__name__}): {exc}")
+            said = str(exc).strip()  # some (a TLS or connect failure) say nothing at all
+            error = NetworkError(
+                f"network problem talking to the API ({type(exc).__name__})" + (f": {said}" if said else "")
+            )
+            del said
         del exc  # a library's message may echo the key; keep it out of this frame's locals
         delay = state.next_delay(error)
+        if delay is not None and deadline is not None and time.monotonic() + delay >= deadline:
+            delay = None  # the call's time is up: this error is its answer
         if delay is None:
-            if unknown:
+            if unknown and not error.outcome_known:
                 error.outcome_unknown = True
             raise self._scrub(error) from None
         for hook in (self.on_retry, *self.retry_listeners):
@@ -225,11 +335,12 @@ class BaseClient:
             )
         return False
 
-    @staticmethod
-    def _finished(state: TaskState) -> bool:
+    def _finished(self, state: TaskState) -> bool:
         if state.status is TaskStatus.FAIL:
-            raise TaskFailedError(
-                f"task {state.id} failed: {state.fail_reason}", task_id=state.id, detail=state.raw
+            raise self._scrub(
+                TaskFailedError(
+                    f"task {state.id} failed: {state.fail_reason}", task_id=state.id, detail=state.raw
+                )
             )
         return state.status is TaskStatus.SUCCESS
 

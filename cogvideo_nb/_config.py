@@ -78,6 +78,20 @@ class Secret:
     def reveal(self) -> str:
         return self._value
 
+    def _fault(self) -> str | None:
+        """What makes this no usable key, in words that never quote it (None: nothing)."""
+        if not isinstance(self._value, str):
+            return "must be a string"
+        text = self._value.strip()
+        if not text:
+            return "is empty"
+        if any(c.isspace() or not c.isprintable() for c in text):
+            return "contains whitespace or control characters (the key is not shown)"
+        return None
+
+    def _stripped(self) -> Secret:
+        return Secret(self._value.strip())
+
     def __repr__(self) -> str:
         return "Secret('********')"
 
@@ -208,19 +222,31 @@ def resolve(
     return setting.default
 
 
+def hide_key(value: Any) -> Any:
+    """A key given as a plain string, wrapped at once (unchecked: ``_clean_key`` checks it), so
+    no frame that holds it can show it in a verbose traceback. Public entry points call this
+    first, on their ``api_key`` argument, before anything else can fail."""
+    return Secret(value) if isinstance(value, str) else value
+
+
+def hide_key_in(options: dict[str, Any]) -> None:
+    """:func:`hide_key` on ``options["api_key"]``, in place: a ``**kwargs`` dict is a frame's local."""
+    if "api_key" in options:
+        options["api_key"] = hide_key(options["api_key"])
+
+
 def _clean_key(value: Any, source: str | None) -> Secret:
     """Strip a key (``Path(...).read_text()`` ends in a newline) and refuse one with whitespace or
-    control characters inside: it would be sent wrong and could leak into messages. Never echoed."""
-    raw = value.reveal() if isinstance(value, Secret) else value
+    control characters inside: it would be sent wrong and could leak into messages. Never echoed,
+    and never held in the clear by this frame when it refuses one."""
+    value = hide_key(value)
     where = f"${source}" if source else "api_key"
-    if not isinstance(raw, str):
+    if not isinstance(value, Secret):
         raise ConfigError(f"{where} must be a string")
-    raw = raw.strip()
-    if not raw:
-        raise ConfigError(f"{where} is empty")
-    if any(c.isspace() or not c.isprintable() for c in raw):
-        raise ConfigError(f"{where} contains whitespace or control characters (the key is not shown)")
-    return Secret(raw)
+    fault = value._fault()
+    if fault is not None:
+        raise ConfigError(f"{where} {fault}")
+    return value._stripped()
 
 
 def _coerce(name: str, setting: _Setting, value: Any, source: str | None = None) -> Any:

@@ -152,26 +152,36 @@ class FileSink:
                 self._tmp.unlink(missing_ok=True)
 
 
-def _late(deadline: float | None, url: str) -> None:
-    if deadline is not None and time.monotonic() > deadline:
-        raise DownloadError(f"download of {url.split('?')[0]} passed its deadline", status_code=599)
+def _late(url: str) -> DownloadError:
+    """A download's deadline passed (it bounds the whole call, so no retry follows)."""
+    return DownloadError(f"download of {url.split('?')[0]} passed its deadline", status_code=599)
 
 
 def stream_sync(
     http: httpx.Client, url: str, dest: Path, *, kind: str, max_bytes: int, deadline: float | None = None
 ) -> Download:
-    """One attempt, blocking; ``deadline`` (monotonic) bounds the whole body, however slow."""
-    with http.stream("GET", url) as response:
-        sink = FileSink(response, dest, kind=kind, max_bytes=max_bytes)
-        try:
-            for chunk in response.iter_bytes():
-                sink.count(chunk)
-                sink.write(chunk)
-                _late(deadline, url)
-        except BaseException:
-            sink.discard()
-            raise
-        return sink.commit()
+    """One attempt, blocking; ``deadline`` (monotonic) bounds the whole body, however slow:
+    each connect and read waits at most what is left of it, and each chunk is checked."""
+    timeout: Any = httpx.USE_CLIENT_DEFAULT
+    if deadline is not None:
+        timeout = httpx.Timeout(max(deadline - time.monotonic(), 0.001))
+    try:
+        with http.stream("GET", url, timeout=timeout) as response:
+            sink = FileSink(response, dest, kind=kind, max_bytes=max_bytes)
+            try:
+                for chunk in response.iter_bytes():
+                    sink.count(chunk)
+                    sink.write(chunk)
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise _late(url)
+            except BaseException:
+                sink.discard()
+                raise
+            return sink.commit()
+    except httpx.TimeoutException:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise _late(url) from None
+        raise
 
 
 async def stream_async(

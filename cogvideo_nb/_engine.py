@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._client import AsyncClient
-from ._config import Settings, resolve_settings
+from ._config import Settings, hide_key_in, resolve_settings
 from ._cost import check_cost
 from ._errors import CogVideoError, ValidationError, WaitTimeoutError
 from ._jobs import Job, JobStatus
@@ -269,6 +269,7 @@ def get_engine(**explicit: Any) -> Engine:
     two engines never run the same jobs; a later call without them (``%cogvideo resume``)
     leaves them as they are.
     """
+    hide_key_in(explicit)  # first: a refused key must not show in any frame's locals
     settings = resolve_settings(**explicit)
     key = str(Path(settings.output_dir).expanduser().resolve())
     with _lock:
@@ -298,6 +299,7 @@ def _engine_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def submit(prompt: str | VideoRequest | None = None, **options: Any) -> Job:
     """Queue one job and return its running handle at once (``job.wait()`` to block)."""
+    hide_key_in(options)
     engine = get_engine(**_engine_options(options))
     return engine.submit(prompt, **options)
 
@@ -305,6 +307,7 @@ def submit(prompt: str | VideoRequest | None = None, **options: Any) -> Job:
 def generate(prompt: str | None = None, *, timeout: float | None = None, **options: Any) -> Job:
     """Generate one video and block until its files are on disk; failures raise CogVideoError,
     a passed ``timeout`` WaitTimeoutError (the job goes on)."""
+    hide_key_in(options)
     engine = get_engine(**_engine_options(options))
     job = engine.submit(prompt, **options)
     return job.wait(timeout)
@@ -319,6 +322,7 @@ def generate_many(
     batch on a paid model raises :class:`PaidJobsError` (sending nothing) unless ``yes=True``.
     Like ``generate``, a passed ``timeout`` (one deadline for the whole batch) is a WaitTimeoutError.
     """
+    hide_key_in(options)
     engine_options = _engine_options(options)
     requests = [build_request(p, **options) for p in prompts]
     check_cost(requests, yes=yes)
@@ -329,11 +333,13 @@ def generate_many(
 
 def rate(job: Job | str, rating: int | None, note: str | None = None, **explicit: Any) -> Job:
     """Rate a finished job 1-5 with a short note; kept in the ledger and shown in the report."""
+    hide_key_in(explicit)
     return get_engine(**explicit).rate(job, rating, note)
 
 
 def resume(*, include_detached: bool = False, wait: bool = False, **explicit: Any) -> list[Job]:
     """Adopt every job in the ledger worth picking up whose owner is gone (after a restart)."""
+    hide_key_in(explicit)
     engine = get_engine(**explicit)
     jobs = engine.resume(include_detached=include_detached)
     if wait:

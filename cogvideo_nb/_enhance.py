@@ -3,9 +3,9 @@
 The model's authors recommend this step (an LLM expands the prompt before generation). It goes
 through the platform's OpenAI-compatible ``POST /chat/completions`` with its free chat model
 (``glm-4-flash``; on Z.ai ``glm-4.5-flash``) and our own system prompt. The sync and async paths
-share every pure step (body, parsing, cleanup) and go through the same clients as video jobs:
-one key handling, one retry policy, the emulator when no key is set, an injectable httpx
-transport for tests.
+share every pure step (body, parsing, cleanup) and go through the same clients as video jobs,
+their own ``_request`` included: one key handling, one size cap, one scrubbing of the answer,
+one retry policy, the emulator when no key is set, an injectable httpx transport for tests.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import time
 from typing import Any
 
 import httpx
 
 from ._client import AsyncClient, Client
-from ._config import Secret
+from ._config import Secret, hide_key
 from ._errors import ProtocolError, ValidationError
 from ._wire import raise_for_error
 
@@ -145,14 +146,18 @@ def enhance(
 
     ``model``: the chat model; by default the platform's free one (``glm-4-flash`` on BigModel,
     ``glm-4.5-flash`` on Z.ai).
-    Works offline on the emulator, which answers with a deterministic rule-based expansion.
+    ``timeout``: seconds for the whole call, retries included (a given ``client``'s own timeout
+    is used instead). Works offline on the emulator, which answers with a deterministic
+    rule-based expansion.
     """
+    api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
     _check(prompt)
     own = client is None
     c = client or Client(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
         args = _args(c, prompt, model)
-        return c._call(lambda: parse_chat(c._http.request(**args)))
+        deadline = time.monotonic() + c.timeout
+        return c._call(lambda: parse_chat(c._request(args, deadline)), deadline=deadline)
     finally:
         if own:
             c.close()
@@ -170,17 +175,19 @@ async def aenhance(
     timeout: float = 60.0,
 ) -> str:
     """:func:`enhance` as a coroutine, for the engine loop and async code."""
+    api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
     _check(prompt)
     own = client is None
     c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
+        deadline = time.monotonic() + c.timeout
         await c._base()
         args = _args(c, prompt, model)
 
         async def attempt() -> str:
-            return parse_chat(await c._http.request(**args))
+            return parse_chat(await c._request(args))
 
-        return await c._call(attempt)
+        return await c._call(attempt, deadline=deadline)
     finally:
         if own:
             await c.aclose()

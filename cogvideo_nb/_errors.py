@@ -65,6 +65,9 @@ class CogVideoError(Exception):
     # Set on a submit's final error when an attempt may have reached the server: the task may
     # exist although we never learnt its id, so the job must not be failed or resubmitted blindly.
     outcome_unknown: bool = False
+    # Set when the answer itself settles a submit's outcome (it named the task, if only with an
+    # unusable id): no earlier attempt that may have reached the server makes it unknown then.
+    outcome_known: bool = False
 
     def __init__(
         self,

@@ -13,7 +13,18 @@ import httpx
 
 from ._errors import ProtocolError, error_from_response
 
-__all__ = ["MAX_ANSWER_BYTES", "Download", "TaskState", "TaskStatus", "parse_task", "raise_for_error"]
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "MAX_SHOWN",
+    "MAX_TASK_ID",
+    "Download",
+    "TaskState",
+    "TaskStatus",
+    "capped",
+    "parse_task",
+    "raise_for_error",
+    "usable_task_id",
+]
 
 
 class TaskStatus(str, Enum):
@@ -41,6 +52,28 @@ EMULATOR_HEADER = "x-cogvideo-emulator"
 _REASON_HEADER = "x-cogvideo-emulator-reason"
 # An API answer is a few hundred bytes; anything past this (a gzip bomb, a runaway body) is cut.
 MAX_ANSWER_BYTES = 1 << 20
+MAX_SHOWN = 2000  # characters of a server's text kept in a reason or an error message
+
+
+MAX_TASK_ID = 256  # real ids are a few dozen characters
+_NOT_IN_AN_ID = frozenset("/\\<>")
+
+
+def usable_task_id(value: object) -> str | None:
+    """``value`` as a task id that names one path segment and shows as plain text, else None:
+    not empty, not dots only, no slash, backslash, markup or control characters, not huge."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value)
+    if not text or len(text) > MAX_TASK_ID or text.strip(".") == "":
+        return None
+    if any(c in _NOT_IN_AN_ID or not c.isprintable() for c in text):
+        return None
+    return text
+
+
+def capped(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -97,7 +130,11 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 
 def _fail_reason(data: dict[str, Any], response: httpx.Response) -> str:
-    """The API documents no reason field, so show whatever else the body carries."""
+    """The API documents no reason field, so show whatever else the body carries (capped)."""
+    return capped(_reason(data, response))
+
+
+def _reason(data: dict[str, Any], response: httpx.Response) -> str:
     extra = {k: v for k, v in data.items() if k not in _KNOWN_KEYS}
     if not extra and response.headers.get(EMULATOR_HEADER) == "1" and _REASON_HEADER in response.headers:
         return urllib.parse.unquote(response.headers[_REASON_HEADER])  # the emulator says it there
@@ -125,6 +162,12 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: 
     ident = data.get("id") or task_id
     if not ident:
         raise ProtocolError("the answer names no task id", retryable=True)
+    usable = usable_task_id(ident)
+    if usable is None:
+        # Asking again would bring the same id back; the answer settles what became of the submit.
+        error = ProtocolError(f"the server sent an unusable task id {str(ident)!r:.60}; it cannot be polled")
+        error.outcome_known = True
+        raise error
     video = cover = None
     results = data.get("video_result") or []
     if status is TaskStatus.SUCCESS and not submit:
@@ -139,7 +182,7 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: 
     # "emulated" is a header, never a body field: bodies stay as the platform's.
     emulated = response.headers.get(EMULATOR_HEADER) == "1"
     return TaskState(
-        id=str(ident),
+        id=usable,
         status=status,
         model=data.get("model") if isinstance(data.get("model"), str) else None,
         request_id=data.get("request_id") if isinstance(data.get("request_id"), str) else None,

@@ -384,3 +384,34 @@ async def test_async_download_of_many_chunks_and_of_nothing(tmp_path: Path) -> N
     assert big.sha256 == hashlib.sha256(b"".join(parts)).hexdigest()
     assert none.path.read_bytes() == b"" and none.sha256 == hashlib.sha256(b"").hexdigest()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "v.mp4"]  # no .part left
+
+
+@pytest.mark.parametrize("bad", ["a/b", "..", "<b>x</b>", "t\n1", "x" * 300, "\\..\\x"])
+def test_an_unusable_task_id_from_the_server_fails_the_submit_once(bad: str) -> None:
+    script = Script([ok_submit(bad), ok_submit("fine")])
+    with pytest.raises(ProtocolError, match="the server sent an unusable task id") as info:
+        client(script).submit("a fox")
+    err = info.value
+    assert len(script.seen) == 1 and not err.retryable and not err.outcome_unknown
+    assert len(err.message) < 200 and "\n" not in err.message
+
+
+async def test_an_unusable_task_id_fails_the_job_and_is_not_resumed(tmp_path: Path) -> None:
+    from cogvideo_nb import build_request
+    from cogvideo_nb._jobs import JobStatus
+    from cogvideo_nb._polling import PollPolicy
+    from cogvideo_nb._scheduler import Scheduler
+
+    for bad in ("a/b", "..", "<b>x</b>"):
+        script = Script([ok_submit(bad)])
+        c = AsyncClient("sk-test", BASE, transport=script.async_(), retry=RetryPolicy(max_attempts=2))
+        policy = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+        s = Scheduler(c, output_dir=tmp_path / bad.replace("/", "_"), policy=policy, submit_gap=0)
+        job = s.add(build_request("a fox"))
+        await s.wait([job])
+        assert job.status is JobStatus.FAILED and job.task_id is None, (bad, job.status, job.error)
+        assert job.error_type == "ProtocolError" and "the server sent an unusable task id" in (
+            job.error or ""
+        )
+        assert await s.resume() == [] and len(script.seen) == 1
+        await s.aclose()

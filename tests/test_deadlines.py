@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, Client, WaitTimeoutError, build_request
+from cogvideo_nb import AsyncClient, Client, DownloadError, WaitTimeoutError, build_request
 from cogvideo_nb._downloads import verify
 from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._ledger import Ledger
@@ -213,3 +213,36 @@ async def test_a_trickled_download_is_cut_and_stays_resumable(tmp_path: Path) ->
     await asyncio.wait_for(s.wait([job]), 10)
     assert job.status is JobStatus.SUCCEEDED and job.video_path and job.video_path.read_bytes() == mp4()
     await s.aclose()
+
+
+def test_download_timeout_bounds_the_whole_sync_download(tmp_path: Path) -> None:
+    """A trickling file host: the deadline covers every attempt, and a passed one is not retried."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            200, content=_trickle_sync(b"v" * 200, 0.05), headers={"content-type": "video/mp4"}
+        )
+
+    client = Client("sk-test", BASE, transport=httpx.MockTransport(handler), download_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="passed its deadline"):
+        client.download("https://cdn.test/v.mp4", tmp_path / "v.mp4")
+    assert time.monotonic() - started < 2.5 and len(seen) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_download_timeout_bounds_the_whole_async_download(tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=_trickle(b"v" * 200, 0.05), headers={"content-type": "video/mp4"})
+
+    async with AsyncClient("sk-test", BASE, transport=httpx.MockTransport(handler), download_timeout=1) as c:
+        started = time.monotonic()
+        with pytest.raises(DownloadError, match="passed its deadline"):
+            await c.download("https://cdn.test/v.mp4", tmp_path / "v.mp4")
+    assert time.monotonic() - started < 2.5 and len(seen) == 1
+    assert list(tmp_path.iterdir()) == []

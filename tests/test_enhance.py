@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from cogvideo_nb import AuthenticationError, ProtocolError, ValidationError
+from cogvideo_nb import AuthenticationError, NetworkError, ProtocolError, ValidationError
 from cogvideo_nb._client import AsyncClient, Client
 from cogvideo_nb._enhance import SYSTEM_PROMPT, aenhance, clean_reply, enhance, prompt_diff
 from cogvideo_nb._retry import RetryPolicy
+from cogvideo_nb._wire import MAX_ANSWER_BYTES
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.emulator._chat import detect_language, expand_prompt
 
@@ -189,3 +193,78 @@ def test_each_platform_gets_its_free_chat_model() -> None:
     zai, bigmodel = bodies
     assert zai["model"] == "glm-4.5-flash" and zai["thinking"] == {"type": "disabled"}
     assert bigmodel["model"] == "glm-4-flash" and "thinking" not in bigmodel
+
+
+# -- a whole-call deadline and a size cap --------------------------------------------------------
+SLOW = json.dumps({"choices": [{"message": {"content": "A fox trots. " * 12}}]}).encode()
+
+
+def _trickle_sync(body: bytes, gap: float) -> Iterator[bytes]:
+    for i in range(len(body)):
+        time.sleep(gap)
+        yield body[i : i + 1]
+
+
+async def _trickle(body: bytes, gap: float) -> AsyncIterator[bytes]:
+    for i in range(len(body)):
+        await asyncio.sleep(gap)
+        yield body[i : i + 1]
+
+
+def test_a_trickled_answer_cannot_stretch_enhance_past_its_timeout() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_trickle_sync(SLOW, 0.05))  # ~10 s for the whole body
+
+    started = time.monotonic()
+    with pytest.raises(NetworkError):
+        enhance("a fox", api_key=KEY, base_url="https://api.example/v4", timeout=1,
+                transport=httpx.MockTransport(handler))  # fmt: skip
+    assert time.monotonic() - started < 4  # retries included: the timeout bounds the whole call
+
+
+async def test_a_trickled_answer_cannot_stretch_aenhance_past_its_timeout() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_trickle(SLOW, 0.05))
+
+    started = time.monotonic()
+    with pytest.raises(NetworkError):
+        await aenhance("a fox", api_key=KEY, base_url="https://api.example/v4", timeout=1,
+                       transport=httpx.MockTransport(handler))  # fmt: skip
+    assert time.monotonic() - started < 4
+
+
+HUGE = 40 << 20
+CHUNK = 64 << 10
+
+
+class Pulled:
+    """A 40 MB chat answer served in 64 KiB chunks, counting what the client read."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def chunks(self) -> Iterator[bytes]:
+        yield b'{"choices": [{"message": {"content": "'
+        while self.bytes < HUGE:
+            self.bytes += CHUNK
+            yield b"x" * CHUNK
+
+    async def achunks(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks():
+            yield chunk
+
+
+def test_a_huge_chat_answer_is_cut_at_the_cap() -> None:
+    pulled = Pulled()
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, content=pulled.chunks()))
+    with pytest.raises(ProtocolError, match="over 1048576 bytes"):
+        enhance("a fox", api_key=KEY, base_url="https://api.example/v4", transport=transport)
+    assert pulled.bytes <= MAX_ANSWER_BYTES + CHUNK
+
+
+async def test_a_huge_chat_answer_is_cut_at_the_cap_async() -> None:
+    pulled = Pulled()
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, content=pulled.achunks()))
+    with pytest.raises(ProtocolError, match="over 1048576 bytes"):
+        await aenhance("a fox", api_key=KEY, base_url="https://api.example/v4", transport=transport)
+    assert pulled.bytes <= MAX_ANSWER_BYTES + CHUNK

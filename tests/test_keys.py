@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+import cogvideo_nb
 from cogvideo_nb import AsyncClient, ConfigError, TaskFailedError, build_request, resolve_settings
 from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._polling import PollPolicy
@@ -71,3 +75,52 @@ async def test_a_trailing_newline_key_and_an_echoing_server_leave_no_trace(tmp_p
     assert any(p.parent.name == ".cogvideo-jobs" for p in files)  # the journal was written too
     for p in files:
         assert SENTINEL.encode() not in p.read_bytes(), p
+
+
+# -- a refused key never shows in a verbose traceback (%xmode Verbose) ----------------------------
+REFUSED = "sk bad key-123456"
+
+
+def _verbose(call: Callable[[], object]) -> str:
+    """What ``%xmode Verbose`` prints of the library's own frames for the error ``call`` raises
+    (the test's frames hold the key on purpose, so they are left out)."""
+    from IPython.core.ultratb import VerboseTB
+
+    try:
+        call()
+    except ConfigError:
+        etype, value, tb = sys.exc_info()
+        assert etype is not None
+        while tb is not None and "/cogvideo_nb/" not in tb.tb_frame.f_code.co_filename:
+            tb = tb.tb_next
+        assert tb is not None, "the traceback should pass through the library"
+        return VerboseTB(theme_name="nocolor").text(etype, value, tb)
+    raise AssertionError("the key was not refused")
+
+
+def _run(coro: Any) -> object:
+    return asyncio.run(coro)
+
+
+ENTRY_POINTS: dict[str, Callable[[Path], object]] = {
+    "Client": lambda d: cogvideo_nb.Client(api_key=REFUSED),
+    "Client positional": lambda d: cogvideo_nb.Client(REFUSED, "https://api.test/v4"),
+    "AsyncClient": lambda d: cogvideo_nb.AsyncClient(api_key=REFUSED),
+    "enhance": lambda d: cogvideo_nb.enhance("x", api_key=REFUSED),
+    "aenhance": lambda d: _run(cogvideo_nb.aenhance("x", api_key=REFUSED)),
+    "generate": lambda d: cogvideo_nb.generate("x", api_key=REFUSED, output_dir=d),
+    "submit": lambda d: cogvideo_nb.submit("x", api_key=REFUSED, output_dir=d),
+    "generate_many": lambda d: cogvideo_nb.generate_many(["x"], api_key=REFUSED, output_dir=d),
+    "get_engine": lambda d: cogvideo_nb.get_engine(api_key=REFUSED, output_dir=d),
+    "resume": lambda d: cogvideo_nb.resume(api_key=REFUSED, output_dir=d),
+    "rate": lambda d: cogvideo_nb.rate("job", 5, api_key=REFUSED, output_dir=d),
+}
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+def test_a_refused_key_never_shows_in_a_verbose_traceback(entry: str, tmp_path: Path) -> None:
+    text = _verbose(lambda: ENTRY_POINTS[entry](tmp_path))
+    assert "whitespace or control characters" in text
+    assert "cogvideo_nb" in text and "_clean_key" in text  # the library's frames were formatted
+    for part in (REFUSED, "bad key-123456"):
+        assert part not in text

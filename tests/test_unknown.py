@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, DuplicateRequestError, build_request
+from cogvideo_nb import AsyncClient, DuplicateRequestError, NetworkError, RetryPolicy, build_request
 from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._engine import Engine
 from cogvideo_nb._errors import error_from_response
@@ -173,3 +173,69 @@ def test_the_duplicates_knob_reaches_a_background_emulator() -> None:
     assert EmulatorConfig().duplicates == "echo"
     with pytest.raises(ValueError, match="duplicates must be echo or error"):
         EmulatorConfig.from_env({"COGVIDEO_EMULATOR_DUPLICATES": "maybe"})
+
+
+# -- "reached" is a fact: a request whose headers never left cannot have made a task -------------
+class SilentTLSServer:
+    """Accepts TCP connections and reads the TLS ClientHello, then never says a word."""
+
+    def __init__(self) -> None:
+        self.held: list[asyncio.StreamWriter] = []
+        self.accepted = 0
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self.held.append(writer)
+        await reader.read(65536)
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"https://127.0.0.1:{port}/v4"
+
+    async def __aexit__(self, *exc: object) -> None:
+        for writer in self.held:
+            writer.close()
+        self._server.close()
+        await self._server.wait_closed()
+
+
+SHORT_RETRY = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, max_elapsed=5)
+
+
+async def test_a_tls_handshake_that_never_completes_is_not_an_unknown_outcome() -> None:
+    async with SilentTLSServer() as base:
+        client = AsyncClient("sk-tls-test", base, timeout=0.5, retry=SHORT_RETRY)
+        with pytest.raises(NetworkError) as info:
+            await client.submit("a comet")
+        await client.aclose()
+    err = info.value
+    assert not err.outcome_unknown  # nothing was sent: no task can exist
+    assert err.message.strip() and not err.message.rstrip().endswith(":")
+
+
+async def test_the_engine_fails_a_job_whose_tls_handshake_never_completes(tmp_path: Path) -> None:
+    async with SilentTLSServer() as base:
+        client = AsyncClient("sk-tls-test", base, timeout=0.5, retry=SHORT_RETRY)
+        s = Scheduler(client, output_dir=tmp_path, policy=POLICY, submit_gap=0.0)
+        job = s.add(build_request("a comet"))
+        await asyncio.wait_for(s.wait([job]), 20)
+        await s.aclose()
+    assert job.status is JobStatus.FAILED, (job.status, job.note)
+    assert job.error_type == "NetworkError" and job.error and not job.error.rstrip().endswith(":")
+
+
+@pytest.mark.parametrize("exc", [httpx.ConnectError(""), httpx.ReadError("  "), httpx.ConnectTimeout("")])
+def test_a_network_error_without_words_still_says_something(exc: Exception) -> None:
+    from cogvideo_nb import Client
+
+    client = Client("sk-test", "https://api.test/v4", transport=httpx.MockTransport(lambda r: _raise(exc)),
+                    retry=RetryPolicy(max_attempts=1), sleep=lambda s: None)  # fmt: skip
+    with pytest.raises(NetworkError) as info:
+        client.get("t-1")
+    message = info.value.message
+    assert type(exc).__name__ in message and not message.rstrip().endswith(":")
+
+
+def _raise(exc: Exception) -> httpx.Response:
+    raise exc
