@@ -171,6 +171,7 @@ _overrides: dict[str, Any] = {}
 def set_overrides(**values: Any) -> None:
     """Record ``%config`` values (None removes one), each checked now: a bad value is refused
     where it was typed, not by the next job. Only the UI layer calls this."""
+    hide_key_in(values)
     for name in values:
         if name not in _SETTINGS:
             raise ConfigError(f"unknown setting {name!r}; known: {', '.join(_SETTINGS)}")
@@ -216,10 +217,18 @@ def resolve(
         chosen = PROVIDERS[provider or infer_provider(environ=env)[0]]
         env_vars = (chosen.key_env if name == "api_key" else chosen.url_env,)
     for var in env_vars:
-        raw = env.get(var, "").strip()
-        if raw:
-            return _coerce(name, setting, raw, source=var)
+        value = _from_env(env, var, secret=name == "api_key")  # this frame never holds a key
+        if value is not None:
+            return _coerce(name, setting, value, source=var)
     return setting.default
+
+
+def _from_env(env: Mapping[str, str], var: str, *, secret: bool) -> Any:
+    """A variable's value (None when unset or blank); a key comes back already wrapped."""
+    text = env.get(var, "")
+    if not text.strip():
+        return None
+    return Secret(text) if secret else text.strip()
 
 
 def hide_key(value: Any) -> Any:
@@ -283,6 +292,7 @@ class Settings:
 
 def resolve_settings(*, environ: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
     """Resolve every setting at once; unknown names are a ConfigError."""
+    hide_key_in(explicit)
     unknown = set(explicit) - set(_SETTINGS)
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")

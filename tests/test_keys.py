@@ -13,6 +13,7 @@ import pytest
 
 import cogvideo_nb
 from cogvideo_nb import AsyncClient, ConfigError, TaskFailedError, build_request, resolve_settings
+from cogvideo_nb._config import set_overrides
 from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
@@ -114,7 +115,19 @@ ENTRY_POINTS: dict[str, Callable[[Path], object]] = {
     "get_engine": lambda d: cogvideo_nb.get_engine(api_key=REFUSED, output_dir=d),
     "resume": lambda d: cogvideo_nb.resume(api_key=REFUSED, output_dir=d),
     "rate": lambda d: cogvideo_nb.rate("job", 5, api_key=REFUSED, output_dir=d),
+    "resolve_settings": lambda d: resolve_settings(api_key=REFUSED),
+    "set_overrides": lambda d: set_overrides(api_key=REFUSED),
 }
+
+
+def test_a_refused_key_from_the_environment_never_shows_in_a_verbose_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZHIPUAI_API_KEY", REFUSED)
+    text = _verbose(lambda: cogvideo_nb.generate("x", output_dir=tmp_path))
+    assert "ZHIPUAI_API_KEY contains whitespace" in text
+    for part in (REFUSED, "bad key-123456"):
+        assert part not in text
 
 
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
