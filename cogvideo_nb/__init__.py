@@ -9,10 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._api import generate, generate_many, rate, resume, submit
 from ._client import AsyncClient, Client
 from ._config import Settings, resolve_settings
 from ._cost import PaidJobsError
-from ._engine import Engine, generate, generate_many, get_engine, rate, resume, submit
+from ._engine import Engine, get_engine
 from ._enhance import aenhance, enhance
 from ._errors import (
     APIError,

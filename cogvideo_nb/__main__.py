@@ -10,16 +10,14 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import _cli_batch, _cli_lab
-from ._cost import check_cost
-from ._engine import get_engine
+from . import _cli_batch, _cli_lab, _pipeline
+from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._jobs import Job, JobStatus
 from ._models import MODELS, OPTIONS, option_values
-from ._request import build_request
 
 __all__ = ["main"]
 
@@ -72,17 +70,20 @@ def _batch(argv: Sequence[str]) -> int:
     args = _batch_parser().parse_args(argv)
     try:
         lines, source = _cli_batch.read_source(args.file)
-        requests = _cli_batch.read_batch(lines, _request_options(args), source)
-        check_cost(requests, yes=args.yes, how="add --yes")  # before the engine: nothing is sent
-        engine = get_engine(output_dir=args.out, concurrency=args.concurrency)
+        plans = _cli_batch.read_batch(lines, _request_options(args), source)
+        jobs = _pipeline.start(_engine(args), plans, yes=args.yes, how="add --yes")
         out_flag = f" --out {shlex.quote(args.out)}" if args.out else ""
         return _cli_batch.run_batch(
-            requests, engine.submit, as_json=args.json, out=sys.stdout,
-            resume_hint=f"cogvideo --resume{out_flag}",
-        )  # fmt: skip
+            jobs, as_json=args.json, out=sys.stdout, resume_hint=f"cogvideo --resume{out_flag}"
+        )
     except CogVideoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _engine(args: argparse.Namespace) -> Callable[[], Engine]:
+    """The folder's engine, made only once the plans are checked and confirmed."""
+    return lambda: get_engine(output_dir=args.out, concurrency=args.concurrency)
 
 
 def add_option_flags(parser: argparse.ArgumentParser) -> None:
@@ -123,10 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("give a prompt, e.g.: python -m cogvideo_nb 'a red fox running through snow'", file=sys.stderr)
         return 2
     try:
-        opts = _request_options(args)
-        requests = [build_request(p, **opts) for p in args.prompts]  # all checked before any is sent
-        check_cost(requests, yes=args.yes, how="add --yes")
-        engine = get_engine(output_dir=args.out, concurrency=args.concurrency)
+        plans = _pipeline.plan(args.prompts, _request_options(args), labels=[None] * len(args.prompts))
+        _pipeline.check(plans, yes=args.yes, how="add --yes")  # before the engine: nothing is sent
+        engine = _engine(args)()
         if args.history:
             for job in engine.history(20):
                 print(json.dumps(job.to_dict(), ensure_ascii=False))
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "no ZHIPUAI_API_KEY set: using the bundled emulator (results are EMULATED)", file=sys.stderr
             )
         jobs = engine.resume() if args.resume else []
-        jobs += [engine.submit(r) for r in requests]
+        jobs += _pipeline.start(engine, plans, yes=args.yes, how="add --yes")
         engine.wait(jobs)
     except CogVideoError as exc:
         print(f"error: {exc}", file=sys.stderr)

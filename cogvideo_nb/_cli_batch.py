@@ -12,7 +12,7 @@ import inspect
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +21,8 @@ from tqdm import tqdm
 from ._errors import CogVideoError, ValidationError
 from ._jobs import Job, JobStatus
 from ._models import OPTIONS
-from ._request import VideoRequest, build_request
+from ._pipeline import Plan, plan
+from ._request import build_request
 
 __all__ = ["MAX_BATCH_BYTES", "read_batch", "read_source", "run_batch"]
 
@@ -34,9 +35,9 @@ _OPTIONS = (frozenset(inspect.signature(build_request).parameters) | frozenset(O
 }  # fmt: skip
 
 
-def _line_request(text: str, defaults: dict[str, Any]) -> VideoRequest:
+def _line_plan(text: str, defaults: dict[str, Any]) -> Plan:
     if not text.startswith("{"):
-        return build_request(text, **defaults)
+        return plan([text], defaults)[0]
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -54,18 +55,19 @@ def _line_request(text: str, defaults: dict[str, Any]) -> VideoRequest:
             f"unknown option {unknown[0]!r}; options: prompt, {', '.join(sorted(_OPTIONS))}"
         )
     prompt = row.pop("prompt", None)
-    return build_request(prompt, **{**defaults, **row})
+    return plan([prompt], {**defaults, **row})[0]
 
 
-def read_batch(lines: Iterable[str], defaults: dict[str, Any], source: str) -> list[VideoRequest]:
-    """Every request of a batch, or one ValidationError naming the first bad line."""
+def read_batch(lines: Iterable[str], defaults: dict[str, Any], source: str) -> list[Plan]:
+    """Every job of a batch, planned as a cell plans them, or one ValidationError naming the
+    first bad line."""
     requests = []
     for number, raw in enumerate(lines, 1):
         text = raw.strip().lstrip(_BOM).strip()  # a BOM: at the file's start, or files joined
         if not text or text.startswith("#"):
             continue
         try:
-            requests.append(_line_request(text, defaults))
+            requests.append(_line_plan(text, defaults))
         except ValidationError as exc:
             raise ValidationError(f"{source}:{number}: {exc.message}", field=exc.field) from None
     if not requests:
@@ -80,17 +82,8 @@ def _line(job: Job) -> str:
     return f"{job.status.value:<7} {job.elapsed:5.0f}s  {prompt!r}: {job.error or job.note or ''}"
 
 
-def run_batch(
-    requests: list[VideoRequest],
-    submit: Callable[[VideoRequest], Job],
-    *,
-    as_json: bool,
-    out: TextIO,
-    resume_hint: str,
-    tick: float = 0.2,
-) -> int:
-    """Submit, show progress, print a line per finished job; the exit code says if any failed."""
-    jobs = [submit(r) for r in requests]
+def run_batch(jobs: list[Job], *, as_json: bool, out: TextIO, resume_hint: str, tick: float = 0.2) -> int:
+    """Show progress, print a line per finished job; the exit code says if any failed."""
     emulated = any(j.emulated for j in jobs)
     started = time.monotonic()
     pending = list(jobs)

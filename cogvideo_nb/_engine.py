@@ -23,7 +23,6 @@ from typing import Any, TypeVar
 
 from ._client import AsyncClient
 from ._config import Settings, hide_key_in, resolve_settings
-from ._cost import check_cost
 from ._errors import CogVideoError, ValidationError, WaitTimeoutError
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
@@ -31,7 +30,7 @@ from ._polling import PollPolicy
 from ._request import VideoRequest, build_request
 from ._scheduler import Scheduler
 
-__all__ = ["Engine", "generate", "generate_many", "get_engine", "rate", "resume", "submit"]
+__all__ = ["Engine", "get_engine"]
 
 T = TypeVar("T")
 MAX_NOTE = 500  # characters in a rating's note
@@ -162,11 +161,11 @@ class Engine:
             time.sleep(0.005)
         return live
 
-    def resume(self, *, include_detached: bool = False) -> list[Job]:
-        """Adopt every job worth picking up whose owner is gone (``include_detached``: also
-        those the user stopped). Live Job objects are reused, never duplicated."""
+    def resume(self, *, include_stopped: bool = False) -> list[Job]:
+        """Adopt every job worth picking up whose owner is gone (``include_stopped``: also
+        those the user stopped waiting for). Live Job objects are reused, never duplicated."""
         self._open()
-        jobs = self.call(self.scheduler.resume(include_detached=include_detached))
+        jobs = self.call(self.scheduler.resume(include_stopped=include_stopped))
         for job in jobs:
             job.controller = self
         return jobs
@@ -199,8 +198,6 @@ class Engine:
                 f"the note is {len(note)} characters; keep it under {MAX_NOTE}", field="note"
             )
         found = self.find(job) if isinstance(job, str) else job
-        if found is None:
-            raise ValidationError(f"no single job matches {job!r}", field="job")
         self.ledger.rate(found.id, rating, note)
         found.rating, found.rating_note = rating, (note or None)
         live = self.scheduler.jobs.get(found.id)
@@ -222,19 +219,47 @@ class Engine:
                 )
         return jobs
 
-    def find(self, ident: str) -> Job | None:
-        """The one job whose id or task id equals, starts or ends with ``ident`` (else None)."""
-        found = self.match(ident)
-        return found[0] if len(found) == 1 else None
+    def find(self, ident: str) -> Job:
+        """The one lookup of a job, for every front end: the job whose id or task id equals,
+        starts or ends with ``ident`` (the short id cards and history show works). The live
+        object (the one cards follow) where this engine runs it, else a handle read from the
+        ledger. No match, or several, is a ValidationError that says which."""
+        found = self._matches(ident)
+        if not found:
+            raise ValidationError(f"no job matches {ident!r} (the ids are in %cogvideo history)", field="job")
+        if len(found) > 1:
+            some = ", ".join(j.short_id for j in found[:5])
+            raise ValidationError(
+                f"{ident!r} matches {len(found)} jobs ({some}): give more of the id", field="job"
+            )
+        return found[0]
 
-    def match(self, ident: str) -> list[Job]:
-        """Every job whose id or task id equals, starts or ends with ``ident``; live objects
-        (the ones cards follow) where this engine runs them, else read from the ledger."""
+    def _matches(self, ident: str) -> list[Job]:
         live = dict(self.scheduler.jobs)
         found = [live.get(j.id, j) for j in self.ledger.match(ident)]
         for job in found:
             job.controller = job.controller or self  # a handle: found.resume() works on a ledger row
         return found
+
+    def in_flight(self) -> list[Job]:
+        """Every unfinished job this engine runs, read on its own loop (after any queued start)."""
+
+        async def snapshot() -> list[Job]:
+            return [j for j in self.scheduler.jobs.values() if not j.done]
+
+        return self.call(snapshot())
+
+    def resumable(self, *, include_stopped: bool = False) -> list[Job]:
+        """Jobs of this folder worth picking up (as ``resume`` would), live objects where running."""
+        live = self.scheduler.jobs
+        return [live.get(j.id, j) for j in self.ledger.resumable(include_stopped=include_stopped)]
+
+    def enhance(self, text: str) -> str:
+        """Rewrite a prompt where this engine's jobs go: same key, platform, service or emulator."""
+        from ._enhance import enhance
+
+        s = self.settings
+        return enhance(text, api_key=s.api_key, base_url=s.base_url, provider=s.provider)
 
     def history(self, limit: int = 50) -> list[Job]:
         """Recent jobs, newest first; the live object wherever this process runs the job."""
@@ -289,59 +314,3 @@ def _close_all() -> None:
     for engine in list(_engines.values()):
         with contextlib.suppress(Exception):  # best effort at interpreter exit
             engine.close()
-
-
-def _engine_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Take the engine's settings out of ``options``; what stays is for the request."""
-    names = ("api_key", "base_url", "provider", "output_dir", "concurrency", "timeout")
-    return {k: options.pop(k) for k in names if k in options}
-
-
-def submit(prompt: str | VideoRequest | None = None, **options: Any) -> Job:
-    """Queue one job and return its running handle at once (``job.wait()`` to block)."""
-    hide_key_in(options)
-    engine = get_engine(**_engine_options(options))
-    return engine.submit(prompt, **options)
-
-
-def generate(prompt: str | None = None, *, timeout: float | None = None, **options: Any) -> Job:
-    """Generate one video and block until its files are on disk; failures raise CogVideoError,
-    a passed ``timeout`` WaitTimeoutError (the job goes on)."""
-    hide_key_in(options)
-    engine = get_engine(**_engine_options(options))
-    job = engine.submit(prompt, **options)
-    return job.wait(timeout)
-
-
-def generate_many(
-    prompts: Iterable[str], *, timeout: float | None = None, yes: bool = False, **options: Any
-) -> list[Job]:
-    """Generate a batch under the concurrency cap; returns every job, failed ones included.
-
-    All prompts are validated before the first is sent, so one bad prompt sends nothing; a
-    batch on a paid model raises :class:`PaidJobsError` (sending nothing) unless ``yes=True``.
-    Like ``generate``, a passed ``timeout`` (one deadline for the whole batch) is a WaitTimeoutError.
-    """
-    hide_key_in(options)
-    engine_options = _engine_options(options)
-    requests = [build_request(p, **options) for p in prompts]
-    check_cost(requests, yes=yes)
-    engine = get_engine(**engine_options)
-    jobs = [engine.submit(r) for r in requests]
-    return engine.wait(jobs, timeout)
-
-
-def rate(job: Job | str, rating: int | None, note: str | None = None, **explicit: Any) -> Job:
-    """Rate a finished job 1-5 with a short note; kept in the ledger and shown in the report."""
-    hide_key_in(explicit)
-    return get_engine(**explicit).rate(job, rating, note)
-
-
-def resume(*, include_detached: bool = False, wait: bool = False, **explicit: Any) -> list[Job]:
-    """Adopt every job in the ledger worth picking up whose owner is gone (after a restart)."""
-    hide_key_in(explicit)
-    engine = get_engine(**explicit)
-    jobs = engine.resume(include_detached=include_detached)
-    if wait:
-        engine.wait(jobs)
-    return jobs

@@ -30,7 +30,6 @@ __all__ = [
     "params_text",
     "poster_data_url",
     "rel_url",
-    "short_id",
     "warm_posters",
 ]
 
@@ -223,7 +222,7 @@ def job_html(
     if job.status is JobStatus.DETACHED and job.task_id:
         body += (
             f'<div style="font-size:12px;color:#57606a">task {e(job.task_id)} kept: '
-            f"<code>%cogvideo resume {e(short_id(job))}</code> picks it up</div>"
+            f"<code>%cogvideo resume {e(job.short_id)}</code> picks it up</div>"
         )
     return (
         f'<div class="cvnb-static" data-cvnb-{"copy" if copy else "job"}="{e(job.id)}" '
@@ -250,9 +249,3 @@ def grid_html(jobs: Sequence[Job], *, title: str = "", group: str = "") -> str:
 
 # Columns of at least ~240 px, yet never fewer than two: at 700 px a grid is still a grid.
 GRID_COLUMNS = "repeat(auto-fill,minmax(min(240px,calc(50% - 4px)),1fr))"
-
-
-def short_id(job: Job) -> str:
-    """The id shown to people (history, cards): the request id's last 8 characters, which
-    ``show``, ``resume`` and ``stop`` accept, as they accept any unique prefix or suffix."""
-    return job.id[-8:]

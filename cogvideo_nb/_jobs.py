@@ -121,6 +121,12 @@ class Job:
         return self.request.request_id
 
     @property
+    def short_id(self) -> str:
+        """The one id shown to people (cards, history, report, errors): the request id's last 8
+        characters. Every lookup takes it, as it takes any unique start or end of the id."""
+        return self.id[-8:]
+
+    @property
     def prompt(self) -> str:
         return self.request.prompt
 
@@ -146,7 +152,7 @@ class Job:
         done within ``timeout`` or ended without a result (detached, outcome unknown)."""
         if not self._done.wait(timeout):
             raise WaitTimeoutError(
-                f"job {self.id} still {self.status.value} after {timeout:g} s; it goes on",
+                f"job {self.short_id} still {self.status.value} after {timeout:g} s; it goes on",
                 task_id=self.task_id,
             )
         return raise_for(self)
@@ -165,7 +171,7 @@ class Job:
 
     def _control(self) -> Controller:
         if self.controller is None:
-            raise CogVideoError(f"job {self.id} is not attached to an engine; use resume()")
+            raise CogVideoError(f"job {self.short_id} is not attached to an engine; use resume()")
         return self.controller
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -188,7 +194,7 @@ class Job:
     def _prepare(self, status: JobStatus, **fields: Any) -> Job:
         """The job as it will be after the move, as a detached copy for the ledger to write."""
         if status is not self.status and status not in TRANSITIONS[self.status]:
-            raise IllegalTransition(f"job {self.id}: {self.status.value} -> {status.value}")
+            raise IllegalTransition(f"job {self.short_id}: {self.status.value} -> {status.value}")
         for name in fields:
             if name.startswith("_") or name in _PRIVATE_FIELDS or not hasattr(self, name):
                 raise AttributeError(name)
@@ -266,11 +272,13 @@ class Job:
 def raise_for(job: Job) -> Job:
     """The job if it succeeded; otherwise the error that says how it ended."""
     if not job.done:
-        raise WaitTimeoutError(f"job {job.id} is still {job.status.value}: {job.note}", task_id=job.task_id)
+        raise WaitTimeoutError(
+            f"job {job.short_id} is still {job.status.value}: {job.note}", task_id=job.task_id
+        )
     if job.status is JobStatus.FAILED:
-        raise TaskFailedError(f"job {job.id} failed: {job.error}", task_id=job.task_id)
+        raise TaskFailedError(f"job {job.short_id} failed: {job.error}", task_id=job.task_id)
     if job.status is JobStatus.DETACHED:
-        raise WaitTimeoutError(f"job {job.id} detached: {job.error or job.note}", task_id=job.task_id)
+        raise WaitTimeoutError(f"job {job.short_id} detached: {job.error or job.note}", task_id=job.task_id)
     if job.status is JobStatus.UNKNOWN:
-        raise WaitTimeoutError(f"job {job.id}: {job.note}", request_id=job.id)
+        raise WaitTimeoutError(f"job {job.short_id}: {job.note}", request_id=job.id)
     return job

@@ -364,11 +364,6 @@ class Ledger:
         rows = self._select("WHERE id = ?", (job_id,))
         return rows[0] if rows else None
 
-    def find(self, prefix: str) -> Job | None:
-        """A job by id, task id, or an unambiguous prefix of either (for ``%cogvideo show``)."""
-        rows = self._select("WHERE id LIKE ? OR task_id LIKE ?", (prefix + "%", prefix + "%"))
-        return rows[0] if len(rows) == 1 else None
-
     def match(self, ident: str) -> list[Job]:
         """Jobs whose id or task id equals, starts or ends with ``ident`` (the id ``cvnb-`` may
         be left out), exact matches alone when there are any."""
@@ -400,9 +395,6 @@ class Ledger:
             "ORDER BY created_at",
             (int(include_stopped), int(include_stopped)),
         )
-
-    def unfinished(self, *, include_detached: bool = False) -> list[Job]:
-        return self.resumable(include_stopped=include_detached)
 
     def history(self, limit: int = 50) -> list[Job]:
         return self._select("ORDER BY created_at DESC LIMIT ?", (limit,))

@@ -122,7 +122,7 @@ def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> s
     out.append(f"<div>{_stars(rating)}</div>")
     if note:
         out.append(f'<div class="note">{e(note)}</div>')
-    out.append(f'<div class="meta">task {e(job.task_id or "-")} · {e(job.id)}</div></div>')
+    out.append(f'<div class="meta">task {e(job.task_id or "-")} · {e(job.short_id)}</div></div>')
     return "".join(out)
 
 

@@ -148,9 +148,9 @@ class Scheduler:
         elif not job.done:
             self._tasks[job.id] = asyncio.ensure_future(self._detach(job, "stopped waiting", stopped=True))
 
-    async def resume(self, *, include_detached: bool = False) -> list[Job]:
+    async def resume(self, *, include_stopped: bool = False) -> list[Job]:
         """Adopt every job worth picking up whose owner is gone; reuse live Job objects."""
-        rows = await self._io.off(self.ledger.resumable, include_stopped=include_detached)
+        rows = await self._io.off(self.ledger.resumable, include_stopped=include_stopped)
         resumed = []
         for row in rows:
             if self.running(self.jobs.get(row.id, row)):

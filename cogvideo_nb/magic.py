@@ -9,9 +9,9 @@ returns at once and cards update live; ``--wait`` blocks until every job has end
 from __future__ import annotations
 
 import argparse
-import itertools
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +23,19 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
 
-from . import magic_commands
+from . import _pipeline, magic_commands
 from ._config import resolve_settings, set_overrides
 from ._engine import Engine, get_engine
-from ._enhance import enhance
 from ._errors import CogVideoError
-from ._html import job_html
 from ._jobs import Job
 from ._ledger import Ledger
 from ._models import MODELS, OPTIONS, option_values
 from ._report import enhance_html
-from ._request import build_request
-from ._study import Plan, apply_enhance, chain_source, check_plans, enhanced_pairs, repeat, submit_plans
+from ._study import chain_source
 from .widgets import CompareGrid, JobCard
-from .widgets._bridge import BRIDGE
+from .widgets._outputs import Outputs
 
 __all__ = ["CogVideoMagics", "load_ipython_extension", "unload_ipython_extension"]
-
-# --vary keys: the wire name or the flag of each catalogue option, and the model.
-_PARAMS = {"model": "model", **{o.flag: n for n, o in OPTIONS.items()}, **{n: n for n in OPTIONS}}
-_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 
 def _catalogue_options(func: Any) -> Any:
@@ -55,14 +48,6 @@ def _catalogue_options(func: Any) -> Any:
             values = ", ".join(map(str, option_values(name)))
             func = argument(f"--{opt.flag}", dest=name, help=f"{opt.help}; per model, of: {values}")(func)
     return func
-
-
-def _flag_value(name: str, value: Any) -> Any:
-    """A --vary value (text) as the option's type where that is unambiguous."""
-    if name in OPTIONS and OPTIONS[name].kind is bool and isinstance(value, str):
-        low = value.strip().lower()
-        return True if low in _TRUE else False if low in _FALSE else value
-    return value
 
 
 def _describe(exc: BaseException) -> str:
@@ -100,10 +85,16 @@ class CogVideoMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
-        self.cards: dict[str, JobCard] = {}
-        self.shown: list[JobCard | CompareGrid] = []  # outputs to turn static when their jobs end
-        self._final: dict[int, tuple[tuple[str, Any], ...]] = {}  # made static from a cell, as of
+        self.outputs = Outputs()
         self._push()
+
+    @property
+    def cards(self) -> dict[str, JobCard]:
+        return self.outputs.cards
+
+    @property
+    def shown(self) -> list[JobCard | CompareGrid]:
+        return self.outputs.shown
 
     @observe("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
     def _changed(self, change: Any) -> None:
@@ -149,20 +140,16 @@ class CogVideoMagics(Magics):
         if not prompts:
             raise UsageError("the cell is empty: write a prompt below %%cogvideo")
         engine = self._engine(args)
-        plans = self._expand(args, prompts, self._continue(engine, args))
         try:
-            plans = repeat(plans, args.n)
-            check_plans(plans, yes=args.yes)  # before anything is sent, the rewrite included
-            if any(p.enhance for p in plans):
-                plans = apply_enhance(plans, lambda text: self._enhance(engine, text))
+            plans = self._plan(args, prompts, self._continue(engine, args))
+            jobs = _pipeline.start(engine, plans, yes=args.yes, how="add --yes")
         except CogVideoError as exc:
             raise UsageError(str(exc)) from None
-        for original, enhanced in enhanced_pairs(plans):
+        for original, enhanced in _pipeline.enhanced_pairs(jobs):
             display(HTML(enhance_html(original, enhanced)))
-        jobs = submit_plans(engine.submit, plans)
-        self.show_jobs(jobs, engine, title=args.title)
+        self.outputs.show(jobs, engine, title=args.title)
         if args.wait:
-            self.wait_for(engine, jobs)
+            self.outputs.wait_for(engine, jobs)
 
     def _parse(self, line: str) -> Any:
         """POSIX quoting (IPython's own split keeps the quotes); bad options raise UsageError."""
@@ -172,7 +159,7 @@ class CogVideoMagics(Magics):
             raise UsageError(f"could not read options {line!r}: {exc}") from None
         return self.cogvideo.parser.parse_args(words)
 
-    def _fill(self, text: str, extra: dict[str, str]) -> str:
+    def _fill(self, text: str, extra: Mapping[str, str]) -> str:
         ns = self.shell.user_ns if self.shell is not None else {}
 
         def sub(m: re.Match[str]) -> str:
@@ -216,13 +203,7 @@ class CogVideoMagics(Magics):
         except CogVideoError as exc:
             raise UsageError(str(exc)) from None
 
-    @staticmethod
-    def _enhance(engine: Engine, text: str) -> str:
-        """The rewrite goes where the engine's jobs go: the same key, platform, service or emulator."""
-        s = engine.settings
-        return enhance(text, api_key=s.api_key, base_url=s.base_url, provider=s.provider)
-
-    def _expand(self, args: Any, prompts: list[str], source: Job | None = None) -> list[Plan]:
+    def _plan(self, args: Any, prompts: list[str], source: Job | None) -> list[_pipeline.Plan]:
         axes: list[tuple[str, list[str]]] = []
         for spec in args.vary:
             key, sep, values = spec.partition("=")
@@ -231,86 +212,27 @@ class CogVideoMagics(Magics):
             if not sep or not key or len(options) < 2:
                 raise UsageError(f"--vary needs key=value1,value2 (at least two values), got {spec!r}")
             axes.append((key, options))
-        combos = list(itertools.product(*[[(k, v) for v in vs] for k, vs in axes])) or [()]
-        base = {p: getattr(args, p) for p in ("model", *OPTIONS)}
         image = self._image(args.image)
         if source is not None:
             from ._media import last_frame as final_frame  # PyAV loads when a chain needs it
 
             image = final_frame(source)
-        last_frame = self._image(args.last_frame)
-        references = [self._image(r) for r in args.reference] or None
-        plans = []
-        for i, prompt in enumerate(prompts):
-            for combo in combos:
-                params, extra = dict(base), {}
-                enhanced = bool(args.enhance)
-                for key, value in combo:
-                    if key == "enhance":  # --vary enhance=off,on: the prompt as written and rewritten
-                        if value.lower() not in _TRUE + _FALSE:
-                            raise UsageError(f"--vary enhance takes off,on (not {value!r})")
-                        enhanced = value.lower() in _TRUE
-                    elif "{" + key + "}" in prompt:  # a placeholder wins over a same-named option
-                        extra[key] = value
-                    elif key in _PARAMS:
-                        params[_PARAMS[key]] = _flag_value(_PARAMS[key], value)
-                    else:
-                        raise UsageError(
-                            f"--vary {key}: not a parameter ({', '.join(['model', *OPTIONS])}) "
-                            f"and the prompt has no {{{key}}} placeholder"
-                        )
-                text = self._fill(prompt, extra)
-                try:
-                    request = build_request(
-                        text, **params, image=image, last_frame=last_frame, references=references
-                    )
-                except CogVideoError as exc:
-                    where = f"prompt {i + 1}: " if len(prompts) > 1 else ""
-                    raise UsageError(f"{where}{exc}") from None
-                tag = ", ".join(f"{k}={v}" for k, v in combo)
-                label = tag or (f"#{i + 1}" if len(prompts) > 1 else None)
-                chained = source.id if source is not None else None
-                plans.append(Plan(request, label, continues=chained, enhance=enhanced))
-        return plans
+        params = {p: getattr(args, p) for p in ("model", *OPTIONS)}
+        params.update(
+            image=image,
+            last_frame=self._image(args.last_frame),
+            references=[self._image(r) for r in args.reference] or None,
+        )
+        return _pipeline.plan(
+            prompts, params, vary=axes, n=args.n, enhance=bool(args.enhance),
+            continues=source.id if source is not None else None, fill=self._fill,
+        )  # fmt: skip
 
     def _engine(self, args: Any) -> Engine:
         try:
             return get_engine(output_dir=args.out, concurrency=args.concurrency)
         except CogVideoError as exc:
             raise UsageError(str(exc)) from None
-
-    def show_jobs(self, jobs: list[Job], engine: Engine, *, title: str | None = None) -> None:
-        if len(jobs) == 1:
-            card = JobCard(jobs[0], engine)
-            self.cards[jobs[0].id] = card
-            self.shown.append(card)
-            card.show()
-            return
-        grid = CompareGrid(jobs, engine, title=title or "")
-        for card in grid.cards:
-            self.cards[card.job.id] = card
-        self.shown.append(grid)
-        grid.show()
-
-    def wait_for(self, engine: Engine, jobs: list[Job]) -> None:
-        try:
-            engine.wait(jobs)
-        except KeyboardInterrupt:
-            print("stopped waiting here; the jobs go on in the background (%cogvideo status)")
-            return
-        BRIDGE.flush()  # every card has drawn the end
-        # From this cell, so headless runners (nbclient) record it too: each finished output
-        # becomes static HTML, and the results are listed here as plain HTML as well.
-        # Every ended output not yet made static from a cell: a job that ended before this wait
-        # was made static from the UI thread only, which headless runners do not record.
-        for shown in self.shown:
-            members = [c.job for c in shown.cards] if isinstance(shown, CompareGrid) else [shown.job]
-            key = tuple((j.id, j.status) for j in members)
-            if all(j.done for j in members) and self._final.get(id(shown)) != key:
-                shown.finalize()
-                self._final[id(shown)] = key
-        for job in jobs:
-            display(HTML(job_html(job, copy=True)))
 
     # -- %cogvideo ---------------------------------------------------------------------------------
     @line_magic("cogvideo")
@@ -321,7 +243,7 @@ class CogVideoMagics(Magics):
         ``%cogvideo COMMAND -h`` explains one command. IDs are those history shows (or any
         unique start or end of a job id or task id).
         """
-        return magic_commands.run(self, line)
+        return magic_commands.run(self.outputs, line)
 
 
 def _offer_resume(ipython: Any) -> None:
@@ -333,7 +255,7 @@ def _offer_resume(ipython: Any) -> None:
             return
         ledger = Ledger(path)
         try:
-            unfinished = ledger.unfinished()
+            unfinished = ledger.resumable()
         finally:
             ledger.close()
     except Exception:  # an offer, never an error at load time
@@ -354,7 +276,7 @@ def _offer_resume(ipython: Any) -> None:
         button.disabled = True
         magics = ipython.magics_manager.registry["CogVideoMagics"]
         with out:
-            magic_commands.run(magics, "resume")
+            magic_commands.run(magics.outputs, "resume")
 
     button.on_click(click)
     display(w.VBox([w.HBox([text, button]), out]))

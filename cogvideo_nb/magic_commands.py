@@ -13,7 +13,7 @@ import argparse
 import html
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from IPython.core.display import HTML
 from IPython.core.error import UsageError
@@ -21,13 +21,11 @@ from IPython.core.error import UsageError
 from ._config import resolve_settings
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
-from ._html import job_html, params_text, short_id
+from ._html import job_html, params_text
 from ._jobs import Job, JobStatus
 from ._study import origin_html, rate_text, report_link, stitch_html
 from .widgets._bridge import BRIDGE
-
-if TYPE_CHECKING:
-    from .magic import CogVideoMagics
+from .widgets._outputs import Outputs
 
 __all__ = ["PARSER", "run"]
 
@@ -96,13 +94,17 @@ def _build() -> _Parser:
     ra.add_argument("id")
     ra.add_argument("rating", type=int, choices=range(1, 6), metavar="1-5")
     ra.add_argument("note", nargs="*", help="a short note")
+    commands = {
+        "status": _status, "history": _history, "show": _show, "resume": _resume, "stop": _stop,
+        "wait": _wait, "config": _config, "stitch": _stitch, "report": _report, "rate": _rate,
+    }  # fmt: skip
+    for name, parser in sub.choices.items():
+        parser.set_defaults(func=commands[name])
     return p
 
 
-PARSER = _build()
-
-
-def run(magics: CogVideoMagics, line: str) -> Any:
+def run(outputs: Outputs, line: str) -> Any:
+    """One ``%cogvideo`` line; ``outputs``: the notebook's shown jobs (shared with the cell magic)."""
     import shlex
 
     try:
@@ -116,34 +118,22 @@ def run(magics: CogVideoMagics, line: str) -> Any:
         args = PARSER.parse_args(words)
     except _Help:
         return None
-    return globals()[f"_{args.command}"](magics, args)
+    return args.func(outputs, args)
 
 
-# -- finding jobs ------------------------------------------------------------------------------
 def find(engine: Engine, ident: str) -> Job:
-    found = engine.match(ident)
-    if not found:
-        raise UsageError(f"no job matches {ident!r} (the ids are in %cogvideo history)")
-    if len(found) > 1:
-        some = ", ".join(short_id(j) for j in found[:5])
-        raise UsageError(f"{ident!r} matches {len(found)} jobs ({some}): give more of the id")
-    return found[0]
-
-
-def in_flight(engine: Engine) -> list[Job]:
-    """Every unfinished job this engine runs, read on its own loop (after any queued start)."""
-
-    async def snapshot() -> list[Job]:
-        return [j for j in engine.scheduler.jobs.values() if not j.done]
-
-    return engine.call(snapshot())
+    """The engine's one lookup, its refusal as a one-line usage error."""
+    try:
+        return engine.find(ident)
+    except CogVideoError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # -- the subcommands -------------------------------------------------------------------------------
-def _status(magics: CogVideoMagics, args: Any) -> Any:
+def _status(outputs: Outputs, args: Any) -> Any:
     engine = get_engine()
-    live = {j.id: j for j in in_flight(engine)}
-    for j in engine.ledger.unfinished():
+    live = {j.id: j for j in engine.in_flight()}
+    for j in engine.resumable():
         live.setdefault(j.id, j)
     if not live:
         print("nothing in flight (%cogvideo history lists what has ended)")
@@ -154,37 +144,37 @@ def _status(magics: CogVideoMagics, args: Any) -> Any:
     return HTML(f"<div><b>{len(jobs)} in flight</b>: {html.escape(summary)}</div>{table(jobs)}")
 
 
-def _history(magics: CogVideoMagics, args: Any) -> Any:
+def _history(outputs: Outputs, args: Any) -> Any:
     return HTML(table(get_engine().history(args.n)))
 
 
-def _show(magics: CogVideoMagics, args: Any) -> Any:
+def _show(outputs: Outputs, args: Any) -> Any:
     job = find(get_engine(), args.id)
-    card = magics.cards.get(job.id)
+    card = outputs.cards.get(job.id)
     return card if card is not None and not job.done else HTML(job_html(job, copy=True))
 
 
-def _config(magics: CogVideoMagics, args: Any) -> None:
+def _config(outputs: Outputs, args: Any) -> None:
     print(config_text())
 
 
-def _stop(magics: CogVideoMagics, args: Any) -> None:
+def _stop(outputs: Outputs, args: Any) -> None:
     engine = get_engine()
     if not args.ids and not args.all:
         raise UsageError("%cogvideo stop: give job ids (from %cogvideo status) or --all")
-    jobs = in_flight(engine) if args.all else [find(engine, i) for i in args.ids]
+    jobs = engine.in_flight() if args.all else [find(engine, i) for i in args.ids]
     for job in jobs:
         engine.stop(job)
     print(f"stopped waiting for {len(jobs)} job(s); their tasks are kept: %cogvideo resume ID")
 
 
-def _wait(magics: CogVideoMagics, args: Any) -> None:
+def _wait(outputs: Outputs, args: Any) -> None:
     engine = get_engine()
-    jobs = [find(engine, i) for i in args.ids] if args.ids else in_flight(engine)
-    magics.wait_for(engine, jobs)
+    jobs = [find(engine, i) for i in args.ids] if args.ids else engine.in_flight()
+    outputs.wait_for(engine, jobs)
 
 
-def _stitch(magics: CogVideoMagics, args: Any) -> Any:
+def _stitch(outputs: Outputs, args: Any) -> Any:
     if len(args.ids) < 2:
         raise UsageError("%cogvideo stitch: give two or more finished jobs (ids from %cogvideo history)")
     engine = get_engine()
@@ -195,34 +185,34 @@ def _stitch(magics: CogVideoMagics, args: Any) -> Any:
         raise UsageError(f"%cogvideo stitch: {exc}") from None
 
 
-def _report(magics: CogVideoMagics, args: Any) -> Any:
+def _report(outputs: Outputs, args: Any) -> Any:
     engine = get_engine()
     if args.ids:
         jobs = [find(engine, i) for i in args.ids]
     elif args.last:
         jobs = list(reversed(engine.history(args.last)))
     else:  # this notebook's cells, in the order they ran; else the ledger's recent jobs
-        jobs = [c.job for c in magics.cards.values()] or list(reversed(engine.history(50)))
+        jobs = [c.job for c in outputs.cards.values()] or list(reversed(engine.history(50)))
     try:
         return HTML(report_link(jobs, args.out, title=args.title, embed=args.embed))
     except CogVideoError as exc:
         raise UsageError(f"%cogvideo report: {exc}") from None
 
 
-def _rate(magics: CogVideoMagics, args: Any) -> Any:
+def _rate(outputs: Outputs, args: Any) -> Any:
     engine = get_engine()
     job = find(engine, args.id)
     try:
-        text = rate_text(engine, job, args.rating, args.note, [c.job for c in magics.cards.values()])
+        text = rate_text(engine, job, args.rating, args.note, [c.job for c in outputs.cards.values()])
     except CogVideoError as exc:
         raise UsageError(f"%cogvideo rate: {exc}") from None
-    card = magics.cards.get(job.id)
+    card = outputs.cards.get(job.id)
     if card is not None:  # the stars on its card follow
         BRIDGE.post(card.refresh_rating)
     return HTML(html.escape(text))
 
 
-def _resume(magics: CogVideoMagics, args: Any) -> None:
+def _resume(outputs: Outputs, args: Any) -> None:
     engine = get_engine()
     if args.ids:
         jobs = [find(engine, i) for i in args.ids]
@@ -233,15 +223,13 @@ def _resume(magics: CogVideoMagics, args: Any) -> None:
                 job.task_id is None or job.error_type == "TaskFailedError"
             )
             if job.status is JobStatus.SUCCEEDED or final:
-                raise UsageError(f"job {short_id(job)} has {job.status.value}: nothing to resume")
-        jobs = [
-            engine.reattach(job) if job.done or job.id not in engine.scheduler.jobs else job for job in jobs
-        ]
+                raise UsageError(f"job {job.short_id} has {job.status.value}: nothing to resume")
+        running = engine.in_flight()
+        jobs = [job if job in running else engine.reattach(job) for job in jobs]
     else:
-        jobs = engine.resume(include_detached=args.all)
+        jobs = engine.resume(include_stopped=args.all)
     if not jobs:
-        unfinished = engine.ledger.unfinished(include_detached=True)
-        stopped = [j for j in unfinished if j.stopped]
+        stopped = [j for j in engine.resumable(include_stopped=True) if j.stopped]
         if stopped:
             print(
                 f"nothing was interrupted; {len(stopped)} job(s) you stopped waiting for can be "
@@ -250,14 +238,14 @@ def _resume(magics: CogVideoMagics, args: Any) -> None:
         else:
             print("nothing to resume: every job in the ledger has ended")
         return
-    with_cards = [j for j in jobs if j.id in magics.cards]
-    new = [j for j in jobs if j.id not in magics.cards]
+    with_cards = [j for j in jobs if j.id in outputs.cards]
+    new = [j for j in jobs if j.id not in outputs.cards]
     if with_cards:
         print(f"resumed {len(with_cards)} job(s) in their cards above")
     if new:
-        magics.show_jobs(new, engine, title="resumed")
+        outputs.show(new, engine, title="resumed")
     if args.wait:
-        magics.wait_for(engine, jobs)
+        outputs.wait_for(engine, jobs)
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -279,8 +267,8 @@ def table(jobs: list[Job]) -> str:
         result = str(j.video_path.name if j.video_path else j.error or j.note or "")
         when = time.strftime("%m-%d %H:%M", time.localtime(j.created_at))
         rows.append(
-            f'<tr><td><code style="user-select:all" title="%cogvideo show {e(short_id(j))}">'
-            f"{e(short_id(j))}</code></td><td>{e(j.status.value)}</td>"
+            f'<tr><td><code style="user-select:all" title="%cogvideo show {e(j.short_id)}">'
+            f"{e(j.short_id)}</code></td><td>{e(j.status.value)}</td>"
             f'<td style="text-align:left">{e(params_text(j))}</td>'
             f'<td style="text-align:left" title="{e(j.prompt)}">{e(_clip(j.prompt))}{origin_html(j)}</td>'
             f"<td>{e(when)}</td><td>{(j.finished_at or now) - j.created_at:.0f} s</td>"
@@ -303,3 +291,6 @@ def config_text() -> str:
         f"platform: {s.platform.title}\nAPI key: {key}\nservice: {where}\noutput folder: {s.output_dir}\n"
         f"concurrency: {s.concurrency}\ntimeout: {s.timeout:g} s\ndefault model: {s.model}"
     )
+
+
+PARSER = _build()  # last: its subcommands dispatch to the functions above

@@ -44,7 +44,7 @@ def batch(emu: Emulator, tmp_path: Path, *args: str, **popen: object) -> subproc
 
 
 def test_every_line_is_checked_before_anything_is_sent() -> None:
-    requests = read_batch(PROMPTS.splitlines(), {"model": "cogvideox-flash"}, "p.txt")
+    requests = [p.request for p in read_batch(PROMPTS.splitlines(), {"model": "cogvideox-flash"}, "p.txt")]
     assert [r.prompt for r in requests] == [
         "a red fox running through fresh snow", "a paper boat on a pond", "a lantern in the rain #fail",
     ]  # fmt: skip
@@ -195,7 +195,7 @@ def test_a_bom_before_a_json_line_is_not_part_of_the_prompt(tmp_path: Path) -> N
         b'\xef\xbb\xbf{"prompt": "a kite", "fps": 60}\n'  # and at a line's start (files joined)
     )
     lines, source = read_source(str(path))
-    first, second = read_batch(lines, {}, source)
+    first, second = [p.request for p in read_batch(lines, {}, source)]
     assert (first.prompt, first.duration) == ("a paper boat", 10)
     assert (second.prompt, second.fps) == ("a kite", 60)
 

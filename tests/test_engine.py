@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from cogvideo_nb import ConfigError, TaskFailedError, ValidationError
-from cogvideo_nb._engine import Engine, generate, generate_many, get_engine, submit
+from cogvideo_nb import (
+    ConfigError,
+    Engine,
+    TaskFailedError,
+    ValidationError,
+    generate,
+    generate_many,
+    get_engine,
+    submit,
+)
 from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb.emulator import Emulator

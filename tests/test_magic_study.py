@@ -81,7 +81,7 @@ def test_continue_starts_from_a_finished_job(shell: InteractiveShell, emulator: 
     second = next(j for j in jobs_of(shell) if j is not first)
     assert second.status is JobStatus.SUCCEEDED and second.continues == first.id
     assert isinstance(second.request.image_url, str) and second.request.image_url.startswith("data:image/png")
-    with pytest.raises(UsageError, match="no single job matches"):
+    with pytest.raises(UsageError, match="--continue: no job matches"):
         shell.run_cell_magic("cogvideo", "--continue nothing-like-this", "x")
     with pytest.raises(UsageError, match="leave out --image"):
         shell.run_cell_magic("cogvideo", f"--continue {first.id} --image x.png", "x")

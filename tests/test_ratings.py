@@ -39,7 +39,7 @@ def test_a_rating_and_note_are_kept_in_the_ledger(emulator: Emulator, tmp_path: 
             rate(job, bad, **opts(emulator, tmp_path))  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="under 500"):
         rate(job, 3, "x" * 501, **opts(emulator, tmp_path))  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="no single job matches"):
+    with pytest.raises(ValidationError, match="no job matches"):
         rate("nope-nothing", 3, **opts(emulator, tmp_path))  # type: ignore[arg-type]
 
 

@@ -28,8 +28,8 @@ time.sleep(120)
 
 SECOND = """
 import json, sys
-from cogvideo_nb import _engine
-jobs = _engine.resume(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2], wait=True)
+import cogvideo_nb
+jobs = cogvideo_nb.resume(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2], wait=True)
 print(json.dumps([j.to_dict() for j in jobs]))
 """
 

@@ -122,7 +122,7 @@ async def test_stop_waiting(emulator_factory, tmp_path: Path) -> None:  # type: 
     assert job.stopped
     assert Ledger(tmp_path / "ledger.sqlite").load(job.id).status is JobStatus.DETACHED  # type: ignore[union-attr]
     assert await s.resume() == []  # a job the user stopped comes back only when asked
-    assert await s.resume(include_detached=True) == [job]
+    assert await s.resume(include_stopped=True) == [job]
     await asyncio.wait_for(s.wait([job]), 10)
     assert job.status is JobStatus.SUCCEEDED
     await s.aclose()
@@ -298,7 +298,7 @@ async def test_a_stop_that_reaches_a_job_mid_submit_keeps_its_task(tmp_path: Pat
     row = s.ledger.load(job.id)
     assert row is not None and row.task_id == "t-1" and row.stopped
     assert s.ledger.resumable() == []  # stopped: only resume(include_stopped=True) brings it back
-    [again] = await s.resume(include_detached=True)
+    [again] = await s.resume(include_stopped=True)
     assert again is job and job.task_id == "t-1" and posts == [1]
     await s.aclose()
 

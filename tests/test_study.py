@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cogvideo_nb import ValidationError
+from cogvideo_nb._pipeline import Plan, apply_enhance, enhanced_pairs, repeat
 from cogvideo_nb._request import build_request
-from cogvideo_nb._study import Plan, apply_enhance, enhanced_pairs, repeat
 
 
 def test_repeat_makes_distinct_tasks_of_one_request() -> None:

@@ -178,7 +178,8 @@ def test_form_sends_only_what_differs_from_the_model_default(engine: Engine) -> 
     form.controls["off_peak"].value = True
     form.controls["watermark_enabled"].value = False
     form.prompt.value = "a paper boat in the rain"
-    form.submit.click()
+    form.submit.click()  # a paid model: the first click asks
+    form.submit.click()  # the second confirms
     [card] = form.output.children
     body = card.job.request.to_body()
     assert (body["style"], body["off_peak"], body["watermark_enabled"]) == ("anime", True, False)
@@ -228,3 +229,50 @@ def test_form_first_frame_thumbnail_and_remove(engine: Engine) -> None:
     assert not form.submit.disabled  # an image alone is something to send
     form.remove.click()
     assert form._image() is None and form.thumb.layout.display == "none" and form.submit.disabled
+
+
+def test_the_form_asks_before_a_paid_job_and_a_second_click_confirms(
+    engine: Engine, emulator: Emulator
+) -> None:
+    """Like a cell without --yes, the form starts no paid job unasked; its question is the button."""
+    form = PromptForm(engine)
+    form.model.value = "cogvideox-3"
+    form.prompt.value = "a lighthouse in a storm"
+    form.submit.click()
+    assert "paid" in form.message.value and form.submit.description.startswith("Confirm")
+    assert form.output.children == () and emulator.stats()["tasks"] == []
+    form.prompt.value = "a lighthouse in a gale"  # changed its mind: the question no longer stands
+    assert form.submit.description == "Generate"
+    form.submit.click()
+    assert emulator.stats()["tasks"] == [] and form.submit.description.startswith("Confirm")
+    form.submit.click()
+    [card] = form.output.children
+    assert card.job.request.model == "cogvideox-3" and card.job.prompt == "a lighthouse in a gale"
+    assert form.submit.description == "Generate"  # the next paid Generate asks again
+    assert card.job.wait_done(30) and len(emulator.stats()["tasks"]) == 1
+
+
+def test_the_forms_jobs_end_as_static_html_in_its_results_output(engine: Engine) -> None:
+    """Displayed, the form owns an output below it (a display id): live cards while jobs run,
+    static HTML with the video once they end, so a saved notebook keeps the form's results."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    form = PromptForm(engine)
+    with capture_output() as out:
+        display(form)
+        form.prompt.value = "a paper lantern drifting up"
+        form.submit.click()
+        [card] = form.output.children
+        assert card.job.wait_done(30)
+        BRIDGE.flush()
+    first, slot, *updates = out.outputs
+    assert "application/vnd.jupyter.widget-view+json" in first.data  # the form itself
+    assert slot.transient == {"display_id": form.results_id} and not slot.update
+    assert all(u.update and u.transient == {"display_id": form.results_id} for u in updates)
+    assert "application/vnd.jupyter.widget-view+json" in updates[0].data  # the live cards
+    final = updates[-1].data
+    assert "application/vnd.jupyter.widget-view+json" not in final
+    assert "<video" in final["text/html"] and card.job.id in final["text/html"]

@@ -125,11 +125,19 @@ class EmulatorApp:
     def stats(self) -> dict[str, Any]:
         tasks = [
             {"id": t.id, "request_id": t.request_id, "model": t.model, "prompt": t.prompt,
-             "status": t.status, "created_at": t.created_at, "due_at": t.due_at}
+             "status": t.status, "created_at": t.created_at, "due_at": t.due_at,
+             # what was asked, as the server read it: front ends are compared on this
+             "params": {k: getattr(t, k) for k in _PARAMS}}
             for t in self.store.all()
         ]  # fmt: skip
         with self.lock:
             return {"tasks": tasks, "requests": dict(self.requests)}
+
+
+_PARAMS = (
+    "size", "fps", "duration", "quality", "with_audio", "watermark_enabled", "style", "aspect_ratio",
+    "movement_amplitude", "off_peak", "image_source",
+)  # fmt: skip
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):

@@ -136,7 +136,8 @@ async function render({ model: proxy, el }) {
   resume.title = "wait for the same task again (no new task, no new cost)";
   const retry = node("button", "cvnb-retry", "Retry (new task)");
   retry.title = "send the request again: a new task, generated (and paid) again";
-  buttons.append(stop, resume, retry);
+  const ask = node("span", "cvnb-ask");
+  buttons.append(stop, resume, retry, ask);
   root.append(head, link, prompt, progress, line, error, gone, media, meta, rate, buttons);
   el.append(root);
 
@@ -276,6 +277,10 @@ async function render({ model: proxy, el }) {
     // unknown: the server may have the task; Resume asks again with the same request id.
     resume.hidden = !(status === "detached" || status === "unknown") || kernelGone;
     retry.hidden = !open || kernelGone;
+    const asking = model.get("retry_ask") || "";
+    retry.textContent = asking ? "Confirm: retry (paid)" : "Retry (new task)";
+    ask.textContent = asking;
+    ask.hidden = !asking || retry.hidden;
     const from = model.get("continues");
     link.hidden = !from;
     linkA.textContent = model.get("continues_text") || from;

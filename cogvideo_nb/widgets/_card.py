@@ -23,9 +23,11 @@ import anywidget
 import traitlets
 from IPython.display import display, update_display
 
+from .. import _pipeline
+from .._cost import PaidJobsError
 from .._engine import Engine
 from .._errors import CogVideoError
-from .._html import job_html, make_poster, params_text, short_id, warm_posters
+from .._html import job_html, make_poster, params_text, warm_posters
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 
@@ -73,6 +75,7 @@ class JobCard(anywidget.AnyWidget):
     rating_error = traitlets.Unicode("").tag(sync=True)
     continues = traitlets.Unicode("").tag(sync=True)  # id of the job whose last frame this starts from
     continues_text = traitlets.Unicode("").tag(sync=True)  # its short id and prompt, for the link
+    retry_ask = traitlets.Unicode("").tag(sync=True)  # a paid retry waits for a second click
 
     def __init__(
         self, job: Job, engine: Engine, *, parts: list[tuple[str, bool]] | None = None, group: str = ""
@@ -101,7 +104,7 @@ class JobCard(anywidget.AnyWidget):
     @staticmethod
     def _light(job: Job) -> dict[str, Any]:
         return dict(
-            job_id=job.id, short_id=short_id(job), prompt=job.prompt, label=job.label or "",
+            job_id=job.id, short_id=job.short_id, prompt=job.prompt, label=job.label or "",
             params_text=params_text(job), status=job.status.value, has_task=job.task_id is not None,
             note=job.note or "", error=job.error or "", emulated=job.emulated, created_at=job.created_at,
             submitted_at=job.submitted_at, expected_at=job.expected_at,
@@ -114,8 +117,10 @@ class JobCard(anywidget.AnyWidget):
         job = self.job
         updates = self._light(job)
         if job.continues and not self.continues_text:  # once: a ledger read, on the UI thread
-            found = self.engine.match(job.continues)
-            prompt = found[0].prompt if len(found) == 1 else ""
+            try:
+                prompt = self.engine.find(job.continues).prompt
+            except CogVideoError:  # a ledger that lost it: the id alone
+                prompt = ""
             updates["continues_text"] = f"{job.continues[-8:]} · {prompt[:60]}"
         if job.status is JobStatus.SUCCEEDED and job.video_path is not None:
             if self.video_name != job.video_path.name:
@@ -190,9 +195,20 @@ class JobCard(anywidget.AnyWidget):
             self.engine.reattach(self.job)
 
     def retry(self) -> None:
-        """A new task for the same request (a new request id: it is generated, and paid, again)."""
-        if self.job.done:
-            self.switch(self.engine.retry(self.job))
+        """A new task for the same request (a new request id: it is generated, and paid, again),
+        through the pipeline every front end uses: a paid model asks first, on the card, and the
+        second click confirms."""
+        if not self.job.done:
+            return
+        confirmed, self.retry_ask = bool(self.retry_ask), ""
+        try:
+            new = _pipeline.start(
+                self.engine, [_pipeline.retry_plan(self.job)], yes=confirmed, how="click Retry again"
+            )
+        except PaidJobsError as exc:
+            self.retry_ask = exc.message
+            return
+        self.switch(new[0])
 
     def switch(self, job: Job) -> None:
         """Follow another job (a retry) from now on."""

@@ -2,21 +2,28 @@
 
 Plain ipywidgets (no front-end code): each part has its own field with an example, the
 assembled prompt shows live with a 512-character counter, and Generate puts a card below.
+Generate goes through the pipeline every front end uses: a paid model asks first (the button
+turns into a confirm step), and the cards live in an output of their own, below the form, that
+becomes static HTML when every job has ended, so the saved notebook keeps the results.
 """
 
 from __future__ import annotations
 
+import contextlib
+import html
 from typing import Any
 
 import ipywidgets as w
+from IPython.display import display, update_display
 
+from .. import _pipeline
+from .._cost import PaidJobsError
 from .._engine import Engine, get_engine
-from .._enhance import enhance
 from .._errors import CogVideoError
+from .._html import job_html
 from .._models import DEFAULT_MODEL, MODELS, OPTIONS
 from .._report import enhance_html
-from .._request import build_request
-from ._card import JobCard
+from ._card import JobCard, static_bundle
 
 __all__ = ["PARTS", "PromptForm", "assemble"]
 
@@ -35,6 +42,9 @@ def assemble(parts: dict[str, str]) -> str:
     chunks = [parts.get(name, "").strip().rstrip(".,;") for name, _, _ in PARTS]
     text = ", ".join(c for c in chunks if c)
     return text[:1].upper() + text[1:] + ("." if text else "")
+
+
+GENERATE, CONFIRM = "Generate", "Confirm: generate (paid)"
 
 
 def _default(value: Any) -> tuple[str, str]:
@@ -80,10 +90,13 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.thumb = w.Image(format="png", layout=w.Layout(max_height="72px", display="none"))
         self.remove = w.Button(description="Remove", icon="times", tooltip="no first frame")
         self.remove.layout.display = "none"
-        self.submit = w.Button(description="Generate", button_style="primary", icon="film")
+        self.submit = w.Button(description=GENERATE, button_style="primary", icon="film")
         self.message = w.HTML()
-        self.output = w.VBox()
+        self.output = w.VBox()  # the cards, newest first; shown in the results output below
         self.cards: list[JobCard] = []
+        self._asking: tuple[Any, ...] | None = None  # what a paid Generate waits to confirm
+        self.results_id = f"cvnb-form-{id(self):x}"
+        self._slot = False  # the results output was displayed (else the cards go inside the form)
         for f in self.fields.values():
             f.observe(self._rebuild, "value")
         self.prompt.observe(self._count, "value")
@@ -108,8 +121,10 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             [self.hints, *self.fields.values(), self.prompt,
              w.HBox([self.counter, self.kept, self.use_parts]), options,
              w.HBox([*flags, self.enhance], layout=w.Layout(flex_flow="row wrap")), uploads,
-             self.message, self.output]
+             self.message]
         )  # fmt: skip
+        for control in (self.prompt, self.model, self.enhance, *self.controls.values()):
+            control.observe(self._changed_mind, "value")
 
     def _rebuild(self, _: Any = None, *, force: bool = False) -> None:
         """Fill the prompt from the parts, unless the user has edited it (then say so, and offer)."""
@@ -190,30 +205,79 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.image.value = ()
         self._show_image()
 
-    def _on_submit(self, _: Any = None) -> None:
-        engine = self._engine or get_engine()
-        original = self.prompt.value.strip()
-        text, shown = original, ""
-        try:
-            spec = MODELS[self.model.value]
-            last = self._uploads(self.last_frame)
-            if self.enhance.value and original:  # the rewrite first, shown beside the original
-                s = engine.settings
-                text = enhance(original, api_key=s.api_key, base_url=s.base_url, provider=s.provider)
-                shown = enhance_html(original, text)
-            request = build_request(
-                text, model=self.model.value, **self._options(),
-                image=self._image() if "first" in spec.images else None,
-                last_frame=last[0] if last and "last" in spec.images else None,
-                references=self._uploads(self.references) if "reference" in spec.images else None,
-            )  # fmt: skip
-        except CogVideoError as exc:
-            import html
+    # -- display: the form, then its results output --------------------------------------------
+    def _ipython_display_(self) -> None:
+        """The form, and below it an output of its own for the cards (a display id), which
+        becomes static HTML when they have all ended: what a saved notebook keeps."""
+        display(super()._repr_mimebundle_(), raw=True)
+        display(static_bundle(self._results_html(), ""), raw=True, display_id=self.results_id)
+        self._slot = True
 
+    def _results_html(self) -> str:
+        return "".join(job_html(c.job) for c in reversed(self.cards))
+
+    def _show_results(self) -> None:
+        if not self._slot:  # inside someone's layout: the cards go at the form's foot
+            children: tuple[Any, ...] = tuple(self.children)  # type: ignore[has-type]
+            if self.output not in children:
+                self.children = (*children, self.output)
+            return
+        with contextlib.suppress(Exception):
+            update_display(self.output, display_id=self.results_id)
+
+    def _card_done(self, _: JobCard) -> None:
+        """Once every card has ended, the results output becomes static HTML (UI thread)."""
+        if self._slot and all(c.job.done for c in self.cards):
+            with contextlib.suppress(Exception):
+                update_display(
+                    static_bundle(self._results_html(), f"{len(self.cards)} job(s)"),
+                    raw=True,
+                    display_id=self.results_id,
+                )
+
+    # -- Generate ------------------------------------------------------------------------------------
+    def _changed_mind(self, _: Any = None) -> None:
+        """An edit after a paid Generate asked: the question no longer stands."""
+        if self._asking is not None and self._asking != self._wanted():
+            self._reset_confirm()
+
+    def _reset_confirm(self) -> None:
+        self._asking = None
+        self.submit.description, self.submit.button_style = GENERATE, "primary"
+
+    def _wanted(self) -> tuple[Any, ...]:
+        return (self.prompt.value, self.model.value, self.enhance.value, tuple(self._options().items()))
+
+    def _plans(self) -> list[_pipeline.Plan]:
+        spec = MODELS[self.model.value]
+        last = self._uploads(self.last_frame)
+        options = dict(
+            model=self.model.value, **self._options(),
+            image=self._image() if "first" in spec.images else None,
+            last_frame=last[0] if last and "last" in spec.images else None,
+            references=self._uploads(self.references) if "reference" in spec.images else None,
+        )  # fmt: skip
+        return _pipeline.plan([self.prompt.value.strip()], options, enhance=bool(self.enhance.value))
+
+    def _on_submit(self, _: Any = None) -> None:
+        confirmed = self._asking is not None and self._asking == self._wanted()
+        try:
+            plans = self._plans()
+            jobs = _pipeline.start(self._engine or get_engine, plans, yes=confirmed, how=f"click {CONFIRM!r}")
+        except PaidJobsError as exc:  # a question, not a failure: the button becomes the answer
+            self._asking = self._wanted()
+            self.submit.description, self.submit.button_style = CONFIRM, "warning"
+            self.message.value = f'<span style="color:#9a6700">{html.escape(exc.message)}</span>'
+            return
+        except CogVideoError as exc:
             self.message.value = f'<span style="color:#cf222e">{html.escape(str(exc))}</span>'
             return
-        self.message.value = shown
-        job = engine.submit(request, original_prompt=original if text != original else None)
-        card = JobCard(job, engine)
-        self.cards.append(card)
-        self.output.children = (card, *self.output.children)
+        self._reset_confirm()
+        self.message.value = "".join(enhance_html(o, e) for o, e in _pipeline.enhanced_pairs(jobs))
+        engine = self._engine or get_engine()
+        for job in jobs:
+            card = JobCard(job, engine)
+            card.on_done = self._card_done
+            self.cards.append(card)
+        self.output.children = tuple(reversed(self.cards))
+        self._show_results()

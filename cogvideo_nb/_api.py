@@ -1,0 +1,97 @@
+"""The Python front end: ``cv.submit``, ``generate``, ``generate_many``, ``resume``, ``rate``.
+
+Each is the pipeline (``_pipeline``) plus the folder's shared engine, like the cell and the CLI:
+the same input makes the same requests here as there. A single explicit ``submit``/``generate``
+names its model in code and is its own confirmation; a batch asks (``yes=True``), as a cell does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from . import _pipeline
+from ._config import hide_key_in
+from ._engine import Engine, get_engine
+from ._jobs import Job
+from ._request import VideoRequest
+
+__all__ = ["generate", "generate_many", "rate", "resume", "submit"]
+
+_ENGINE_OPTIONS = ("api_key", "base_url", "provider", "output_dir", "concurrency", "timeout")
+
+
+def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the engine's settings, the request's options): one call takes both."""
+    hide_key_in(options)  # first: a refused key must not show in any frame's locals
+    engine = {k: options.pop(k) for k in _ENGINE_OPTIONS if k in options}
+    return engine, options
+
+
+def _plans(prompts: Iterable[str | VideoRequest | None], options: dict[str, Any]) -> list[_pipeline.Plan]:
+    """Text goes through the planner, every item before any is sent; a built request is taken
+    as it is (its own id: a second submit of it is the same job, not a second task)."""
+    items = list(prompts)
+    texts = [p for p in items if not isinstance(p, VideoRequest)]
+    planned = iter(_pipeline.plan(texts, options, labels=[None] * len(texts)) if texts else [])
+    return [_pipeline.Plan(p) if isinstance(p, VideoRequest) else next(planned) for p in items]
+
+
+def submit(prompt: str | VideoRequest | None = None, **options: Any) -> Job:
+    """Queue one job and return its running handle at once (``job.wait()`` to block)."""
+    settings, options = _split(options)
+    plans = _plans([prompt], options)
+    return _pipeline.start(lambda: get_engine(**settings), plans, yes=True)[0]
+
+
+def generate(
+    prompt: str | VideoRequest | None = None, *, timeout: float | None = None, **options: Any
+) -> Job:
+    """Generate one video and block until its files are on disk; failures raise CogVideoError,
+    a passed ``timeout`` WaitTimeoutError (the job goes on)."""
+    hide_key_in(options)  # first: a refused key must not show in this frame's locals either
+    return submit(prompt, **options).wait(timeout)
+
+
+def generate_many(
+    prompts: Iterable[str], *, timeout: float | None = None, yes: bool = False, **options: Any
+) -> list[Job]:
+    """Generate a batch under the concurrency cap; returns every job, failed ones included.
+
+    All prompts are validated before the first is sent, so one bad prompt sends nothing; a
+    batch on a paid model raises :class:`PaidJobsError` (sending nothing) unless ``yes=True``.
+    Like ``generate``, a passed ``timeout`` (one deadline for the whole batch) is a WaitTimeoutError.
+    """
+    settings, options = _split(options)
+    plans = _plans(prompts, options)
+    engines: list[Engine] = []
+
+    def engine() -> Engine:
+        engines.append(get_engine(**settings))
+        return engines[0]
+
+    jobs = _pipeline.start(engine, plans, yes=yes)
+    return engines[0].wait(jobs, timeout) if engines else jobs
+
+
+def rate(job: Job | str, rating: int | None, note: str | None = None, **explicit: Any) -> Job:
+    """Rate a finished job 1-5 with a short note; kept in the ledger and shown in the report."""
+    hide_key_in(explicit)
+    return get_engine(**explicit).rate(job, rating, note)
+
+
+def resume(
+    *,
+    include_stopped: bool = False,
+    wait: bool = False,
+    include_detached: bool | None = None,
+    **explicit: Any,
+) -> list[Job]:
+    """Adopt every job in the ledger worth picking up whose owner is gone (after a restart);
+    ``include_stopped``: also those you stopped waiting for (``include_detached``: its old name)."""
+    hide_key_in(explicit)
+    engine = get_engine(**explicit)
+    jobs = engine.resume(include_stopped=include_stopped or bool(include_detached))
+    if wait:
+        engine.wait(jobs)
+    return jobs

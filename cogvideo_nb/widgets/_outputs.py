@@ -1,0 +1,69 @@
+"""The jobs a notebook shows, and how each output ends as static HTML a saved notebook keeps.
+
+One object per kernel, shared by the cell magic, ``%cogvideo`` and the form, so ``show``,
+``rate``, ``report`` and ``resume`` all know which card shows which job; no front end reaches
+into another's state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.display import HTML
+from IPython.display import display
+
+from .._engine import Engine
+from .._html import job_html
+from .._jobs import Job
+from ._bridge import BRIDGE
+from ._card import JobCard
+from ._grid import CompareGrid
+
+__all__ = ["Outputs"]
+
+
+class Outputs:
+    def __init__(self) -> None:
+        self.cards: dict[str, JobCard] = {}
+        self.shown: list[JobCard | CompareGrid] = []  # outputs to turn static when their jobs end
+        self._final: dict[int, tuple[tuple[str, Any], ...]] = {}  # made static from a cell, as of
+
+    def show(self, jobs: list[Job], engine: Engine, *, title: str | None = None) -> None:
+        """One job: a card; several: a comparison grid. Displayed in the running cell."""
+        if len(jobs) == 1:
+            card = JobCard(jobs[0], engine)
+            self.cards[jobs[0].id] = card
+            self.shown.append(card)
+            card.show()
+            return
+        grid = CompareGrid(jobs, engine, title=title or "")
+        for card in grid.cards:
+            self.cards[card.job.id] = card
+        self.shown.append(grid)
+        grid.show()
+
+    def wait_for(self, engine: Engine, jobs: list[Job]) -> None:
+        """Block until ``jobs`` end, then leave every ended output as static HTML from this cell."""
+        try:
+            engine.wait(jobs)
+        except KeyboardInterrupt:
+            print("stopped waiting here; the jobs go on in the background (%cogvideo status)")
+            return
+        BRIDGE.flush()  # every card has drawn the end
+        # From this cell, so headless runners (nbclient) record it too: each finished output
+        # becomes static HTML, and the results are listed here as plain HTML as well.
+        # Every ended output not yet made static from a cell: a job that ended before this wait
+        # was made static from the UI thread only, which headless runners do not record.
+        for shown in self.shown:
+            members = [c.job for c in shown.cards] if isinstance(shown, CompareGrid) else [shown.job]
+            key = tuple((j.id, j.status) for j in members)
+            if all(j.done for j in members) and self._final.get(id(shown)) != key:
+                shown.finalize()
+                self._final[id(shown)] = key
+        for job in jobs:
+            display(HTML(job_html(job, copy=True)))
+
+    def clear(self) -> None:
+        self.cards.clear()
+        self.shown.clear()
+        self._final.clear()
