@@ -276,3 +276,19 @@ def test_the_forms_jobs_end_as_static_html_in_its_results_output(engine: Engine)
     final = updates[-1].data
     assert "application/vnd.jupyter.widget-view+json" not in final
     assert "<video" in final["text/html"] and card.job.id in final["text/html"]
+
+
+def test_retry_on_a_card_of_a_paid_job_asks_and_the_second_click_confirms(
+    engine: Engine, emulator: Emulator
+) -> None:
+    job = engine.submit("a storm #fail", model="cogvideox-3")
+    card = JobCard(job, engine)
+    assert job.wait_done(30) and job.status is JobStatus.FAILED
+    card._handle_custom_msg({"action": "retry"}, [])
+    BRIDGE.flush()
+    assert "paid" in card.retry_ask and "click Retry again" in card.retry_ask
+    assert card.job is job and len(emulator.stats()["tasks"]) == 1  # nothing new was sent
+    card._handle_custom_msg({"action": "retry"}, [])
+    BRIDGE.flush()
+    assert card.job is not job and card.job.request.model == "cogvideox-3" and card.retry_ask == ""
+    assert card.job.wait_done(30) and len(emulator.stats()["tasks"]) == 2
