@@ -17,8 +17,8 @@ import httpx
 
 from ._client_base import BaseClient, Sent, grow
 from ._config import Secret, hide_key
-from ._downloads import _late, cap_for, stream_async, stream_sync
 from ._errors import CogVideoError, NetworkError, WaitTimeoutError
+from ._files import cap_for, past_deadline, stream_async, stream_sync
 from ._request import VideoRequest
 from ._retry import RetryPolicy, RetryState
 from ._wire import Download, TaskState, parse_task
@@ -258,7 +258,7 @@ class AsyncClient(BaseClient):
             return await stream_async(self._files, url, path, kind=kind, max_bytes=cap)
 
         return await self._call(
-            attempt, budget=self.download_timeout, deadline=deadline, late=lambda: _late(url)
+            attempt, budget=self.download_timeout, deadline=deadline, late=lambda: past_deadline(url)
         )
 
     async def aclose(self) -> None:

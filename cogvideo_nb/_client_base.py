@@ -30,7 +30,7 @@ from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy, RetryState
 from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus, capped, usable_task_id
 
-__all__ = ["BaseClient", "Sent", "grow", "may_have_reached"]
+__all__ = ["BaseClient", "LocalService", "Sent", "grow", "may_have_reached", "serve_keyless_with"]
 
 _EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 (not a secret: the emulator takes any)
 # httpx errors raised before anything is sent, or by a redirect loop: permanent, never retried.
@@ -40,6 +40,25 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _HOP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 MASK = "********"
 _SHORT_KEY = 8  # real keys are long and random; shorter ones are test keys
+
+LocalService = Callable[[], str]  # starts (or finds) a local stand-in for the API; its base URL
+_local_service: list[LocalService] = []
+
+
+def serve_keyless_with(start: LocalService) -> None:
+    """Name the local service a client with neither key nor base URL talks to.
+
+    The bundled emulator is that service, but the client layer sits below it and must not
+    import it: the package wires it in when it is imported (``_local``), so ``Client()`` with no
+    key still works offline while this layer stays free of the emulator.
+    """
+    _local_service[:] = [start]
+
+
+def _local_url() -> str:
+    if not _local_service:
+        raise ConfigError("no API key and no base URL, and no local service to stand in for the API")
+    return _local_service[0]().rstrip("/")
 
 
 def _mentions(data: Any, key: str) -> bool:
@@ -164,9 +183,7 @@ class BaseClient:
     @property
     def base_url(self) -> str:
         if self._base_url is None:
-            from .emulator._process import ensure_background  # started only when first needed
-
-            self._base_url = ensure_background().rstrip("/")
+            self._base_url = _local_url()  # started only when first needed
         return self._base_url
 
     def _token(self) -> str:

@@ -33,21 +33,11 @@ from typing import Any
 
 from ._errors import ConfigError, ValidationError
 from ._jobs import Job, JobStatus
-from ._ledger_rows import (
-    ADDED,
-    HOST,
-    LIVE_OWNERS,
-    MUTABLE,
-    REQUEST_FIELDS,
-    SCHEMA,
-    column_value,
-    job_from_row,
-    journaled,
-    owner_alive,
-)
+from ._ledger_rows import ADDED, MUTABLE, REQUEST_FIELDS, SCHEMA, column_value, job_from_row, journaled
+from ._owners import LIVE_OWNERS, new_owner, owner_alive
 from ._polling import duration_key
 
-__all__ = ["JOURNAL_DIR", "Ledger", "owner_alive"]
+__all__ = ["JOURNAL_DIR", "Ledger"]
 
 log = logging.getLogger("cogvideo_nb")
 JOURNAL_DIR = ".cogvideo-jobs"
@@ -97,7 +87,7 @@ class Ledger:
         self.path = Path(path)
         self.lease = lease
         self.busy_timeout = busy_timeout  # how long a write waits for another process's lock
-        self.owner = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.owner = new_owner()
         self.journal = self.path.parent / JOURNAL_DIR
         self._lock = threading.Lock()
         folder = self.path.parent

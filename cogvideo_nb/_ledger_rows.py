@@ -1,11 +1,9 @@
-"""The ledger's row format: schema, columns, Job <-> row conversion, which rows are mirrored to
-journal files, and whether a row's owner still lives. Pure but for the pid check."""
+"""The ledger's row format: schema, columns, Job <-> row conversion, and which rows are mirrored
+to journal files. Pure, so the format is read and checked without a database."""
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -15,16 +13,12 @@ from ._request import VideoRequest
 
 __all__ = [
     "ADDED",
-    "HOST",
-    "LIVE_OWNERS",
     "MUTABLE",
     "REQUEST_FIELDS",
     "SCHEMA",
     "column_value",
     "job_from_row",
     "journaled",
-    "owner_alive",
-    "pid_alive",
 ]  # fmt: skip
 
 SCHEMA = """
@@ -62,7 +56,6 @@ MUTABLE = (
     "run_seconds", "note", "stopped", "original_prompt", "continues",
 )  # fmt: skip
 REQUEST_FIELDS = {f.name for f in fields(VideoRequest)}
-HOST = socket.gethostname()
 
 
 def column_value(job: Job, name: str) -> Any:
@@ -83,34 +76,6 @@ def journaled(job: Job) -> bool:
     if job.status is JobStatus.DOWNLOADING:
         return False
     return bool(job.task_id) or job.status in (JobStatus.SUBMITTING, JobStatus.UNKNOWN)
-
-
-LIVE_OWNERS: set[str] = set()  # this process's open ledgers (a closed one owns nothing)
-
-
-def owner_alive(owner: str | None) -> bool:
-    """False when ``owner`` is a process on this host that no longer exists, or a ledger of
-    this process that has been closed."""
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != HOST or not pid.isdigit():
-        return True  # another machine: only its lease can tell
-    if int(pid) == os.getpid():
-        return owner in LIVE_OWNERS
-    return pid_alive(int(pid))
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this host with this pid exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def job_from_row(row: dict[str, Any]) -> Job:
