@@ -85,7 +85,7 @@ class Client(BaseClient):
                 grow(body, chunk)
                 if time.monotonic() > limit:
                     raise NetworkError(f"no complete answer within {self.timeout:g} s")
-        return self._answer(response, body)
+        return self._redact.answer(response, body)
 
     def submit(self, request: VideoRequest | str | None = None, **options: Any) -> TaskState:
         """Send one task; retries reuse its request_id so the server cannot make two."""
@@ -205,7 +205,7 @@ class AsyncClient(BaseClient):
         async with self._http.stream(**args, extensions=traced) as response:
             async for chunk in response.aiter_bytes():
                 grow(body, chunk)
-        return self._answer(response, body)
+        return self._redact.answer(response, body)
 
     async def _base(self) -> None:
         """Start the emulator off the loop: spawning it blocks for a moment."""
