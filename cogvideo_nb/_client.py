@@ -1,8 +1,9 @@
 """Sync and async API clients: the shared logic is ``_client_base.BaseClient``; these two
 repeat only the I/O.
 
-With no API key and no base URL, the client talks to the bundled emulator, started on first use
-in a background process, and every answer it returns says ``emulated=True``.
+With no API key and no base URL, the client talks to the bundled emulator (wired in by
+``_local``), started on first use in a background process, and every answer it returns says
+``emulated=True``.
 """
 
 from __future__ import annotations
