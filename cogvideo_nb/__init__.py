@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from . import _local as _local  # the emulator stands in when there is no key (see _local)
 from ._api import generate, generate_many, rate, resume, submit
 from ._client import AsyncClient, Client
 from ._config import Settings, resolve_settings

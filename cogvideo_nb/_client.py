@@ -1,8 +1,9 @@
 """Sync and async API clients: the shared logic is ``_client_base.BaseClient``; these two
 repeat only the I/O.
 
-With no API key and no base URL, the client talks to the bundled emulator, started on first use
-in a background process, and every answer it returns says ``emulated=True``.
+With no API key and no base URL, the client talks to the bundled emulator (wired in by
+``_local``), started on first use in a background process, and every answer it returns says
+``emulated=True``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import httpx
 
 from ._client_base import BaseClient, Sent, grow
 from ._config import Secret, hide_key
-from ._downloads import _late, cap_for, stream_async, stream_sync
 from ._errors import CogVideoError, NetworkError, WaitTimeoutError
+from ._files import cap_for, past_deadline, stream_async, stream_sync
 from ._request import VideoRequest
 from ._retry import RetryPolicy, RetryState
 from ._wire import Download, TaskState, parse_task
@@ -85,7 +86,7 @@ class Client(BaseClient):
                 grow(body, chunk)
                 if time.monotonic() > limit:
                     raise NetworkError(f"no complete answer within {self.timeout:g} s")
-        return self._answer(response, body)
+        return self._redact.answer(response, body)
 
     def submit(self, request: VideoRequest | str | None = None, **options: Any) -> TaskState:
         """Send one task; retries reuse its request_id so the server cannot make two."""
@@ -205,7 +206,7 @@ class AsyncClient(BaseClient):
         async with self._http.stream(**args, extensions=traced) as response:
             async for chunk in response.aiter_bytes():
                 grow(body, chunk)
-        return self._answer(response, body)
+        return self._redact.answer(response, body)
 
     async def _base(self) -> None:
         """Start the emulator off the loop: spawning it blocks for a moment."""
@@ -258,7 +259,7 @@ class AsyncClient(BaseClient):
             return await stream_async(self._files, url, path, kind=kind, max_bytes=cap)
 
         return await self._call(
-            attempt, budget=self.download_timeout, deadline=deadline, late=lambda: _late(url)
+            attempt, budget=self.download_timeout, deadline=deadline, late=lambda: past_deadline(url)
         )
 
     async def aclose(self) -> None:

@@ -1,15 +1,18 @@
-"""What the sync and async clients share: settings, the key, request building, the retry
-decision, answer capping and scrubbing. No I/O here; ``_client`` repeats only the I/O."""
+"""What the sync and async clients decide alike: where to send (settings, or the local service
+that stands in when there is no key), what to send, whether a failed attempt may have reached
+the server, whether to retry, and when a task is done.
+
+No I/O here: ``_client`` does it, once blocking and once on asyncio. The key's safety is
+``_redact``'s, writing a result file ``_files``'s.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import re
 import time
 import urllib.parse
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +29,37 @@ from ._errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from ._redact import BearerAuth, Redactor
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy, RetryState
-from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus, capped, usable_task_id
+from ._wire import MAX_ANSWER_BYTES, TaskState, TaskStatus, usable_task_id
 
-__all__ = ["BaseClient", "Sent", "grow", "may_have_reached"]
+__all__ = ["BaseClient", "LocalService", "Sent", "grow", "may_have_reached", "serve_keyless_with"]
 
 _EMULATOR_TOKEN = "emulator-local-token"  # noqa: S105 (not a secret: the emulator takes any)
 # httpx errors raised before anything is sent, or by a redirect loop: permanent, never retried.
 _UNSENDABLE = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.TooManyRedirects, httpx.InvalidURL)
 RetryHook = Callable[[CogVideoError, float], None]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_HOP_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
-MASK = "********"
-_SHORT_KEY = 8  # real keys are long and random; shorter ones are test keys
+
+LocalService = Callable[[], str]  # starts (or finds) a local stand-in for the API; its base URL
+_local_service: list[LocalService] = []
 
 
-def _mentions(data: Any, key: str) -> bool:
-    if isinstance(data, str):
-        return key in data
-    if isinstance(data, list):
-        return any(_mentions(v, key) for v in data)
-    if isinstance(data, dict):
-        return any(key in k or _mentions(v, key) for k, v in data.items())
-    return False
+def serve_keyless_with(start: LocalService) -> None:
+    """Name the local service a client with neither key nor base URL talks to.
+
+    The bundled emulator is that service, but the client layer sits below it and must not
+    import it: the package wires it in when it is imported (``_local``), so ``Client()`` with no
+    key still works offline while this layer stays free of the emulator.
+    """
+    _local_service[:] = [start]
+
+
+def _local_url() -> str:
+    if not _local_service:
+        raise ConfigError("no API key and no base URL, and no local service to stand in for the API")
+    return _local_service[0]().rstrip("/")
 
 
 class Sent:
@@ -107,24 +117,6 @@ def grow(body: bytearray, chunk: bytes) -> None:
         raise ProtocolError(f"the server's answer is over {MAX_ANSWER_BYTES} bytes; not reading it")
 
 
-class _BearerAuth(httpx.Auth):
-    """Adds the key at send time, so no frame of ours holds it in a local a traceback could show.
-
-    Passed per request, never set on the httpx client: result files live on other hosts and
-    must never receive the key.
-    """
-
-    def __init__(self, token: Callable[[], str]) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = "Bearer " + self._token()
-        yield request
-
-    def __repr__(self) -> str:
-        return "_BearerAuth('********')"
-
-
 class BaseClient:
     def __init__(
         self,
@@ -144,7 +136,8 @@ class BaseClient:
         self.download_timeout = download_timeout  # the same for one result file
         self.retry = retry or RetryPolicy()
         self._rng = random.Random(seed)
-        self._bearer = _BearerAuth(self._token)
+        self._bearer = BearerAuth(self._token)
+        self._redact = Redactor(self._key_text)
         # Told of every retry decision, so a scheduler can slow down on 429 without re-parsing.
         # ``on_retry`` is the user's; an engine adds itself to ``retry_listeners`` instead.
         self.on_retry: RetryHook | None = None
@@ -164,9 +157,7 @@ class BaseClient:
     @property
     def base_url(self) -> str:
         if self._base_url is None:
-            from .emulator._process import ensure_background  # started only when first needed
-
-            self._base_url = ensure_background().rstrip("/")
+            self._base_url = _local_url()  # started only when first needed
         return self._base_url
 
     def _token(self) -> str:
@@ -179,79 +170,9 @@ class BaseClient:
             )
         return key.reveal() if key is not None else _EMULATOR_TOKEN
 
-    # -- every server string enters here: scrubbed of the key, capped -------------------------
     def _key_text(self) -> str:
         key = self._settings.api_key
         return key.reveal() if key is not None else ""
-
-    def _scrub_text(self, text: str) -> str:
-        """``text`` without the key. A real key (8 characters or more) goes wherever it appears;
-        a short test key only where it stands as a word of its own, or ``sk`` would take the
-        middle out of ``task_status``."""
-        key = self._key_text()
-        if not key or key not in text:
-            return text
-        if len(key) >= _SHORT_KEY:
-            return text.replace(key, MASK)
-        return re.sub(rf"(?<![^\W_]){re.escape(key)}(?![^\W_])", MASK, text)
-
-    def _scrub_data(self, data: Any) -> Any:
-        """Decoded JSON with the key removed from every string in it, keys of objects included."""
-        if isinstance(data, str):
-            return self._scrub_text(data)
-        if isinstance(data, list):
-            return [self._scrub_data(v) for v in data]
-        if isinstance(data, dict):
-            return {self._scrub_text(k): self._scrub_data(v) for k, v in data.items()}
-        return data
-
-    def _scrub(self, error: CogVideoError) -> CogVideoError:
-        """The last net: the key out of an error's text and fields, its message capped."""
-        error.message = capped(self._scrub_text(error.message))
-        error.args = (error.message,)
-        if isinstance(error, TaskFailedError):
-            error.detail = self._scrub_data(error.detail)
-        return error
-
-    def _scrub_body(self, body: bytes) -> bytes:
-        """An answer's body, the key removed from every string it decodes to, however escaped."""
-        key = self._key_text()
-        if not key:
-            return body
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            # Not JSON: shown only as a snippet of an error, which _scrub cleans again. A short
-            # (test) key is left in the raw bytes: replacing 2 letters would mangle the text.
-            secret = key.encode()
-            return body.replace(secret, MASK.encode()) if len(secret) >= _SHORT_KEY else body
-        if not _mentions(data, key):
-            return body  # left byte for byte
-        return json.dumps(self._scrub_data(data), ensure_ascii=False).encode()
-
-    def _scrub_header(self, value: str) -> str:
-        """A header value with the key removed, as written or once percent-decoded."""
-        key = self._key_text()
-        if not key:
-            return value
-        value = self._scrub_text(value)
-        decoded = urllib.parse.unquote(value)
-        return urllib.parse.quote(self._scrub_text(decoded), safe="") if key in decoded else value
-
-    def _answer(self, response: httpx.Response, body: bytearray) -> httpx.Response:
-        """The answer rebuilt from its capped, decoded body and headers, the key scrubbed from
-        every string in them: the one door through which a server's words come in."""
-        headers = [
-            (k, self._scrub_header(v))
-            for k, v in response.headers.multi_items()
-            if k.lower() not in _HOP_HEADERS
-        ]
-        return httpx.Response(
-            response.status_code,
-            headers=headers,
-            content=self._scrub_body(bytes(body)),
-            request=response.request,
-        )
 
     def __repr__(self) -> str:
         where = "emulator" if self.emulated else self._base_url
@@ -298,7 +219,7 @@ class BaseClient:
         """
         if isinstance(exc, _UNSENDABLE):
             # the request itself cannot leave (bad scheme, illegal header): no retry fixes it
-            # h11 quotes the offending header (the key, escaped past _scrub's reach): not shown
+            # h11 quotes the offending header (the key, escaped past the redactor's reach): not shown
             shown = "an illegal header (is the API key one line?)" if isinstance(
                 exc, httpx.LocalProtocolError) else str(exc)  # fmt: skip
             error: CogVideoError = ConfigError(
@@ -319,7 +240,7 @@ class BaseClient:
         if delay is None:
             if unknown and not error.outcome_known:
                 error.outcome_unknown = True
-            raise self._scrub(error) from None
+            raise self._redact.error(error) from None
         for hook in (self.on_retry, *self.retry_listeners):
             if hook is not None:
                 hook(error, delay)
@@ -337,7 +258,7 @@ class BaseClient:
 
     def _finished(self, state: TaskState) -> bool:
         if state.status is TaskStatus.FAIL:
-            raise self._scrub(
+            raise self._redact.error(
                 TaskFailedError(
                     f"task {state.id} failed: {state.fail_reason}", task_id=state.id, detail=state.raw
                 )

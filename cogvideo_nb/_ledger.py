@@ -33,25 +33,13 @@ from typing import Any
 
 from ._errors import ConfigError, ValidationError
 from ._jobs import Job, JobStatus
-from ._ledger_rows import (
-    ADDED,
-    HOST,
-    LIVE_OWNERS,
-    MUTABLE,
-    REQUEST_FIELDS,
-    SCHEMA,
-    column_value,
-    job_from_row,
-    journaled,
-    owner_alive,
-)
-from ._polling import duration_key
+from ._ledger_rows import SCHEMA_VERSION, encode, job_from_row, journaled, migrate
+from ._owners import LIVE_OWNERS, new_owner, owner_alive
 
-__all__ = ["JOURNAL_DIR", "Ledger", "owner_alive"]
+__all__ = ["JOURNAL_DIR", "Ledger"]
 
 log = logging.getLogger("cogvideo_nb")
 JOURNAL_DIR = ".cogvideo-jobs"
-SCHEMA_VERSION = 2  # PRAGMA user_version; raise it with every change to SCHEMA or ADDED
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 
@@ -97,7 +85,7 @@ class Ledger:
         self.path = Path(path)
         self.lease = lease
         self.busy_timeout = busy_timeout  # how long a write waits for another process's lock
-        self.owner = f"{HOST}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.owner = new_owner()
         self.journal = self.path.parent / JOURNAL_DIR
         self._lock = threading.Lock()
         folder = self.path.parent
@@ -140,31 +128,12 @@ class Ledger:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                self._migrate(db)
+                migrate(db)
             db.execute("SELECT COUNT(*) FROM jobs").fetchone()
         except BaseException:
             db.close()
             raise
         return db
-
-    @staticmethod
-    def _migrate(db: sqlite3.Connection) -> None:
-        """Create or upgrade the table in one write transaction; every step may already be done
-        (by a release without versions, or by another opener), so each is idempotent."""
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in filter(str.strip, SCHEMA.split(";")):
-                db.execute(statement)
-            have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
-            for name, kind in ADDED.items():
-                if name not in have:
-                    db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
 
     def _move_aside(self, exc: BaseException) -> Path:
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -239,15 +208,14 @@ class Ledger:
         process on this folder leave room under both caps: check and write in one transaction,
         so two kernels cannot both take the last slot."""
         sql, args, cols, body = self._upsert(job)
-        model = f"model={job.request.model}|%"
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     busy, busy_model = self._db.execute(
-                        "SELECT COUNT(*), COALESCE(SUM(duration_key LIKE ?), 0) FROM jobs "
+                        "SELECT COUNT(*), COALESCE(SUM(model = ?), 0) FROM jobs "
                         "WHERE status IN ('submitting', 'running') AND id != ? AND lease_until > ?",
-                        (model, job.id, time.time()),
+                        (job.request.model, job.id, time.time()),
                     ).fetchone()
                     if busy >= total or busy_model >= model_cap:
                         self._db.execute("ROLLBACK")
@@ -269,27 +237,16 @@ class Ledger:
     ) -> tuple[str, tuple[Any, ...], dict[str, Any], dict[str, Any]]:
         """The row's statement: an upsert owned by us, or (``only_new``, a restore) an insert
         that leaves an existing row alone, owned by ``owner``."""
-        req = job.request
-        body = {f: getattr(req, f) for f in REQUEST_FIELDS}
-        if isinstance(body["image_url"], tuple):
-            body["image_url"] = list(body["image_url"])
-        cols = {name: column_value(job, name) for name in MUTABLE}
-        for name in ("video_url", "cover_url", "task_id", "error", "note"):
-            if cols[name] is not None and not isinstance(cols[name], str):
-                raise ConfigError(f"refusing to record a non-text {name} ({type(cols[name]).__name__})")
+        cols, body = encode(job)
         now = time.time()
         cols.update(
-            id=job.id,
-            request=json.dumps(body),
-            duration_key=duration_key(req.params()),
-            created_at=job.created_at,
             updated_at=now,
             owner=owner if only_new else self.owner,
             lease_until=now + self.lease if (owner or not only_new) else None,
         )
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
-        keep = ("id", "created_at", "request", "owner", "lease_until")
+        keep = ("id", "created_at", "request", "model", "owner", "lease_until")
         updates = ", ".join(f"{n}=excluded.{n}" for n in cols if n not in keep)
         conflict = "DO NOTHING" if only_new else f"DO UPDATE SET {updates}"
         sql = f"INSERT INTO jobs ({names}) VALUES ({marks}) ON CONFLICT(id) {conflict}"  # noqa: S608

@@ -1,31 +1,30 @@
-"""The ledger's row format: schema, columns, Job <-> row conversion, which rows are mirrored to
-journal files, and whether a row's owner still lives. Pure but for the pid check."""
+"""The ledger's file format: the table, how an older file is brought up to it, the Job <-> row
+codec, and which rows are mirrored to journal files.
+
+Apart from the store (``_ledger``: opening, locking, ownership, queries), so what a row holds is
+read in one place; nothing here opens a file.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import socket
+import sqlite3
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ._errors import ConfigError
 from ._jobs import Job, JobStatus
+from ._polling import duration_key
 from ._request import VideoRequest
 
 __all__ = [
-    "ADDED",
-    "HOST",
-    "LIVE_OWNERS",
-    "MUTABLE",
-    "REQUEST_FIELDS",
-    "SCHEMA",
-    "column_value",
-    "job_from_row",
-    "journaled",
-    "owner_alive",
-    "pid_alive",
+    "ADDED", "MUTABLE", "REQUEST_FIELDS", "SCHEMA", "SCHEMA_VERSION", "column_value", "encode",
+    "job_from_row", "journaled", "migrate",
 ]  # fmt: skip
+
+SCHEMA_VERSION = 3  # PRAGMA user_version; raise it with every change to SCHEMA or ADDED
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -54,6 +53,9 @@ ADDED = {
     "note": "TEXT", "stopped": "INTEGER NOT NULL DEFAULT 0", "owner": "TEXT", "lease_until": "REAL",
     # a prompt study: the enhanced prompt's origin, the chain link, a person's rating and note
     "original_prompt": "TEXT", "continues": "TEXT", "rating": "INTEGER", "rating_note": "TEXT",
+    # the request's model, a column of its own so tasks in flight are counted per model by it,
+    # not by the poll policy's key format (version 3; filled from the request on migration)
+    "model": "TEXT",
 }  # fmt: skip
 
 MUTABLE = (
@@ -62,7 +64,61 @@ MUTABLE = (
     "run_seconds", "note", "stopped", "original_prompt", "continues",
 )  # fmt: skip
 REQUEST_FIELDS = {f.name for f in fields(VideoRequest)}
-HOST = socket.gethostname()
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Create or upgrade the table in one write transaction; every step may already be done
+    (by a release without versions, or by another opener), so each is idempotent."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            db.execute(statement)
+        have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        for name, kind in ADDED.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+        for row_id, request in db.execute("SELECT id, request FROM jobs WHERE model IS NULL").fetchall():
+            model = _model_of(request)
+            if model is not None:
+                db.execute("UPDATE jobs SET model = ? WHERE id = ?", (model, row_id))
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
+
+
+def _model_of(request: Any) -> str | None:
+    """The model named in a stored request body; None for a row that cannot tell (left for
+    ``_select`` to skip, as before)."""
+    try:
+        body = json.loads(request)
+    except (TypeError, ValueError):
+        return None
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def encode(job: Job) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The job's columns (all but the store's own: owner, lease, update time) and its request
+    body; refuses a server string that is not text rather than store it as something else."""
+    req = job.request
+    body = {f: getattr(req, f) for f in REQUEST_FIELDS}
+    if isinstance(body["image_url"], tuple):
+        body["image_url"] = list(body["image_url"])
+    cols = {name: column_value(job, name) for name in MUTABLE}
+    for name in ("video_url", "cover_url", "task_id", "error", "note"):
+        if cols[name] is not None and not isinstance(cols[name], str):
+            raise ConfigError(f"refusing to record a non-text {name} ({type(cols[name]).__name__})")
+    cols.update(
+        id=job.id,
+        request=json.dumps(body),
+        duration_key=duration_key(req.params()),
+        model=req.model,
+        created_at=job.created_at,
+    )
+    return cols, body
 
 
 def column_value(job: Job, name: str) -> Any:
@@ -83,34 +139,6 @@ def journaled(job: Job) -> bool:
     if job.status is JobStatus.DOWNLOADING:
         return False
     return bool(job.task_id) or job.status in (JobStatus.SUBMITTING, JobStatus.UNKNOWN)
-
-
-LIVE_OWNERS: set[str] = set()  # this process's open ledgers (a closed one owns nothing)
-
-
-def owner_alive(owner: str | None) -> bool:
-    """False when ``owner`` is a process on this host that no longer exists, or a ledger of
-    this process that has been closed."""
-    if not owner:
-        return False
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != HOST or not pid.isdigit():
-        return True  # another machine: only its lease can tell
-    if int(pid) == os.getpid():
-        return owner in LIVE_OWNERS
-    return pid_alive(int(pid))
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process of this host with this pid exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def job_from_row(row: dict[str, Any]) -> Job:

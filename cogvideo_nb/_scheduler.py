@@ -19,9 +19,9 @@ from typing import Any
 from ._client import AsyncClient
 from ._downloads import clean_stale_parts, save_results
 from ._errors import CogVideoError, ConfigError, DownloadError, DuplicateRequestError, RateLimitError
+from ._io_thread import IOThread
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
-from ._ledger_io import LedgerIO
 from ._pacing import CURRENT_MODEL, Throttle
 from ._polling import PollPolicy, duration_key
 from ._request import VideoRequest
@@ -78,7 +78,7 @@ class Scheduler:
         self._clock = clock  # wall clock: what the ledger shows (submitted at, expected at)
         self._monotonic = monotonic  # durations: a wall-clock jump must not teach a run time
         self._sent: dict[str, float] = {}  # job id -> monotonic time its task was made here
-        self._io = LedgerIO()
+        self._io = IOThread()
         self._renewer: asyncio.Task[None] | None = None
         self._retired: list[AsyncClient] = []
         self._hook = self.throttle.on_retry

@@ -45,6 +45,29 @@ def test_env_is_read_when_asked_not_at_import(monkeypatch: pytest.MonkeyPatch) -
     assert c2.base_url == DEFAULT_BASE_URL
 
 
+def test_a_keyless_client_asks_the_local_service_the_package_wired_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The client layer never imports the emulator: the package hands it the launcher, and a
+    client with neither key nor URL calls it on first use (not when it is made)."""
+    from cogvideo_nb import _client_base, _local
+
+    assert _client_base._local_service == [_local.emulator_url]
+    started: list[str] = []
+
+    def start() -> str:
+        started.append("local")
+        return "http://127.0.0.1:9/v4/"
+
+    monkeypatch.setattr(_client_base, "_local_service", [start])
+    c = Client()
+    assert c.emulated and started == []
+    assert c.base_url == "http://127.0.0.1:9/v4" and c.base_url and started == ["local"]  # once
+    monkeypatch.setattr(_client_base, "_local_service", [])
+    with pytest.raises(ConfigError, match="no local service"):
+        _ = Client().base_url
+
+
 def test_only_a_zai_key_means_the_zai_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZAI_API_KEY", "sk-zai")
     s = resolve_settings()

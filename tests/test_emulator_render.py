@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from cogvideo_nb.emulator import EmulatorConfig, _media, _render, output_size, render_clip
+from cogvideo_nb.emulator import EmulatorConfig, _frames, _media, _render, output_size, render_clip
 
 from ._emu import FAST, running, submit, top_level_atoms, wait_done
 
@@ -246,7 +246,7 @@ def test_a_failed_render_leaves_no_files(tmp_path: Path, monkeypatch: pytest.Mon
         if progress > 0.5:
             raise RuntimeError("disk full")
 
-    monkeypatch.setattr(_render._Overlay, "apply", broken)
+    monkeypatch.setattr(_frames.Overlay, "apply", broken)
     with pytest.raises(RuntimeError):
         render_clip("x", out_video=tmp_path / "v.mp4", out_cover=tmp_path / "c.png", config=SMALL)
     assert list(tmp_path.iterdir()) == []
@@ -271,7 +271,7 @@ def glyph(font: Any, ch: str) -> np.ndarray:
 
 
 def test_the_seed_chinese_prompt_is_drawn_with_real_glyphs(tmp_path: Path) -> None:
-    source = _render.font_source()
+    source = _frames.font_source()
     assert source is not None
     # from the wheel the package depends on, so a fresh pip install draws CJK, whatever the OS has
     assert "noto_cjk_sans_otc" in source[0], source
@@ -289,7 +289,7 @@ def test_the_seed_chinese_prompt_is_drawn_with_real_glyphs(tmp_path: Path) -> No
     frames = []
     for text in (SEED_PROMPT, MISSING * len(SEED_PROMPT)):
         rgb = np.zeros((240, 426, 3), dtype=np.uint8)
-        _render._Overlay(text, 426, 240, compact=False).apply(rgb, 0.0)
+        _frames.Overlay(text, 426, 240, compact=False).apply(rgb, 0.0)
         frames.append(rgb)
     assert not np.array_equal(frames[0], frames[1])
     result = render_clip(SEED_PROMPT, size="1920x1080", fps=8, duration=0.25,

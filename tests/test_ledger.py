@@ -15,7 +15,7 @@ import pytest
 from cogvideo_nb import build_request
 from cogvideo_nb._jobs import Job, JobStatus
 from cogvideo_nb._ledger import JOURNAL_DIR, Ledger
-from cogvideo_nb._ledger_rows import SCHEMA
+from cogvideo_nb._ledger_rows import ADDED, SCHEMA, SCHEMA_VERSION
 
 ROOT = str(Path(__file__).resolve().parents[1])
 OPENER = """
@@ -134,3 +134,47 @@ def test_a_rebuilt_row_stays_with_its_live_owner(tmp_path: Path) -> None:
     assert runner.renew([job.id]) == {job.id}
     journal = json.loads((tmp_path / JOURNAL_DIR / f"{job.id}.json").read_text("utf-8"))
     assert "lease_until" not in journal
+
+
+def version_2_ledger(path: Path, rows: list[tuple[str, str, str]]) -> None:
+    """A ledger as release 2 left it: no model column; ``rows`` are (id, request, duration key)
+    of tasks in flight under a live lease."""
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA)
+        for name, kind in ADDED.items():
+            if name != "model":
+                db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+        for row_id, request, key in rows:
+            db.execute(
+                "INSERT INTO jobs (id, status, request, duration_key, created_at, updated_at, lease_until) "
+                "VALUES (?, 'running', ?, ?, 1, 1, ?)",
+                (row_id, request, key, time.time() + 600),
+            )
+        db.execute("PRAGMA user_version = 2")
+
+
+def test_a_version_2_ledger_gets_each_rows_model_from_its_request(tmp_path: Path) -> None:
+    """The model column is filled on open, once, from the stored request; a row that cannot
+    tell stays as it was and does not stop the migration."""
+    path = tmp_path / "ledger.sqlite"
+    three = json.dumps({"model": "cogvideox-3", "prompt": "a kite"})
+    version_2_ledger(path, [("a", three, "model=cogvideox-3|x"), ("bad", "not json", "")])
+    Ledger(path).close()
+    Ledger(path).close()  # a second open finds the file current: nothing to do, nothing breaks
+    with sqlite3.connect(path) as db:
+        assert dict(db.execute("SELECT id, model FROM jobs")) == {"a": "cogvideox-3", "bad": None}
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_tasks_in_flight_are_counted_per_model_by_its_column_not_the_duration_key(tmp_path: Path) -> None:
+    """The count once matched ``duration_key LIKE 'model=X|%'``: a change to the poll policy's key
+    format would have let every kernel on a folder past a model's cap."""
+    path = tmp_path / "ledger.sqlite"
+    three = json.dumps({"model": "cogvideox-3", "prompt": "a kite"})
+    version_2_ledger(path, [("a", three, "a key in some other format")])
+    ledger = Ledger(path)
+    try:
+        assert not ledger.record_if_room(Job(request=build_request("b", model="cogvideox-3")), 5, 1)
+        assert ledger.record_if_room(Job(request=build_request("c", model="cogvideox-2")), 5, 1)
+    finally:
+        ledger.close()

@@ -31,8 +31,9 @@ __all__ = [
     "ensure_background", "output_size", "parse_faults", "render_clip", "start_background",
 ]  # fmt: skip
 
-# The client imports the launcher from here inside a notebook kernel; PyAV, numpy and Pillow
-# (~200 ms, GIL held) load only when something in-process actually renders or serves.
+# The package's keyless default (cogvideo_nb._local) loads the launcher inside a notebook kernel;
+# PyAV, numpy and Pillow (~200 ms, GIL held) load only when something in-process actually renders
+# or serves.
 _LAZY = {
     "Emulator": "_emulator",
     "RenderResult": "_render",

@@ -24,11 +24,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
-import numpy.typing as npt
 from PIL import Image
 
-from ._render import RenderResult, _committed, _even, _image_frames, _Overlay, _picture, _Scene
+from ._frames import U8, Overlay, RenderResult, Scene, committed, even, image_frames, pictures
 
 __all__ = [
     "BITRATE_1080P30", "DISTINCT", "bitrate_for", "encode_real", "filler_nal", "real_size", "render_real",
@@ -37,8 +35,6 @@ __all__ = [
 BITRATE_1080P30 = 12_000_000  # bit/s
 DISTINCT = 8  # distinct pictures per clip; the rest of the frames repeat them in order
 _ANNEXB = b"\x00\x00\x00\x01"
-
-U8 = npt.NDArray[np.uint8]
 
 
 def bitrate_for(width: int, height: int, fps: int) -> int:
@@ -104,9 +100,9 @@ def real_size(size: str | None, image_aspect: float | None = None) -> tuple[int,
     source image's aspect (16:9 without one); even dims for yuv420p."""
     if size:
         w_s, _, h_s = size.lower().partition("x")
-        return _even(int(w_s)), _even(int(h_s))
+        return even(int(w_s)), even(int(h_s))
     aspect = image_aspect or 16 / 9
-    return (_even(1080 * aspect), 1080) if aspect >= 1 else (1080, _even(1080 / aspect))
+    return (even(1080 * aspect), 1080) if aspect >= 1 else (1080, even(1080 / aspect))
 
 
 def render_real(
@@ -117,10 +113,10 @@ def render_real(
     ``variation`` (the task id) moves each run of one prompt differently, as in small mode."""
     width, height = real_size(size, src.width / src.height if src else None)
     n_frames = max(1, round(duration * fps))
-    overlay = _Overlay(prompt, width, height, compact=src is not None)
-    frames = _image_frames(src, width, height, min(DISTINCT, n_frames)) if src else None
-    scene = None if src else _Scene(prompt, width, height, n_frames, variation)
-    with _committed(out_video, out_cover) as (tmp_video, tmp_cover):
-        picture = _picture(frames, scene, overlay, n_frames, tmp_cover)
+    overlay = Overlay(prompt, width, height, compact=src is not None)
+    frames = image_frames(src, width, height, min(DISTINCT, n_frames)) if src else None
+    scene = None if src else Scene(prompt, width, height, n_frames, variation)
+    with committed(out_video, out_cover) as (tmp_video, tmp_cover):
+        picture = pictures(frames, scene, overlay, n_frames, tmp_cover)
         encode_real(tmp_video, width=width, height=height, fps=fps, n_frames=n_frames, picture=picture)
     return RenderResult(width, height, fps, n_frames)

@@ -1,7 +1,10 @@
-"""Blocking work (SQLite, files) in one I/O thread, off the engine loop, and the one transition.
+"""The engine's one I/O thread: blocking work (SQLite, files) off its loop, and the one way a job
+moves.
 
 A job's move is written to the ledger first, in that thread; memory follows only when the
-write landed, and a failed write ends the job visibly (``Job._broken``) and raises.
+write landed, and a failed write ends the job visibly (``Job._broken``) and raises. It belongs
+to the engine, not the ledger: it knows nothing of SQLite (the write is passed in), and the
+scheduler also saves results through it.
 """
 
 from __future__ import annotations
@@ -14,12 +17,12 @@ from typing import Any, TypeVar
 
 from ._jobs import Job
 
-__all__ = ["LedgerIO"]
+__all__ = ["IOThread"]
 
 T = TypeVar("T")
 
 
-class LedgerIO:
+class IOThread:
     """One worker thread: writes stay ordered, and the loop never waits on a disk."""
 
     def __init__(self) -> None:
