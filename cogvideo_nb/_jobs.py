@@ -1,7 +1,16 @@
-"""A job: one request's way from queue to files on disk, as a closed state machine with observers."""
+"""A job: one request's way from queue to files on disk, as a closed state machine with observers.
+
+Its state changes in one place, the transition at the end of this module: the would-be state is
+written first (to the ledger), then memory follows, then observers hear of it; a write that fails
+ends the job FAILED in memory, visibly, and wakes every waiter. The engine moves jobs with
+:func:`amove` (the write on its I/O thread, never abandoned midway); :func:`move` is the same step
+where no loop runs (tools, and tests that set a state up).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import logging
 import threading
@@ -15,7 +24,10 @@ from typing import Any, Protocol
 from ._errors import CogVideoError, TaskFailedError, WaitTimeoutError
 from ._request import VideoRequest
 
-__all__ = ["TERMINAL", "TRANSITIONS", "Controller", "IllegalTransition", "Job", "JobStatus", "raise_for"]
+__all__ = [
+    "TERMINAL", "TRANSITIONS", "Controller", "IllegalTransition", "Job", "JobStatus", "Write", "amove",
+    "broken", "move", "raise_for",
+]  # fmt: skip
 
 
 class JobStatus(str, Enum):
@@ -72,15 +84,14 @@ class Controller(Protocol):
     def retry(self, job: Job) -> Job: ...
 
 
-_PRIVATE_FIELDS = frozenset({"request", "persist", "controller", "status"})
+_PRIVATE_FIELDS = frozenset({"request", "controller", "status"})
 
 
 @dataclass(eq=False)
 class Job:
     """Everything known about one generation: a handle (wait, stop, resume, retry) on its run.
 
-    State changes only through one transition that writes the ledger first, then memory, then
-    tells observers; when the write fails the job ends FAILED in memory and every waiter wakes.
+    Its state is changed only by the engine, through :func:`amove` (see the module's note).
     """
 
     request: VideoRequest
@@ -108,9 +119,6 @@ class Job:
     continues: str | None = None  # id of the job whose last frame this one starts from
     rating: int | None = None  # 1-5, given by a person who watched the result (not a transition)
     rating_note: str | None = None  # what they noticed, in a sentence
-    # Writes the would-be state before memory changes and may raise: the ledger writes here,
-    # so the row is saved before any request that follows the move can leave.
-    persist: Callable[[Job], None] | None = field(default=None, repr=False)
     controller: Controller | None = field(default=None, repr=False)
     _observers: list[Observer] = field(default_factory=list, repr=False)
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -179,18 +187,7 @@ class Job:
         self._observers.append(observer)
         return lambda: self._observers.remove(observer) if observer in self._observers else None
 
-    # -- the one transition ----------------------------------------------------------------------
-    def move(self, status: JobStatus, **fields: Any) -> None:
-        """Change state (checked against TRANSITIONS): persist the new state, then apply it."""
-        snapshot = self._prepare(status, **fields)
-        if self.persist is not None:
-            try:
-                self.persist(snapshot)
-            except BaseException as exc:
-                self._broken(exc)
-                raise
-        self._apply(snapshot)
-
+    # -- the transition's steps (called by move/amove below, nowhere else) ------------------
     def _prepare(self, status: JobStatus, **fields: Any) -> Job:
         """The job as it will be after the move, as a detached copy for the ledger to write."""
         if status is not self.status and status not in TRANSITIONS[self.status]:
@@ -212,7 +209,7 @@ class Job:
     def _apply(self, snapshot: Job) -> None:
         """Memory follows the ledger: copy the written state in, tell observers, wake waiters."""
         for f in fields(self):
-            if f.name not in ("persist", "controller", "_observers", "_done"):
+            if f.name not in ("controller", "_observers", "_done"):
                 setattr(self, f.name, getattr(snapshot, f.name))
         if not self.status.terminal:
             self._done.clear()
@@ -230,10 +227,6 @@ class Job:
         self.finished_at = time.time()
         self.notify()
         self._done.set()
-
-    def fail(self, error: BaseException) -> None:
-        message = error.message if isinstance(error, CogVideoError) else f"{type(error).__name__}: {error}"
-        self.move(JobStatus.FAILED, error=message, error_type=type(error).__name__, expected_at=None)
 
     def notify(self) -> None:
         for observer in list(self._observers):
@@ -282,3 +275,57 @@ def raise_for(job: Job) -> Job:
     if job.status is JobStatus.UNKNOWN:
         raise WaitTimeoutError(f"job {job.short_id}: {job.note}", request_id=job.id)
     return job
+
+
+# -- the one transition -------------------------------------------------------------------------------
+Write = Callable[[Job], Any]  # writes the would-be state (the ledger); False: it wrote nothing
+
+
+def move(job: Job, status: JobStatus, *, write: Write | None = None, **fields: Any) -> bool:
+    """Move ``job`` where no loop runs: write the would-be state, then apply it. False when the
+    write wrote nothing (memory stays as it was); a failed write ends the job, then raises."""
+    snapshot = job._prepare(status, **fields)
+    if write is not None:
+        try:
+            if write(snapshot) is False:
+                return False
+        except BaseException as exc:
+            job._broken(exc)
+            raise
+    job._apply(snapshot)
+    return True
+
+
+async def amove(
+    job: Job,
+    status: JobStatus,
+    *,
+    write: Write,
+    start: Callable[[Callable[[], Any]], asyncio.Future[Any]],
+    **fields: Any,
+) -> bool:
+    """The engine's move: ``start`` runs the write off the loop (its I/O thread). A cancel while
+    it runs lets it land first, so memory never disagrees with the ledger."""
+    snapshot = job._prepare(status, **fields)
+    pending = start(lambda: write(snapshot))
+    try:
+        written = await asyncio.shield(pending)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(pending), 10)
+        landed = pending.done() and not pending.cancelled() and pending.exception() is None
+        if landed and pending.result() is not False:
+            job._apply(snapshot)
+        raise
+    except BaseException as exc:
+        job._broken(exc)
+        raise
+    if written is False:
+        return False
+    job._apply(snapshot)
+    return True
+
+
+def broken(job: Job, error: BaseException) -> None:
+    """End ``job`` FAILED in memory when even recording its failure failed: visibly, waking waiters."""
+    job._broken(error)

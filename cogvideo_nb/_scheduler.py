@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from ._client import AsyncClient
 from ._downloads import clean_stale_parts, save_results
 from ._errors import CogVideoError, ConfigError, DownloadError, DuplicateRequestError, RateLimitError
 from ._io_thread import IOThread
-from ._jobs import Job, JobStatus
+from ._jobs import Job, JobStatus, amove, broken
 from ._ledger import Ledger
 from ._pacing import CURRENT_MODEL, Throttle
 from ._polling import PollPolicy, duration_key
@@ -121,7 +122,6 @@ class Scheduler:
         process's one live handle per job: a second object for a job already there (a ledger
         row read by a concurrent resume) is never run; the handle there is, and is returned."""
         job = self.jobs.setdefault(job.id, job)
-        job.persist = self.ledger.record
         self._lost.discard(job.id)
         self._stopping.discard(job.id)
         running = self._tasks.get(job.id)
@@ -265,11 +265,9 @@ class Scheduler:
         model = job.request.model
         await self.throttle.pace(model)
         # Recorded before the request leaves, in the same transaction as the shared-cap check.
-        snapshot = job._prepare(JobStatus.SUBMITTING, note=None)
-        cap = self.throttle.model(model).cap
-        if not await self._io.write(
-            job, snapshot, self.ledger.record_if_room, self.throttle.concurrency, cap
-        ):
+        cap, total = self.throttle.model(model).cap, self.throttle.concurrency
+        room = functools.partial(self.ledger.record_if_room, total=total, model_cap=cap)
+        if not await self._move(job, JobStatus.SUBMITTING, note=None, write=room):
             return None
         token = CURRENT_MODEL.set(model)
         try:
@@ -417,7 +415,7 @@ class Scheduler:
     ) -> bool:
         """The one transition: ledger first (off the loop), then memory, then observers. False
         when ``write`` (default: an unconditional record) wrote nothing: memory is left as it was."""
-        return await self._io.write(job, job._prepare(status, **fields), write or self.ledger.record)
+        return await amove(job, status, write=write or self.ledger.record, start=self._io.start, **fields)
 
     async def _fail(self, job: Job, exc: BaseException) -> None:
         if job.done:
@@ -428,7 +426,7 @@ class Scheduler:
                 job, JobStatus.FAILED, error=message, error_type=type(exc).__name__, expected_at=None
             )
         if not job.done:
-            job._broken(exc)
+            broken(job, exc)
 
     async def _detach(self, job: Job, note: str, *, stopped: bool = False, **fields: Any) -> None:
         await self._move(job, JobStatus.DETACHED, note=note, expected_at=None, stopped=stopped, **fields)

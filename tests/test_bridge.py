@@ -13,7 +13,7 @@ import pytest
 
 from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._engine import Engine
-from cogvideo_nb._jobs import Job, JobStatus
+from cogvideo_nb._jobs import Job, JobStatus, move
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._request import build_request
 from cogvideo_nb.emulator import Emulator
@@ -39,15 +39,15 @@ def engine(emulator: Emulator, tmp_path: Path) -> Iterator[Engine]:
 
 def _finish(job: Job, folder: Path) -> None:
     """An engine's moves for one job, from queued to files on disk."""
-    job.move(JobStatus.SUBMITTING)
-    job.move(JobStatus.RUNNING, task_id=f"task-{job.id[-6:]}", submitted_at=job.created_at)
+    move(job, JobStatus.SUBMITTING)
+    move(job, JobStatus.RUNNING, task_id=f"task-{job.id[-6:]}", submitted_at=job.created_at)
     for n in range(5):
         job.note = f"poll {n}"
         job.notify()
     video = folder / f"{job.id}.mp4"
     video.write_bytes(b"\0\0\0\x18ftypmp42" + bytes(64))
-    job.move(JobStatus.DOWNLOADING, video_url="http://x/v.mp4")
-    job.move(JobStatus.SUCCEEDED, video_path=video, video_sha256="0" * 64, note="done")
+    move(job, JobStatus.DOWNLOADING, video_url="http://x/v.mp4")
+    move(job, JobStatus.SUCCEEDED, video_path=video, video_sha256="0" * 64, note="done")
 
 
 def test_many_jobs_ending_at_once_while_the_main_thread_switches_cards(tmp_path: Path) -> None:

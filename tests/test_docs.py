@@ -24,3 +24,24 @@ def test_every_public_name_is_in_the_api_tables_and_nothing_else_is() -> None:
     assert public - named == set(), "public but not documented"
     private = {n for n in named if n.startswith("_")}
     assert private == set(), "private names in the public tables"
+
+
+def test_the_architecture_section_names_every_module_once_in_its_layer() -> None:
+    from .test_layering import LAYERS, layer_of, modules
+
+    text = _section("### Architecture")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0] in {name for name, _ in LAYERS}:
+            outside = re.sub(r"\([^()]*\)", "", cells[1])  # what a module does, in brackets
+            rows[cells[0]] = re.findall(r"`([\w/]+)`", outside)
+    assert sorted(rows) == sorted(name for name, _ in LAYERS)
+    named = [m.replace("/__init__", "").replace("/", ".") for ms in rows.values() for m in ms]
+    assert sorted(named) == sorted(set(named)), "a module named twice"
+    assert set(named) == set(modules()), "README and the package disagree on which modules exist"
+    for layer, ms in rows.items():
+        for m in ms:
+            name = m.replace("/__init__", "").replace("/", ".")
+            rank = layer_of(name)
+            assert rank is not None and LAYERS[rank][0] == layer, f"{m}: the README puts it in {layer}"

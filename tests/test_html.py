@@ -10,7 +10,7 @@ from PIL import Image
 
 from cogvideo_nb._diff import diff_parts
 from cogvideo_nb._html import grid_html, job_html, make_poster
-from cogvideo_nb._jobs import Job, JobStatus
+from cogvideo_nb._jobs import Job, JobStatus, move
 from cogvideo_nb._request import build_request
 
 
@@ -24,8 +24,8 @@ def _done(folder: Path, cover: bytes | None = None, prompt: str = "a kite") -> J
         cover_path.write_bytes(cover)
     job = Job(request=build_request(prompt))
     for status in (JobStatus.SUBMITTING, JobStatus.RUNNING, JobStatus.DOWNLOADING):
-        job.move(status)
-    job.move(JobStatus.SUCCEEDED, video_path=video, cover_path=cover_path, task_id="t-1")
+        move(job, status)
+    move(job, JobStatus.SUCCEEDED, video_path=video, cover_path=cover_path, task_id="t-1")
     return job
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cogvideo_nb import build_request
-from cogvideo_nb._jobs import Job, JobStatus
+from cogvideo_nb._jobs import Job, JobStatus, move
 from cogvideo_nb._ledger import JOURNAL_DIR, Ledger
 from cogvideo_nb._ledger_rows import ADDED, SCHEMA, SCHEMA_VERSION
 
@@ -92,9 +92,8 @@ def test_only_a_file_that_is_not_sqlite_is_moved_aside(tmp_path: Path) -> None:
 
 def running_job(ledger: Ledger, prompt: str, task_id: str) -> Job:
     job = Job(request=build_request(prompt))
-    job.persist = ledger.record
-    job.move(JobStatus.SUBMITTING)
-    job.move(JobStatus.RUNNING, task_id=task_id)
+    move(job, JobStatus.SUBMITTING, write=ledger.record)
+    move(job, JobStatus.RUNNING, write=ledger.record, task_id=task_id)
     return job
 
 

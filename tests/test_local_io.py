@@ -21,7 +21,7 @@ from cogvideo_nb import AsyncClient, CogVideoError, ConfigError, TaskFailedError
 from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._downloads import verify
 from cogvideo_nb._engine import Engine
-from cogvideo_nb._jobs import JobStatus
+from cogvideo_nb._jobs import JobStatus, move
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
@@ -270,8 +270,7 @@ def test_a_job_whose_submit_may_have_left_survives_a_corrupt_ledger(tmp_path: Pa
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     sending = Job(request=build_request("on its way"))
-    sending.persist = ledger.record
-    sending.move(JobStatus.SUBMITTING)  # the row the submit leaves after
+    move(sending, JobStatus.SUBMITTING, write=ledger.record)  # the row the submit leaves after
     queued = Job(request=build_request("not sent yet"))
     ledger.record(queued)
     ledger.close()

@@ -17,7 +17,7 @@ from cogvideo_nb import AsyncClient, build_request
 from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._downloads import verify
 from cogvideo_nb._engine import Engine, get_engine
-from cogvideo_nb._jobs import JobStatus
+from cogvideo_nb._jobs import JobStatus, move
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
@@ -212,8 +212,8 @@ def test_a_move_written_only_while_the_row_is_ours(tmp_path: Path) -> None:
 
     mine, theirs = Ledger(tmp_path / "ledger.sqlite"), Ledger(tmp_path / "ledger.sqlite")
     job = Job(request=build_request("a fox"))
-    job.move(JobStatus.SUBMITTING)
-    job.move(JobStatus.RUNNING, task_id="task-1")
+    move(job, JobStatus.SUBMITTING)
+    move(job, JobStatus.RUNNING, task_id="task-1")
     mine.record(job)
     downloading = job._prepare(JobStatus.DOWNLOADING, video_url="https://cdn.test/v.mp4")
     assert theirs.record_if_owned(downloading) is False

@@ -16,7 +16,7 @@ from cogvideo_nb import AsyncClient, DuplicateRequestError, NetworkError, RetryP
 from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._engine import Engine
 from cogvideo_nb._errors import error_from_response
-from cogvideo_nb._jobs import JobStatus
+from cogvideo_nb._jobs import JobStatus, move
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
@@ -159,8 +159,8 @@ def test_an_unknown_job_renders_with_its_note() -> None:
     from cogvideo_nb._jobs import Job
 
     job = Job(request=build_request("a fox"))
-    job.move(JobStatus.SUBMITTING)
-    job.move(JobStatus.UNKNOWN, note="the server may already have this task")
+    move(job, JobStatus.SUBMITTING)
+    move(job, JobStatus.UNKNOWN, note="the server may already have this task")
     html = job_html(job)
     assert "unknown" in html and "may already have this task" in html
 

@@ -10,7 +10,7 @@ import pytest
 from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._engine import Engine
 from cogvideo_nb._html import diff_parts, job_html
-from cogvideo_nb._jobs import Job, JobStatus
+from cogvideo_nb._jobs import Job, JobStatus, move
 from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._request import build_request
 from cogvideo_nb.emulator import Emulator
@@ -110,7 +110,7 @@ def test_static_html_of_a_finished_job(engine: Engine) -> None:
 def test_static_html_of_waiting_and_failed_jobs() -> None:
     job = Job(request=build_request("a kite"))
     assert "queued" in job_html(job) and "<video" not in job_html(job)
-    job.fail(RuntimeError("boom <b>"))
+    move(job, JobStatus.FAILED, error="RuntimeError: boom <b>", error_type="RuntimeError")
     assert "RuntimeError: boom &lt;b&gt;" in job_html(job)
 
 
