@@ -203,6 +203,9 @@ class Engine:
         live = self.scheduler.jobs.get(found.id)
         if live is not None and live is not found:
             live.rating, live.rating_note = found.rating, found.rating_note
+        for same in {id(found): found, id(live): live}.values():
+            if same is not None:
+                same.notify()  # not a transition, yet every card showing the job follows
         return found
 
     def wait(self, jobs: Iterable[Job], timeout: float | None = None) -> list[Job]:

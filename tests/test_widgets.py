@@ -292,3 +292,12 @@ def test_retry_on_a_card_of_a_paid_job_asks_and_the_second_click_confirms(
     BRIDGE.flush()
     assert card.job is not job and card.job.request.model == "cogvideox-3" and card.retry_ask == ""
     assert card.job.wait_done(30) and len(emulator.stats()["tasks"]) == 2
+
+
+def test_a_rating_given_from_python_shows_on_the_live_card(engine: Engine) -> None:
+    job = engine.submit("a kite over dunes")
+    card = JobCard(job, engine)
+    assert job.wait_done(30) and job.status is JobStatus.SUCCEEDED
+    engine.rate(job.short_id, 4, "the string sags")  # as cv.rate or %cogvideo rate would
+    BRIDGE.flush()
+    assert (card.rating, card.rating_note) == (4, "the string sags")
