@@ -10,6 +10,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -98,6 +99,22 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(f"--{opt.flag}", dest=name, type=opt.kind, help=text)
 
 
+def _history(jobs: Sequence[Job], as_json: bool) -> None:
+    """Recent jobs: a table for people (the id that every lookup takes), JSON lines with --json."""
+    if as_json:
+        for job in jobs:
+            print(json.dumps(job.to_dict(), ensure_ascii=False))
+        return
+    if not jobs:
+        print("no jobs yet in this folder")
+        return
+    for job in jobs:
+        when = time.strftime("%m-%d %H:%M", time.localtime(job.created_at))
+        result = job.video_path.name if job.video_path else job.error or job.note or ""
+        prompt = job.prompt if len(job.prompt) <= 40 else job.prompt[:39] + "…"
+        print(f"{job.short_id}  {job.status.value:<11} {when}  {prompt:<40}  {result}")
+
+
 def _report(job: Job, as_json: bool) -> None:
     if as_json:
         print(json.dumps(job.to_dict(), ensure_ascii=False))
@@ -128,8 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _pipeline.check(plans, yes=args.yes, how="add --yes")  # before the engine: nothing is sent
         engine = _engine(args)()
         if args.history:
-            for job in engine.history(20):
-                print(json.dumps(job.to_dict(), ensure_ascii=False))
+            _history(engine.history(20), args.json)
             return 0
         if engine.emulated and not args.json:
             print(

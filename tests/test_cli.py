@@ -85,3 +85,13 @@ def test_a_concurrency_below_one_is_refused_before_anything_runs(
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: bad value") and "concurrency" in err and "\n" not in err
         assert not (out / "ledger.sqlite").exists()  # no engine was made
+
+
+def test_history_is_a_table_for_people_and_json_lines_with_json(tmp_path: Path) -> None:
+    assert cli("a quiet harbour at dawn", "--json", tmp_path=tmp_path).returncode == 0
+    table = cli("--history", tmp_path=tmp_path)
+    assert table.returncode == 0, table.stderr
+    [line] = table.stdout.splitlines()
+    assert "succeeded" in line and "a quiet harbour at dawn" in line and not line.startswith("{")
+    [row] = map(json.loads, cli("--history", "--json", tmp_path=tmp_path).stdout.splitlines())
+    assert line.startswith(row["id"][-8:]) and row["status"] == "succeeded"
