@@ -234,8 +234,11 @@ def test_wait_right_after_submitting_waits_for_every_job(ip: InteractiveShell) -
         ip.run_cell_magic("cogvideo", "", "\n---\n".join(f"a moth number {i}" for i in range(6)))
         ip.run_line_magic("cogvideo", "wait")
     assert all(j.status is JobStatus.SUCCEEDED for j in jobs_of(ip))
-    final = out.outputs[-7]  # the grid's output, made static from the waiting cell
+    final = out.outputs[-1]  # the grid's output, made static from the waiting cell
     assert final.update and WIDGET not in final.data and final.data["text/html"].count("<video") == 6
+    # each result once: in the grid above, not again as copies under the wait
+    assert not [o for o in out.outputs if not o.update and "<video" in o.data.get("text/html", "")]
+    assert "6 job(s) ended (6 succeeded): their results are in their outputs above" in out.stdout
 
 
 def test_stop_then_resume_reuses_the_task_and_the_card(ip: InteractiveShell, emulator: Emulator) -> None:

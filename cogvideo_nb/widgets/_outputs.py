@@ -7,6 +7,7 @@ into another's state.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from IPython.core.display import HTML
@@ -50,18 +51,26 @@ class Outputs:
             print("stopped waiting here; the jobs go on in the background (%cogvideo status)")
             return
         BRIDGE.flush()  # every card has drawn the end
-        # From this cell, so headless runners (nbclient) record it too: each finished output
-        # becomes static HTML, and the results are listed here as plain HTML as well.
-        # Every ended output not yet made static from a cell: a job that ended before this wait
-        # was made static from the UI thread only, which headless runners do not record.
+        # From this cell, so headless runners (nbclient) record it too: every ended output not yet
+        # made static from a cell becomes static HTML (a job that ended before this wait was made
+        # static from the UI thread only, which headless runners do not record).
         for shown in self.shown:
             members = [c.job for c in shown.cards] if isinstance(shown, CompareGrid) else [shown.job]
             key = tuple((j.id, j.status) for j in members)
             if all(j.done for j in members) and self._final.get(id(shown)) != key:
                 shown.finalize()
                 self._final[id(shown)] = key
-        for job in jobs:
+        # Each result once: a job shown above ends there; only one with no output here (a job
+        # resumed from the ledger, another kernel's) gets its result in this cell.
+        unseen = [j for j in jobs if j.id not in self.cards]
+        for job in unseen:
             display(HTML(job_html(job, copy=True)))
+        if len(unseen) < len(jobs):
+            counts = Counter(j.status.value for j in jobs if j.id in self.cards)
+            ended = ", ".join(f"{n} {status}" for status, n in counts.most_common())
+            print(
+                f"{len(jobs) - len(unseen)} job(s) ended ({ended}): their results are in their outputs above"
+            )
 
     def clear(self) -> None:
         self.cards.clear()
