@@ -33,9 +33,13 @@ __all__ = [
     "warm_posters",
 ]
 
+# The theme's own colours where the page has them (JupyterLab, Notebook 7: light or dark), the
+# light ones elsewhere (nbconvert, a browser opening the saved HTML).
+FG, MUTED = "var(--jp-ui-font-color1,#1f2328)", "var(--jp-ui-font-color1,#57606a)"
+LINK = "var(--jp-content-link-color,#0969da)"
 _STYLE = (
-    "font-family:system-ui,sans-serif;border:1px solid #d0d7de;border-radius:8px;padding:10px;"
-    "max-width:520px;background:#fff;color:#1f2328"
+    "font-family:system-ui,sans-serif;border:1px solid var(--jp-border-color1,#d0d7de);border-radius:8px;"
+    f"padding:10px;max-width:520px;background:var(--jp-layout-color1,#fff);color:{FG}"
 )
 _BADGE = {
     JobStatus.QUEUED: "#6e7781", JobStatus.SUBMITTING: "#0969da", JobStatus.RUNNING: "#0969da",
@@ -159,8 +163,8 @@ def origin_bits(job: Job, *, short: bool = False, rating: bool = False) -> list[
 
 def _origin_html(job: Job) -> str:
     """Under a card's prompt, so a saved notebook keeps where it came from."""
-    bits = origin_bits(job)
-    return f'<div style="font-size:12px;color:#57606a">{" · ".join(bits)}</div>' if bits else ""
+    bits = origin_bits(job, rating=True)
+    return f'<div style="font-size:12px;color:{MUTED}">{" · ".join(bits)}</div>' if bits else ""
 
 
 def job_html(
@@ -188,8 +192,12 @@ def job_html(
         else ""
     )
     color = _BADGE[job.status]
+    params = " · ".join(
+        f'<span style="white-space:nowrap">{e(p)}</span>' for p in params_text(job).split(" · ")
+    )
     head = (
-        f'<div style="font-size:12px;color:#57606a">{label}{e(params_text(job))}'
+        f'<div style="font-size:12px;color:{MUTED}"><code title="the id every lookup takes">'
+        f"{e(job.short_id)}</code> · {label}{params}"
         f'<span style="background:{color};color:#fff;border-radius:10px;padding:1px 8px;margin-left:6px">'
         f"{e(job.status.value)}</span>{emulated}</div>"
         f'<div style="margin:6px 0;white-space:pre-wrap" title="{e(job.prompt)}">'
@@ -207,21 +215,21 @@ def job_html(
             f'<video class="cvnb-static-video" src="{src}" controls muted playsinline preload="metadata"'
             f'{poster_attr} data-cvnb-name="{e(job.video_path.name)}" data-cvnb-group="{e(group)}" '
             f'style="width:100%;{limit}border-radius:6px;background:#000;display:block"></video>'
-            f'<div style="font-size:12px;color:#57606a;word-break:break-all">'
-            f'<a href="{src}" target="_blank">{e(job.video_path.name)}</a>'
+            f'<div style="font-size:12px;color:{MUTED};overflow-wrap:anywhere">'
+            f'<a href="{src}" target="_blank" style="color:{LINK}">{e(job.video_path.name)}</a>'
             f" · task {e(job.task_id or '')}{e(took)} · sha256 {e((job.video_sha256 or '')[:12])}"
             f"<br>saved at <code>{e(os.path.abspath(job.video_path))}</code></div>"
         )
         if job.note:  # e.g. the cover could not be fetched
-            body += f'<div style="color:#57606a;font-size:12px">{e(job.note)}</div>'
+            body += f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
 
     elif job.status is JobStatus.FAILED:
         body = f'<div style="color:#cf222e">{e(job.error or "failed")}</div>'
     elif job.note:
-        body = f'<div style="color:#57606a;font-size:12px">{e(job.note)}</div>'
+        body = f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
     if job.status is JobStatus.DETACHED and job.task_id:
         body += (
-            f'<div style="font-size:12px;color:#57606a">task {e(job.task_id)} kept: '
+            f'<div style="font-size:12px;color:{MUTED}">task {e(job.task_id)} kept: '
             f"<code>%cogvideo resume {e(job.short_id)}</code> picks it up</div>"
         )
     return (

@@ -101,3 +101,15 @@ def test_cjk_is_compared_by_character_and_punctuation_is_no_difference() -> None
 def test_unrelated_prompts_highlight_what_no_other_shares() -> None:
     marked = _marked(["a lighthouse in fog", "a dog on a boat at night", "a lighthouse at night"])
     assert marked[1] == ["dog on a boat"]  # unrelated to its neighbours: only what is its own
+
+
+def test_a_saved_card_keeps_its_id_its_stars_and_whole_parameters(tmp_path: Path) -> None:
+    job = _done(tmp_path, _png(64, 36))
+    job.rating, job.rating_note = 4, "the string <sags>"
+    page = job_html(job)
+    assert "<code" in page and f">{job.short_id}</code>" in page  # what %cogvideo show takes
+    assert "★★★★ the string &lt;sags&gt;" in page
+    assert '<span style="white-space:nowrap">model=cogvideox-flash</span>' in page  # never "cogvideox-/flash"
+    assert "word-break:break-all" not in page
+    # the theme's colours where the page has them (dark Lab), light ones where it has none
+    assert "var(--jp-layout-color1,#fff)" in page and "var(--jp-ui-font-color1," in page
