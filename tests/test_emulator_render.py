@@ -340,3 +340,18 @@ def test_real_media_runs_of_one_prompt_differ(tmp_path: Path) -> None:
                     config=config, variation=run)  # fmt: skip
         covers.append(cover.read_bytes())
     assert covers[0] != covers[1]
+
+
+@pytest.mark.parametrize("compact", [False, True])
+@pytest.mark.parametrize("size", [(426, 240), (240, 426), (1920, 1080)])
+def test_the_burned_in_prompt_stays_clear_of_the_player_controls(
+    compact: bool, size: tuple[int, int]
+) -> None:
+    """The bottom fifth of a clip is under a player's controls: no prompt text there."""
+    width, height = size
+    rgb = np.zeros((height, width, 3), dtype=np.uint8)
+    long_prompt = "a red fox trots through deep snow at the edge of a birch forest, " * 6
+    overlay = _frames.Overlay(long_prompt, width, height, compact=compact)
+    overlay.apply(rgb, 0.0)  # no progress drawn: only the label and the prompt
+    inked = np.flatnonzero(rgb.any(axis=(1, 2)))
+    assert inked.size and inked.max() < height * 4 // 5, (inked.max(), height)

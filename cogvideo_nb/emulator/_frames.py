@@ -267,7 +267,7 @@ class Overlay:
 
         px = max(9, short // (22 if compact else 16))
         font = _font(px)
-        max_lines = 2 if compact else max(2, (height // 2) // (px + 2))
+        max_lines = 2 if compact else max(2, (height * 2 // 5) // (px + 2))
         lines = _wrap(draw, prompt or "(image only)", font, width - 8 * pad)
         if len(lines) > max_lines:
             lines = [*lines[: max_lines - 1], lines[max_lines - 1][:-1] + "…"]
@@ -275,7 +275,10 @@ class Overlay:
         box = draw.multiline_textbbox((0, 0), text, font=font, spacing=2)
         tw, th = box[2] - box[0], box[3] - box[1]
         x = (width - tw) // 2
-        y = height - th - 6 * pad if compact else (height - th) // 2 + height // 10
+        # Clear of the bottom fifth, where a player's controls sit (most of a small grid cell):
+        # over an image, at the top under the label; else a little above the middle.
+        top = pad * 5 + lb[3] - lb[1] + 3 * pad
+        y = top if compact else max(top, (height - th) // 2 - height // 20)
         draw.rectangle((x - 2 * pad, y - 2 * pad, x + tw + 2 * pad, y + th + 2 * pad), fill=(0, 0, 0, 140))
         draw.multiline_text(
             (x - box[0], y - box[1]), text, font=font, fill=(255, 255, 255, 255),
