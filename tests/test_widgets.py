@@ -301,3 +301,20 @@ def test_a_rating_given_from_python_shows_on_the_live_card(engine: Engine) -> No
     engine.rate(job.short_id, 4, "the string sags")  # as cv.rate or %cogvideo rate would
     BRIDGE.flush()
     assert (card.rating, card.rating_note) == (4, "the string sags")
+
+
+@pytest.mark.parametrize("field", ["image", "last_frame", "references"])
+def test_the_form_refuses_a_file_that_is_not_an_image_as_it_is_uploaded(engine: Engine, field: str) -> None:
+    from datetime import datetime, timezone
+
+    form = PromptForm(engine)
+    form.model.value = {"image": "cogvideox-flash", "last_frame": "viduq1-start-end"}.get(
+        field, "vidu2-reference"
+    )
+    junk = b"%PDF-1.7 not a picture"
+    upload = {"name": "photo.png", "type": "image/png", "size": len(junk),
+              "content": memoryview(junk), "last_modified": datetime.now(timezone.utc)}  # fmt: skip
+    getattr(form, field).value = (upload,)
+    assert "not a PNG or JPEG image" in form.message.value
+    assert getattr(form, field).value == ()  # nothing kept to send later
+    assert form.thumb.layout.display == "none"

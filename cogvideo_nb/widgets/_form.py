@@ -23,6 +23,7 @@ from .._errors import CogVideoError
 from .._html import job_html
 from .._models import DEFAULT_MODEL, MODELS, OPTIONS
 from .._report import enhance_html
+from .._request import image_to_url
 from ._card import JobCard, static_bundle
 
 __all__ = ["PARTS", "PromptForm", "assemble"]
@@ -103,6 +104,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.model.observe(self._choices, "value")
         self.model.observe(self._count, "value")
         self.image.observe(self._show_image, "value")
+        self.last_frame.observe(self._check_upload, "value")
+        self.references.observe(self._check_upload, "value")
         self.remove.on_click(self._remove_image)
         self.use_parts.on_click(lambda _: self._rebuild(force=True))
         self.submit.on_click(self._on_submit)
@@ -194,7 +197,24 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         files = self._uploads(self.image)
         return files[0] if files else None
 
-    def _show_image(self, _: Any = None) -> None:
+    def _check_upload(self, change: Any) -> bool:
+        """An upload that is not a PNG or JPEG is refused as it arrives, not at Generate."""
+        upload = change["owner"] if isinstance(change, dict) else change
+        files = self._uploads(upload)
+        try:
+            for data in files:
+                image_to_url(data)  # the request's own check: the bytes, not the file name
+        except CogVideoError as exc:
+            upload.value = ()
+            self.message.value = f'<span style="color:#cf222e">{html.escape(exc.message)}</span>'
+            return False
+        if files and self.message.value.startswith('<span style="color:#cf222e">'):
+            self.message.value = ""  # a good file replaces a refused one
+        return True
+
+    def _show_image(self, change: Any = None) -> None:
+        if change is not None and not self._check_upload(change):
+            return
         data = self._image()
         self.thumb.value = data or b""
         self.thumb.layout.display = None if data else "none"
