@@ -124,7 +124,7 @@ class CogVideoMagics(Magics):
     @argument("--vary", action="append", default=[], help="key=v1,v2: one cell per value (repeatable)")
     @argument("--concurrency", type=int, help="tasks in flight at once")
     @argument("--out", help="output folder (default ./cogvideo_outputs)")
-    @argument("--wait", action="store_true", help="block until every job ends (scripts, headless runs)")
+    @argument("--wait", action="store_true", help="block until every job ends (headless runs always do)")
     @argument("--title", help="a title for the grid")
     @argument("--enhance", action="store_true", help="rewrite the prompt with the free chat model first")
     @argument("--n", type=int, default=1, help="run the same request N times (1-4): the spread of results")
@@ -148,8 +148,18 @@ class CogVideoMagics(Magics):
         for original, enhanced in _pipeline.enhanced_pairs(jobs):
             display(HTML(enhance_html(original, enhanced)))
         self.outputs.show(jobs, engine, title=args.title)
-        if args.wait:
+        if args.wait or self._headless():
             self.outputs.wait_for(engine, jobs)
+
+    def _headless(self) -> bool:
+        """Run by nbconvert, papermill or Voila (their requests allow no stdin): no page will
+        update the output later and the kernel may stop at the last cell, so the cell waits,
+        and the notebook they save holds every result with no job left unsent."""
+        kernel = getattr(self.shell, "kernel", None)
+        if kernel is None or getattr(kernel, "_allow_stdin", True):
+            return False
+        print("a headless run (no page to update this output later): waiting here for the results")
+        return True
 
     def _parse(self, line: str) -> Any:
         """POSIX quoting (IPython's own split keeps the quotes); bad options raise UsageError."""

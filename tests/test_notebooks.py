@@ -60,3 +60,38 @@ def test_notebook_runs_and_shows_videos(
     assert sum(html_of(c).count("EMULATED") for c in cards) >= videos
     assert any('poster="data:image/jpeg;base64,' in html_of(c) for c in cards)
     assert os.environ.get("ZHIPUAI_API_KEY") is None
+
+
+@pytest.mark.slow
+def test_a_headless_run_without_wait_finishes_its_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nbconvert --execute / papermill: no page will update outputs later and the kernel stops at
+    the last cell, so a plain %%cogvideo cell waits; the saved notebook holds playable results
+    and the ledger no job without a task."""
+    from cogvideo_nb._ledger import Ledger
+
+    monkeypatch.setenv("COGVIDEO_EMULATOR_SECONDS", "1")
+    monkeypatch.setenv("COGVIDEO_EMULATOR_STATE", str(tmp_path / "emu"))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext cogvideo_nb"),
+        nbformat.v4.new_code_cell("%%cogvideo\na heron lifts off a misty pond"),
+        nbformat.v4.new_code_cell("%%cogvideo\na red kite\n---\na blue kite"),
+    ]
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    for cell in nb.cells[1:]:
+        datas = [o["data"] for o in cell.outputs if "data" in o]
+        assert datas and all("application/vnd.jupyter.widget-view+json" not in d for d in datas), cell.source
+        html = "".join(d.get("text/html", "") for d in datas)
+        assert html.count("<video") == cell.source.count("---") + 1, cell.source
+        said = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        assert "a headless run" in said
+    ledger = Ledger(tmp_path / "cogvideo_outputs" / "ledger.sqlite")
+    try:
+        rows = ledger.history(10)
+    finally:
+        ledger.close()
+    assert len(rows) == 3 and all(j.status.value == "succeeded" and j.task_id for j in rows)
