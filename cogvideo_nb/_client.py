@@ -100,6 +100,13 @@ class Client(BaseClient):
         args = self._poll_args(task_id)
         return self._call(lambda: parse_task(self._request(args, _deadline), task_id=task_id))
 
+    def post(self, path: str, body: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T:
+        """POST to another endpoint of the same API (``/chat/completions``) with this client's
+        auth, retries, whole-call deadline, size cap and scrubbing; ``parse`` reads the answer."""
+        args = self._post_args(path, body)
+        deadline = time.monotonic() + self.timeout
+        return self._call(lambda: parse(self._request(args, deadline)), deadline=deadline)
+
     def wait(self, task_id: str, *, timeout: float = 600.0, poll_interval: float = 5.0) -> TaskState:
         """Poll until SUCCESS; FAIL raises TaskFailedError, the deadline WaitTimeoutError."""
         deadline = time.monotonic() + timeout
@@ -232,6 +239,17 @@ class AsyncClient(BaseClient):
             return parse_task(await self._request(args), task_id=task_id)
 
         return await self._call(attempt)
+
+    async def post(self, path: str, body: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T:
+        """:meth:`Client.post` as a coroutine."""
+        deadline = time.monotonic() + self.timeout
+        await self._base()
+        args = self._post_args(path, body)
+
+        async def attempt() -> T:
+            return parse(await self._request(args))
+
+        return await self._call(attempt, deadline=deadline)
 
     async def wait(self, task_id: str, *, timeout: float = 600.0, poll_interval: float = 5.0) -> TaskState:
         """Poll until SUCCESS under one deadline that also cuts a slow answer short."""

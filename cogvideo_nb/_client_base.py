@@ -196,6 +196,10 @@ class BaseClient:
             "headers": dict(self._settings.platform.headers),
         }
 
+    def _post_args(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Another endpoint of the same API (the chat model): this client's URL and auth."""
+        return {"method": "POST", "url": f"{self.base_url}{path}", "json": body, "auth": self._bearer}
+
     def _poll_args(self, task_id: str) -> dict[str, Any]:
         if not isinstance(task_id, str) or usable_task_id(task_id) is None:
             raise ValidationError(f"bad task id {task_id!r:.60}", field="task_id")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import time
 from typing import Any
 
 import httpx
@@ -121,14 +120,8 @@ def parse_chat(response: httpx.Response) -> str:
     return clean_reply(content)
 
 
-def _args(client: Client | AsyncClient, prompt: str, model: str | None) -> dict[str, Any]:
-    return {
-        "method": "POST",
-        "url": f"{client.base_url}/chat/completions",
-        "json": chat_body(prompt, model or FREE_CHAT_MODELS.get(client.provider, DEFAULT_CHAT_MODEL)),
-        # The same per-request auth as video calls: the key is added at send time, never stored.
-        "auth": client._bearer,
-    }
+def _body(client: Client | AsyncClient, prompt: str, model: str | None) -> dict[str, Any]:
+    return chat_body(prompt, model or FREE_CHAT_MODELS.get(client.provider, DEFAULT_CHAT_MODEL))
 
 
 def enhance(
@@ -155,9 +148,7 @@ def enhance(
     own = client is None
     c = client or Client(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
-        args = _args(c, prompt, model)
-        deadline = time.monotonic() + c.timeout
-        return c._call(lambda: parse_chat(c._request(args, deadline)), deadline=deadline)
+        return c.post("/chat/completions", _body(c, prompt, model), parse_chat)
     finally:
         if own:
             c.close()
@@ -180,14 +171,7 @@ async def aenhance(
     own = client is None
     c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
     try:
-        deadline = time.monotonic() + c.timeout
-        await c._base()
-        args = _args(c, prompt, model)
-
-        async def attempt() -> str:
-            return parse_chat(await c._request(args))
-
-        return await c._call(attempt, deadline=deadline)
+        return await c.post("/chat/completions", _body(c, prompt, model), parse_chat)
     finally:
         if own:
             await c.aclose()
