@@ -21,6 +21,7 @@ from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import _local
 from ._client import AsyncClient
 from ._config import Settings, hide_key_in, resolve_settings
 from ._errors import CogVideoError, ValidationError, WaitTimeoutError
@@ -76,11 +77,7 @@ class Engine:
             self.ledger.close()
             raise
         if client is None and s.uses_emulator:
-            # Forking the emulator holds the GIL for tens of ms in a big process: do it here, in
-            # the caller's thread, not during the first job while the engine loop is busy.
-            from .emulator._process import prestart_background
-
-            prestart_background()
+            _local.prestart()  # the emulator's fork, here rather than during the first job
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="cogvideo-engine", daemon=True)
         self._thread.start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ._client_base import serve_keyless_with
 
-__all__ = ["emulator_url"]
+__all__ = ["emulator_url", "prestart"]
 
 
 def emulator_url() -> str:
@@ -19,6 +19,14 @@ def emulator_url() -> str:
     from .emulator._process import ensure_background
 
     return ensure_background()
+
+
+def prestart() -> None:
+    """Start spawning it now, in the caller's thread: the fork holds the GIL for tens of ms in a
+    big process, better spent when an engine is made than during its first job."""
+    from .emulator._process import prestart_background
+
+    prestart_background()
 
 
 serve_keyless_with(emulator_url)

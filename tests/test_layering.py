@@ -19,7 +19,8 @@ The rules:
 3. **client-never-imports-emulator** and **emulator-stands-alone**: the client layer does not
    import the emulator (the package wires the emulator in as the keyless default, see
    ``_local``); the emulator imports only its own modules and the foundation, so it speaks the
-   wire format and nothing of the client's.
+   wire format and nothing of the client's; and **the-emulator-has-one-door**: outside the
+   emulator, only ``_local`` imports it.
 4. **no-cycles**: no two modules import each other, directly or around a loop (the strongly
    connected components of the import graph are single modules), but for :data:`ALLOWED_CYCLES`.
 5. **no-private-names-across-modules**: ``from .m import _x`` only when ``_x`` is itself a module;
@@ -222,6 +223,20 @@ def test_rule_client_never_imports_emulator() -> None:
         }
     )
     assert broken == [], "client-never-imports-emulator:\n" + "\n".join(broken)
+
+
+def test_rule_the_emulator_has_one_door() -> None:
+    """Only ``_local`` (the keyless default) imports the emulator: the engine and the front
+    ends reach it through that one module, so swapping or removing it touches one file."""
+    broken = sorted(
+        {
+            f"{where(imp)} {imp.source} imports {imp.target}"
+            for imp in imports()
+            if (imp.target or "").split(".")[0] == "emulator"
+            and imp.source.split(".")[0] not in {"emulator", "_local"}
+        }
+    )
+    assert broken == [], "the-emulator-has-one-door:\n" + "\n".join(broken)
 
 
 def test_rule_emulator_stands_alone() -> None:
