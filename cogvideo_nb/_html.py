@@ -39,7 +39,7 @@ FG, MUTED = "var(--jp-ui-font-color1,#1f2328)", "var(--jp-ui-font-color1,#57606a
 LINK = "var(--jp-content-link-color,#0969da)"
 _STYLE = (
     "font-family:system-ui,sans-serif;border:1px solid var(--jp-border-color1,#d0d7de);border-radius:8px;"
-    f"padding:10px;max-width:520px;background:var(--jp-layout-color1,#fff);color:{FG}"
+    f"padding:10px;max-width:520px;background:var(--jp-layout-color0,#fff);color:{FG}"
 )
 _BADGE = {
     JobStatus.QUEUED: "#6e7781", JobStatus.SUBMITTING: "#0969da", JobStatus.RUNNING: "#0969da",
@@ -139,7 +139,7 @@ def _prompt_html(job: Job, parts: Sequence[tuple[str, bool]] | None) -> str:
     if not parts:
         return e(job.prompt)
     return "".join(
-        f'<mark style="background:#fff8c5;border-radius:3px">{e(t)}</mark>' if differs else e(t)
+        f'<mark style="background:#fff8c5;color:#1f2328;border-radius:3px">{e(t)}</mark>' if differs else e(t)
         for t, differs in parts
     )
 
@@ -224,7 +224,7 @@ def job_html(
             body += f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
 
     elif job.status is JobStatus.FAILED:
-        body = f'<div style="color:#cf222e">{e(job.error or "failed")}</div>'
+        body = f'<div style="color:var(--jp-error-color1,#cf222e)">{e(job.error or "failed")}</div>'
     elif job.note:
         body = f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
     if job.status is JobStatus.DETACHED and job.task_id:
