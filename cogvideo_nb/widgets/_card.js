@@ -29,7 +29,12 @@ function serverUrl(path) {
   if (!cfgEl || !path) return null;
   let cfg;
   try { cfg = JSON.parse(cfgEl.textContent); } catch (e) { return null; }
-  const root = String(cfg.serverRoot || "").replace(/\/+$/, "");
+  // Lab pages carry serverRoot; Notebook 7's /notebooks/ pages only rootUri (file:///...).
+  let root = String(cfg.serverRoot || "");
+  if (!root && String(cfg.rootUri || "").startsWith("file://")) {
+    try { root = decodeURIComponent(new URL(cfg.rootUri).pathname); } catch (e) { root = ""; }
+  }
+  root = root.replace(/\/+$/, "");
   if (!root || root.startsWith("~") || !path.startsWith(root + "/")) return null;
   const rel = path.slice(root.length + 1).split("/").map(encodeURIComponent).join("/");
   return String(cfg.baseUrl || "/").replace(/\/?$/, "/") + "files/" + rel;
