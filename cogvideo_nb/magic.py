@@ -9,6 +9,7 @@ returns at once and cards update live; ``--wait`` blocks until every job has end
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -152,12 +153,15 @@ class CogVideoMagics(Magics):
             self.outputs.wait_for(engine, jobs)
 
     def _headless(self) -> bool:
-        """Run by nbconvert, papermill or Voila (their requests allow no stdin): no page will
-        update the output later and the kernel may stop at the last cell, so the cell waits,
-        and the notebook they save holds every result with no job left unsent."""
+        """Run by nbconvert or papermill (their requests allow no stdin): no page will update the
+        output later and the kernel stops at the last cell, so the cell waits, and the notebook
+        they save holds every result with no job left unsent. Voila asks the same way but keeps
+        its kernel and page alive: there the cards stay live."""
         kernel = getattr(self.shell, "kernel", None)
         if kernel is None or getattr(kernel, "_allow_stdin", True):
             return False
+        if os.environ.get("SERVER_SOFTWARE", "").startswith("voila/"):
+            return False  # Voila keeps the kernel and the page: the cards stay live there
         print("a headless run (no page to update this output later): waiting here for the results")
         return True
 
