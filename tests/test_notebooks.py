@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+if TYPE_CHECKING:
+    import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +27,9 @@ def test_notebook_runs_and_shows_videos(
     monkeypatch.setenv("COGVIDEO_EMULATOR_RENDER_FPS", "8")
     monkeypatch.setenv("COGVIDEO_EMULATOR_STATE", str(tmp_path / "emu"))
     monkeypatch.setenv("COGVIDEO_CONCURRENCY", "5")
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+    from nbclient import NotebookClient
+
     path = tmp_path / f"{name}.ipynb"
     shutil.copy(ROOT / "cogvideo_nb" / "notebooks" / f"{name}.ipynb", path)
     nb = nbformat.read(path, as_version=4)

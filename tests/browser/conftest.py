@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -253,6 +252,8 @@ class Notebook:
     console: list[str] = field(default_factory=list)
 
     def open(self, *sources: str) -> Notebook:
+        import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+
         nb = nbformat.v4.new_notebook()
         # A kernelspec, so JupyterLab starts python3 at once instead of asking which kernel.
         nb.metadata["kernelspec"] = {
