@@ -133,7 +133,9 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(
+    chromium: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("jupyterlab")
     root, config, data, runtime, ipython, emulator = (
         base / n for n in ("root", "config", "data", "runtime", "ipython", "emulator-state")
@@ -199,10 +201,12 @@ def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+        # Per module: each test module has its own server, and xdist may run two at once.
+        module = request.module.__name__.rsplit(".", 1)[-1]
         for name in ("server.log", "emulator-state/emulator.log"):
             if (base / name).exists():
                 ARTIFACTS.mkdir(exist_ok=True)
-                shutil.copy(base / name, ARTIFACTS / f"browser-{Path(name).name}")
+                shutil.copy(base / name, ARTIFACTS / f"browser-{module}-{Path(name).name}")
 
 
 @pytest.fixture(scope="module")

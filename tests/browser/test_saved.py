@@ -20,7 +20,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from .conftest import ARTIFACTS, VIEWPORT, Lab, Notebook
 from .test_lab import _restart_kernel, _wait_cards
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-saved")]
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
