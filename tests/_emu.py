@@ -1,4 +1,4 @@
-"""Shared helpers for the emulator tests: a fast config and the submit/poll steps over httpx."""
+"""Shared helpers for the emulator tests: the submit/poll steps over httpx."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import httpx
 
 from cogvideo_nb.emulator import Emulator, EmulatorConfig
 
-# 0.2 s tasks rendered as 8 fps x (5 s * 0.2) = 8 frames: real MP4s, milliseconds to make.
-FAST = EmulatorConfig(seconds=0.2, render_fps=8, duration_scale=0.2, seed=1)
+from .conftest import FAST
+
 KEY = "abc.def"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 

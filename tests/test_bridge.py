@@ -5,36 +5,19 @@ from __future__ import annotations
 import gc
 import threading
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from cogvideo_nb._config import resolve_settings
-from cogvideo_nb._engine import Engine
 from cogvideo_nb._jobs import Job, JobStatus, move
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._request import build_request
-from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.widgets import JobCard
 from cogvideo_nb.widgets._bridge import BRIDGE
+
+from .conftest import EngineFactory
 
 
 class _NoEngine:
     """Cards only call the engine on button clicks, which these tests do not press."""
-
-
-@pytest.fixture
-def engine(emulator: Emulator, tmp_path: Path) -> Iterator[Engine]:
-    settings = resolve_settings(
-        api_key="sk-test", base_url=emulator.base_url, output_dir=tmp_path / "out", concurrency=10
-    )
-    eng = Engine(
-        settings, policy=PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.3), submit_gap=0
-    )
-    yield eng
-    eng.close()
 
 
 def _finish(job: Job, folder: Path) -> None:
@@ -74,7 +57,10 @@ def test_many_jobs_ending_at_once_while_the_main_thread_switches_cards(tmp_path:
     assert writers == {"cogvideo-ui"}
 
 
-def test_the_kernel_keeps_no_video_bytes_after_30_videos(engine: Engine, monkeypatch: Any) -> None:
+def test_the_kernel_keeps_no_video_bytes_after_30_videos(
+    engine_factory: EngineFactory, monkeypatch: Any
+) -> None:
+    engine = engine_factory(concurrency=10)
     jobs = [engine.submit(f"a firefly number {i}") for i in range(30)]
     cards = [JobCard(job, engine) for job in jobs]
     engine.wait(jobs, 120)

@@ -27,12 +27,11 @@ from cogvideo_nb import AsyncClient, CogVideoError, build_request
 from cogvideo_nb._downloads import verify
 from cogvideo_nb._jobs import Job, JobStatus
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.emulator._server import FILES_PREFIX
 
-from .conftest import FAST, FAST_RETRY
+from .conftest import FAST, FAST_RETRY, fast_poll
 
 JOBS = 200
 URL_TTL = 2.0  # the emulator truncates expiry to whole seconds: links live 1-2 s
@@ -91,7 +90,7 @@ async def run_chaos(
     await asyncio.sleep(max(0.0, start_at - time.time()))
     transport = LateDownloads(held_back)
     client = AsyncClient("sk-chaos", base_url, transport=transport, retry=FAST_RETRY, timeout=CLIENT_TIMEOUT)
-    policy = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+    policy = fast_poll()
     s = Scheduler(
         client, output_dir=out, concurrency=32, policy=policy, submit_gap=0.0, seed=seed,
         model_concurrency={"cogvideox-flash": 32},

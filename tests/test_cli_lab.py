@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-import nbformat
 import pytest
 
 from cogvideo_nb._cli_lab import NOTEBOOKS, copy_notebooks
@@ -25,6 +24,8 @@ def free_port() -> int:
 
 
 def test_copy_keeps_the_users_edits(tmp_path: Path) -> None:
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+
     copied, kept = copy_notebooks(tmp_path / "nbs")
     assert [p.name for p in copied] == list(NOTEBOOKS) and kept == []
     for path in copied:  # real notebooks, not placeholders
@@ -71,6 +72,8 @@ def wait_for(check: object, seconds: float = 60) -> None:
 @pytest.mark.timeout(180)
 def test_lab_opens_the_copied_quickstart_and_keeps_edits_across_runs(tmp_path: Path) -> None:
     """CI runs as root: JupyterLab refuses root unless the command adds --allow-root."""
+    import nbformat
+
     folder = tmp_path / "my notebooks"
     for run in (1, 2):
         proc, port, opened = start_lab(folder, tmp_path)

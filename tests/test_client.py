@@ -29,6 +29,7 @@ from cogvideo_nb import (
 )
 
 from ._mock import BASE, Script, error, ok_submit, status
+from .conftest import fast_poll
 
 
 class Sleeps(list[float]):
@@ -399,13 +400,12 @@ def test_an_unusable_task_id_from_the_server_fails_the_submit_once(bad: str) -> 
 async def test_an_unusable_task_id_fails_the_job_and_is_not_resumed(tmp_path: Path) -> None:
     from cogvideo_nb import build_request
     from cogvideo_nb._jobs import JobStatus
-    from cogvideo_nb._polling import PollPolicy
     from cogvideo_nb._scheduler import Scheduler
 
     for bad in ("a/b", "..", "<b>x</b>"):
         script = Script([ok_submit(bad)])
         c = AsyncClient("sk-test", BASE, transport=script.async_(), retry=RetryPolicy(max_attempts=2))
-        policy = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+        policy = fast_poll()
         s = Scheduler(c, output_dir=tmp_path / bad.replace("/", "_"), policy=policy, submit_gap=0)
         job = s.add(build_request("a fox"))
         await s.wait([job])

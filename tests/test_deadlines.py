@@ -19,13 +19,11 @@ from cogvideo_nb import AsyncClient, Client, DownloadError, WaitTimeoutError, bu
 from cogvideo_nb._downloads import verify
 from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 
 from ._mock import BASE, error, mp4, ok_submit, status
-from .conftest import FAST_RETRY
+from .conftest import FAST_RETRY, fast_poll
 
-POLICY = dict(min_interval=0.05, first_poll=0.1, max_interval=0.5)
 DAY = 86400.0
 
 
@@ -33,7 +31,7 @@ def scheduler(
     base_url: str, out: Path, *, transport: httpx.AsyncBaseTransport | None = None, **kw: object
 ) -> Scheduler:
     client = AsyncClient("sk-test", base_url, transport=transport, retry=FAST_RETRY, timeout=5)
-    opts: dict[str, object] = dict(output_dir=out, policy=PollPolicy(**POLICY), submit_gap=0.0, seed=1)  # type: ignore[arg-type]
+    opts: dict[str, object] = dict(output_dir=out, policy=fast_poll(), submit_gap=0.0, seed=1)  # type: ignore[arg-type]
     opts.update(kw)
     return Scheduler(client, **opts)  # type: ignore[arg-type]
 

@@ -13,13 +13,11 @@ import pytest
 from cogvideo_nb import AsyncClient, build_request
 from cogvideo_nb._downloads import unplayable
 from cogvideo_nb._jobs import JobStatus
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 
 from ._mock import BASE, mp4, ok_submit, status
-from .conftest import FAST_RETRY
+from .conftest import FAST_RETRY, fast_poll
 
-POLICY = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
 Files = Callable[[httpx.Request], httpx.Response]
 
 
@@ -38,7 +36,7 @@ def server(files: Files, cover: str = "https://cdn.test/c.png") -> httpx.MockTra
 
 def scheduler(tmp_path: Path, transport: httpx.MockTransport) -> Scheduler:
     client = AsyncClient("sk-files", BASE, transport=transport, retry=FAST_RETRY)
-    return Scheduler(client, output_dir=tmp_path, policy=POLICY, submit_gap=0)
+    return Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)
 
 
 def video(body: bytes) -> Files:

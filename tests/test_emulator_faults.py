@@ -17,7 +17,8 @@ import pytest
 
 from cogvideo_nb.emulator import EmulatorConfig, _process, parse_faults, start_background
 
-from ._emu import AUTH, FAST, poll, running, submit, wait_done
+from ._emu import AUTH, poll, running, submit, wait_done
+from .conftest import FAST
 
 
 def test_p_500_fails_before_any_task_exists() -> None:

@@ -23,7 +23,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cogvideo_nb.emulator import EmulatorConfig, _frames, _media, _render, output_size, render_clip
 
-from ._emu import FAST, running, submit, top_level_atoms, wait_done
+from ._emu import running, submit, top_level_atoms, wait_done
+from .conftest import FAST
 
 SMALL = EmulatorConfig(render_fps=8, duration_scale=0.2)
 

@@ -18,7 +18,8 @@ from PIL import Image
 
 from cogvideo_nb.emulator import Emulator
 
-from ._emu import AUTH, FAST, KEY, poll, running, submit, top_level_atoms, wait_done
+from ._emu import AUTH, KEY, poll, running, submit, top_level_atoms, wait_done
+from .conftest import FAST
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_httpx_submit_poll_download_gives_a_faststart_h264(emu: Emulator) -> Non
         frames = list(container.decode(stream))
     assert (frames[0].width, frames[0].height) == (360, 240)  # 720x480 at short side 240
     assert frames[0].format.name == "yuv420p"
-    assert len(frames) == round(5 * 0.2 * 8)
+    assert len(frames) == round(5 * 0.1 * 4)  # FAST: 5 s asked x duration_scale x render_fps
     img = Image.open(io.BytesIO(cover.content))
     assert img.format == "PNG" and img.size == (360, 240)
 

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import openai
 import pytest
 
 from cogvideo_nb import AuthenticationError, NetworkError, ProtocolError, ValidationError
@@ -155,6 +154,8 @@ def test_emulator_keeps_chinese_and_only_adds_missing_parts() -> None:
 
 async def test_emulator_async_and_the_openai_client_agree(emulator: Emulator) -> None:
     """The route speaks the OpenAI format: the official openai client reads it unchanged."""
+    import openai  # here, not at collection (most of a second to import)
+
     got = await aenhance("a paper boat on a river", api_key="abc.def", base_url=emulator.base_url)
     oa = openai.OpenAI(api_key="abc.def", base_url=emulator.base_url, max_retries=0)
     reply: Any = oa.chat.completions.create(

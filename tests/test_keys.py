@@ -15,11 +15,10 @@ import cogvideo_nb
 from cogvideo_nb import AsyncClient, ConfigError, TaskFailedError, build_request, resolve_settings
 from cogvideo_nb._config import set_overrides
 from cogvideo_nb._jobs import JobStatus
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 
 from ._mock import BASE, ok_submit
-from .conftest import FAST_RETRY
+from .conftest import FAST_RETRY, fast_poll
 
 SENTINEL = "sk-NEWLINE-SENTINEL-5d1e9a"
 
@@ -59,7 +58,7 @@ async def test_a_trailing_newline_key_and_an_echoing_server_leave_no_trace(tmp_p
     key = Path(tmp_path / "key.txt")
     key.write_text(SENTINEL + "\n")
     client = AsyncClient(key.read_text(), BASE, transport=httpx.MockTransport(handler), retry=FAST_RETRY)
-    policy = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+    policy = fast_poll()
     out = tmp_path / "out"
     s = Scheduler(client, output_dir=out, policy=policy, submit_gap=0)
     job = s.add(build_request("a fox"))

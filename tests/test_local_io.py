@@ -23,19 +23,16 @@ from cogvideo_nb._downloads import verify
 from cogvideo_nb._engine import Engine
 from cogvideo_nb._jobs import JobStatus, move
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
 
 from ._mock import BASE, ok_submit, status
-from .conftest import FAST_RETRY
-
-POLICY = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+from .conftest import FAST_RETRY, fast_poll
 
 
 def make(emu: Emulator, out: Path, ledger: Ledger | None = None) -> Scheduler:
     client = AsyncClient("sk-local", emu.base_url, retry=FAST_RETRY, timeout=5)
-    return Scheduler(client, output_dir=out, ledger=ledger, policy=POLICY, submit_gap=0.0, seed=1)
+    return Scheduler(client, output_dir=out, ledger=ledger, policy=fast_poll(), submit_gap=0.0, seed=1)
 
 
 async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -147,7 +144,7 @@ def test_success_with_a_non_string_url_ends_the_job_and_wakes_its_waiter(tmp_pat
 
     settings = resolve_settings(api_key="sk-x", base_url=BASE, output_dir=tmp_path)
     client = AsyncClient("sk-x", BASE, transport=httpx.MockTransport(handler), retry=FAST_RETRY)
-    engine = Engine(settings, client=client, policy=POLICY, submit_gap=0)
+    engine = Engine(settings, client=client, policy=fast_poll(), submit_gap=0)
     started = time.monotonic()
     job = engine.submit("a fox")
     with pytest.raises(TaskFailedError, match="usable video url"):
@@ -221,10 +218,11 @@ def test_stale_part_files_of_dead_processes_are_cleaned(tmp_path: Path) -> None:
     for p in (stale, live):
         p.write_bytes(b"half")
     client = AsyncClient("sk-x", BASE, retry=FAST_RETRY)
-    Scheduler(client, output_dir=tmp_path, policy=POLICY)
+    Scheduler(client, output_dir=tmp_path, policy=fast_poll())
     assert not stale.exists() and live.exists()
 
 
+@pytest.mark.usefixtures("fast_default_polls")
 def test_generate_wakes_on_a_success_whose_url_is_not_a_string(tmp_path: Path) -> None:
     """A small hostile server over real HTTP: the task 'succeeds' with a dict for its URL."""
     import json

@@ -23,7 +23,11 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture
-def ip(emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+def ip(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_default_polls: None
+) -> Iterator[InteractiveShell]:
+    """The one InteractiveShell with the extension loaded, on the test's emulator and folder
+    (its engines poll fast: ``fast_default_polls``)."""
     monkeypatch.setenv("ZHIPUAI_API_KEY", SENTINEL)
     monkeypatch.chdir(tmp_path)
     shell = InteractiveShell.instance()

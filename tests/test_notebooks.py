@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+if TYPE_CHECKING:
+    import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +27,9 @@ def test_notebook_runs_and_shows_videos(
     monkeypatch.setenv("COGVIDEO_EMULATOR_RENDER_FPS", "8")
     monkeypatch.setenv("COGVIDEO_EMULATOR_STATE", str(tmp_path / "emu"))
     monkeypatch.setenv("COGVIDEO_CONCURRENCY", "5")
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+    from nbclient import NotebookClient
+
     path = tmp_path / f"{name}.ipynb"
     shutil.copy(ROOT / "cogvideo_nb" / "notebooks" / f"{name}.ipynb", path)
     nb = nbformat.read(path, as_version=4)
@@ -69,6 +74,9 @@ def test_a_headless_run_without_wait_finishes_its_results(
     """nbconvert --execute / papermill: no page will update outputs later and the kernel stops at
     the last cell, so a plain %%cogvideo cell waits; the saved notebook holds playable results
     and the ledger no job without a task."""
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+    from nbclient import NotebookClient
+
     from cogvideo_nb._ledger import Ledger
 
     monkeypatch.setenv("COGVIDEO_EMULATOR_SECONDS", "1")

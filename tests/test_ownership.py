@@ -13,19 +13,18 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from cogvideo_nb import AsyncClient, build_request
 from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._downloads import verify
 from cogvideo_nb._engine import Engine, get_engine
 from cogvideo_nb._jobs import JobStatus, move
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
 
-from .conftest import FAST_RETRY
-
-POLICY = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+from .conftest import FAST_RETRY, fast_poll
 
 CHILD = """
 import json, sys, time
@@ -64,7 +63,7 @@ def test_two_processes_share_a_folder_one_resuming_while_the_other_runs(
         child_ids = set(json.loads(lines[0]))
         engine = Engine(
             resolve_settings(api_key="sk-shared", base_url=emu.base_url, output_dir=out),
-            policy=POLICY,
+            policy=fast_poll(),
             submit_gap=0,
         )
         ours = [engine.submit(f"parent {i} #seconds=1.0") for i in range(n)]
@@ -100,7 +99,7 @@ async def test_a_job_owned_by_a_live_scheduler_is_not_adopted_until_it_lets_go(
 
     def make() -> Scheduler:
         client = AsyncClient("sk-own", emu.base_url, retry=FAST_RETRY, timeout=5)
-        return Scheduler(client, output_dir=tmp_path, policy=POLICY, submit_gap=0.0)
+        return Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0.0)
 
     first, second = make(), make()
     job = first.add(build_request("a heron"))
@@ -125,7 +124,7 @@ def test_a_lost_lease_stops_the_old_owner_quietly(
     it sees the job is no longer its own and stops, so the task is downloaded once."""
     emu = emulator_factory(seconds=1.5)
     settings = resolve_settings(api_key="sk-own", base_url=emu.base_url, output_dir=tmp_path)
-    first = Engine(settings, policy=POLICY, submit_gap=0, lease=0.3)
+    first = Engine(settings, policy=fast_poll(), submit_gap=0, lease=0.3)
     job = first.submit("a night heron")
     deadline = time.monotonic() + 10
     while job.status is not JobStatus.RUNNING:
@@ -138,7 +137,7 @@ def test_a_lost_lease_stops_the_old_owner_quietly(
     frozen = threading.Thread(target=first.call, args=(sleep_hard(),))
     frozen.start()
     time.sleep(0.6)  # past the lease
-    second = Engine(settings, policy=POLICY, submit_gap=0)
+    second = Engine(settings, policy=fast_poll(), submit_gap=0)
     [adopted] = second.resume()
     assert adopted is not job and adopted.id == job.id
     adopted.wait(15)
@@ -152,6 +151,7 @@ def test_a_lost_lease_stops_the_old_owner_quietly(
     second.close()
 
 
+@pytest.mark.usefixtures("fast_default_polls")
 def test_one_engine_per_folder_whatever_the_concurrency(emulator: Emulator, tmp_path: Path) -> None:
     opts = {"api_key": "sk-x", "base_url": emulator.base_url, "output_dir": tmp_path / "out"}
     a = get_engine(**opts, concurrency=5)
@@ -176,7 +176,7 @@ async def test_the_cap_holds_across_kernels_sharing_a_folder(tmp_path: Path) -> 
         client = AsyncClient(
             "sk", "https://api.test/v4", transport=httpx.MockTransport(server), retry=FAST_RETRY
         )
-        return Scheduler(client, output_dir=tmp_path, concurrency=2, policy=POLICY, submit_gap=0.0)
+        return Scheduler(client, output_dir=tmp_path, concurrency=2, policy=fast_poll(), submit_gap=0.0)
 
     a, b = make(), make()
     jobs = [s.add(build_request(f"gull {i}")) for i in range(5) for s in (a, b)]
@@ -187,11 +187,10 @@ async def test_the_cap_holds_across_kernels_sharing_a_folder(tmp_path: Path) -> 
     await b.aclose()
 
 
+@pytest.mark.usefixtures("fast_default_polls")
 def test_a_new_key_for_the_same_folder_goes_to_the_same_engine(
     emulator_factory: Callable[..., Emulator], tmp_path: Path
 ) -> None:
-    import pytest
-
     from cogvideo_nb import TaskFailedError
 
     emu = emulator_factory(accepted_keys=frozenset({"sk-right-key"}))

@@ -12,13 +12,10 @@ import httpx
 from cogvideo_nb import AsyncClient, build_request
 from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._models import model_concurrency
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 
 from ._mock import error, mp4
-from .conftest import FAST_RETRY
-
-POLICY = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+from .conftest import FAST_RETRY, fast_poll
 
 
 def test_per_model_caps_follow_the_api_notes() -> None:
@@ -66,7 +63,7 @@ class FakeServer:
 async def test_a_429_on_one_model_slows_only_that_model(tmp_path: Path) -> None:
     server = FakeServer(limited=3)
     client = AsyncClient("sk", "https://api.test/v4", transport=httpx.MockTransport(server), retry=FAST_RETRY)
-    s = Scheduler(client, output_dir=tmp_path, concurrency=8, policy=POLICY, submit_gap=0.0)
+    s = Scheduler(client, output_dir=tmp_path, concurrency=8, policy=fast_poll(), submit_gap=0.0)
     s.calm_seconds = 60  # no recovery during the test: what we see is what the 429 did
     jobs = [s.add(build_request(f"pro {i}", model="cogvideox-3")) for i in range(3)]
     jobs += [s.add(build_request(f"flash {i}", model="cogvideox-flash")) for i in range(6)]

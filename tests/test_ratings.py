@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,35 +13,33 @@ from cogvideo_nb._engine import get_engine
 from cogvideo_nb._jobs import Job
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._request import build_request
-from cogvideo_nb.emulator import Emulator
+
+# generate() and rate() make their engine with get_engine(): it polls fast too.
+pytestmark = pytest.mark.usefixtures("fast_default_polls")
 
 
-def opts(emu: Emulator, tmp_path: Path) -> dict[str, object]:
-    return {"api_key": "sk-test", "base_url": emu.base_url, "output_dir": tmp_path / "out"}
-
-
-def test_a_rating_and_note_are_kept_in_the_ledger(emulator: Emulator, tmp_path: Path) -> None:
-    job = generate("a heron lifts off a pond", timeout=30, **opts(emulator, tmp_path))  # type: ignore[arg-type]
-    rate(job, 4, "wings too stiff", **opts(emulator, tmp_path))  # type: ignore[arg-type]
+def test_a_rating_and_note_are_kept_in_the_ledger(engine_opts: dict[str, Any], tmp_path: Path) -> None:
+    job = generate("a heron lifts off a pond", timeout=30, **engine_opts)
+    rate(job, 4, "wings too stiff", **engine_opts)
     assert (job.rating, job.rating_note) == (4, "wings too stiff")
     fresh = Ledger(tmp_path / "out" / "ledger.sqlite")  # as another kernel would read it
     stored = fresh.load(job.id)
     assert stored is not None and (stored.rating, stored.rating_note) == (4, "wings too stiff")
     assert stored.to_dict()["rating"] == 4
     # a later state write by the engine does not erase it
-    get_engine(**opts(emulator, tmp_path)).ledger.record(job)  # type: ignore[arg-type]
+    get_engine(**engine_opts).ledger.record(job)  # type: ignore[arg-type]
     again = fresh.load(job.id)
     assert again is not None and again.rating == 4
-    rate(job.id[:14], None, **opts(emulator, tmp_path))  # by id prefix, and None clears
+    rate(job.id[:14], None, **engine_opts)  # by id prefix, and None clears
     cleared = fresh.load(job.id)
     assert cleared is not None and cleared.rating is None and cleared.rating_note is None
     for bad in (0, 6, True, 2.5):
         with pytest.raises(ValidationError, match="rating must be 1 to 5"):
-            rate(job, bad, **opts(emulator, tmp_path))  # type: ignore[arg-type]
+            rate(job, bad, **engine_opts)  # type: ignore[arg-type]
     with pytest.raises(ValidationError, match="under 500"):
-        rate(job, 3, "x" * 501, **opts(emulator, tmp_path))  # type: ignore[arg-type]
+        rate(job, 3, "x" * 501, **engine_opts)
     with pytest.raises(ValidationError, match="no job matches"):
-        rate("nope-nothing", 3, **opts(emulator, tmp_path))  # type: ignore[arg-type]
+        rate("nope-nothing", 3, **engine_opts)
 
 
 def test_original_prompt_and_chain_link_survive_a_reload(tmp_path: Path) -> None:

@@ -154,16 +154,15 @@ async def test_the_engine_keeps_an_escaped_key_out_of_the_ledger_and_journal(tmp
 
     from cogvideo_nb import AsyncClient, build_request
     from cogvideo_nb._jobs import JobStatus
-    from cogvideo_nb._polling import PollPolicy
     from cogvideo_nb._scheduler import Scheduler
 
     from ._mock import ok_submit
-    from .conftest import FAST_RETRY
+    from .conftest import FAST_RETRY, fast_poll
 
     out = Path(str(tmp_path)) / "out"
     script = Script([ok_submit("t"), _fail_escaped])
     client = AsyncClient(SENTINEL, BASE, transport=script.async_(), retry=FAST_RETRY)
-    policy = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+    policy = fast_poll()
     s = Scheduler(client, output_dir=out, policy=policy, submit_gap=0)
     job = s.add(build_request("a fox"))
     await asyncio.wait_for(s.wait([job]), 10)

@@ -86,13 +86,12 @@ async def test_two_resumes_at_once_share_one_live_job_per_id(emulator_factory, t
 
     from cogvideo_nb import AsyncClient, build_request
     from cogvideo_nb._jobs import JobStatus
-    from cogvideo_nb._polling import PollPolicy
     from cogvideo_nb._scheduler import Scheduler
 
-    from .conftest import FAST_RETRY
+    from .conftest import FAST_RETRY, fast_poll
 
     emu = emulator_factory(seconds=1.0)
-    policy = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.3)
+    policy = fast_poll()
 
     def scheduler() -> Scheduler:
         client = AsyncClient("sk-resume", emu.base_url, retry=FAST_RETRY, timeout=5)

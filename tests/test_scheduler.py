@@ -20,14 +20,12 @@ from cogvideo_nb.emulator import Emulator
 
 from ._mock import Script, mp4, ok_submit, status
 from ._wait import async_wait_for_status
-from .conftest import FAST, FAST_RETRY
-
-POLICY = dict(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+from .conftest import FAST, FAST_RETRY, fast_poll
 
 
 def scheduler(emu: Emulator, out: Path, *, key: str = "sk-test", **kw: object) -> Scheduler:
     client = AsyncClient(key, emu.base_url, retry=FAST_RETRY, timeout=5)
-    opts: dict[str, object] = dict(output_dir=out, policy=PollPolicy(**POLICY), submit_gap=0.0, seed=1)  # type: ignore[arg-type]
+    opts: dict[str, object] = dict(output_dir=out, policy=fast_poll(), submit_gap=0.0, seed=1)  # type: ignore[arg-type]
     opts.update(kw)
     return Scheduler(client, **opts)  # type: ignore[arg-type]
 
@@ -170,7 +168,7 @@ async def test_ledger_row_is_written_before_the_submit_leaves(emulator, tmp_path
             return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
     client = AsyncClient("sk", emulator.base_url, transport=httpx.MockTransport(spy), retry=FAST_RETRY)
-    s = Scheduler(client, output_dir=tmp_path, policy=PollPolicy(**POLICY), submit_gap=0)  # type: ignore[arg-type]
+    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)  # type: ignore[arg-type]
     job = s.add(build_request("a heron"))
     await asyncio.wait_for(s.wait(), 10)
     assert seen == ["submitting"] and job.status is JobStatus.SUCCEEDED
@@ -201,7 +199,7 @@ async def test_expired_urls_are_refreshed(tmp_path: Path) -> None:
         ]
     )
     client = AsyncClient("sk", "https://api.test/v4", transport=script.async_(), retry=FAST_RETRY)
-    s = Scheduler(client, output_dir=tmp_path, policy=PollPolicy(**POLICY), submit_gap=0)  # type: ignore[arg-type]
+    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)  # type: ignore[arg-type]
     job = s.add(build_request("a kite"))
     await asyncio.wait_for(s.wait(), 10)
     assert job.status is JobStatus.SUCCEEDED, job.error
@@ -289,7 +287,7 @@ async def test_a_stop_that_reaches_a_job_mid_submit_keeps_its_task(tmp_path: Pat
     client = AsyncClient(
         "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
     )
-    s = Scheduler(client, output_dir=tmp_path, policy=PollPolicy(**POLICY), submit_gap=0)  # type: ignore[arg-type]
+    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)  # type: ignore[arg-type]
     job = s.add(build_request("a kite"))
     await asyncio.wait_for(sending.wait(), 5)
     s.stop(job)
@@ -328,7 +326,7 @@ async def test_a_stop_during_the_submitting_write_is_kept(tmp_path: Path) -> Non
     )
     s = Scheduler(
         client, output_dir=tmp_path, ledger=SlowDisk(tmp_path / "ledger.sqlite"),
-        policy=PollPolicy(**POLICY), submit_gap=0,  # type: ignore[arg-type]
+        policy=fast_poll(), submit_gap=0,  # type: ignore[arg-type]
     )  # fmt: skip
     job = s.add(build_request("a kite"))
     while not entered.is_set():

@@ -23,7 +23,8 @@ from PIL import Image
 
 from cogvideo_nb.emulator import Emulator, EmulatorConfig
 
-from ._emu import FAST, KEY, running
+from ._emu import KEY, running
+from .conftest import FAST
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_PROMPT = "一只柴犬在草地上奔跑，阳光明媚，蓝天"

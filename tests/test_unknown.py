@@ -18,13 +18,10 @@ from cogvideo_nb._engine import Engine
 from cogvideo_nb._errors import error_from_response
 from cogvideo_nb._jobs import JobStatus, move
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
 
-from .conftest import FAST_RETRY
-
-POLICY = PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5)
+from .conftest import FAST_RETRY, fast_poll
 
 
 class LoseFirstSubmitAnswer(httpx.AsyncBaseTransport):
@@ -54,7 +51,7 @@ class LoseFirstSubmitAnswer(httpx.AsyncBaseTransport):
 
 def make(emu: Emulator, out: Path, transport: httpx.AsyncBaseTransport) -> Scheduler:
     client = AsyncClient("sk-unknown", emu.base_url, transport=transport, retry=FAST_RETRY, timeout=5)
-    return Scheduler(client, output_dir=out, policy=POLICY, submit_gap=0.0, seed=1)
+    return Scheduler(client, output_dir=out, policy=fast_poll(), submit_gap=0.0, seed=1)
 
 
 def test_1231_maps_to_its_own_error() -> None:
@@ -111,7 +108,7 @@ async def test_exhausted_retries_after_a_lost_answer_are_unknown(tmp_path: Path)
     client = AsyncClient(
         "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
     )
-    s = Scheduler(client, output_dir=tmp_path, policy=POLICY, submit_gap=0.0)
+    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0.0)
     job = s.add(build_request("a comet"))
     await asyncio.wait_for(s.wait([job]), 20)
     assert job.status is JobStatus.UNKNOWN and job.error_type == "NetworkError"
@@ -126,7 +123,7 @@ async def test_a_refused_connect_is_not_unknown(tmp_path: Path) -> None:
     client = AsyncClient(
         "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
     )
-    s = Scheduler(client, output_dir=tmp_path, policy=POLICY, submit_gap=0.0)
+    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0.0)
     job = s.add(build_request("a comet"))
     await asyncio.wait_for(s.wait([job]), 20)
     assert job.status is JobStatus.FAILED and job.error_type == "NetworkError"  # nothing reached it
@@ -141,7 +138,7 @@ def test_engine_retry_of_an_unknown_job_warns(
     client = AsyncClient(
         "sk-unknown", emu.base_url, transport=LoseFirstSubmitAnswer("drop"), retry=FAST_RETRY
     )
-    engine = Engine(settings, client=client, policy=POLICY, submit_gap=0)
+    engine = Engine(settings, client=client, policy=fast_poll(), submit_gap=0)
     job = engine.submit("a fox")
     deadline = time.monotonic() + 10
     while not job.done and time.monotonic() < deadline:
@@ -217,7 +214,7 @@ async def test_a_tls_handshake_that_never_completes_is_not_an_unknown_outcome() 
 async def test_the_engine_fails_a_job_whose_tls_handshake_never_completes(tmp_path: Path) -> None:
     async with SilentTLSServer() as base:
         client = AsyncClient("sk-tls-test", base, timeout=0.5, retry=SHORT_RETRY)
-        s = Scheduler(client, output_dir=tmp_path, policy=POLICY, submit_gap=0.0)
+        s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0.0)
         job = s.add(build_request("a comet"))
         await asyncio.wait_for(s.wait([job]), 20)
         await s.aclose()

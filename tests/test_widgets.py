@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._engine import Engine
 from cogvideo_nb._html import diff_parts, job_html
 from cogvideo_nb._jobs import Job, JobStatus, move
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb._request import build_request
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.widgets import CompareGrid, JobCard, PromptForm, assemble
@@ -20,16 +17,6 @@ from cogvideo_nb.widgets._bridge import BRIDGE
 from ._wait import wait_for_status
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
-
-
-@pytest.fixture
-def engine(emulator: Emulator, tmp_path: Path) -> Iterator[Engine]:
-    settings = resolve_settings(api_key="sk-test", base_url=emulator.base_url, output_dir=tmp_path / "out")
-    eng = Engine(
-        settings, policy=PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5), submit_gap=0
-    )
-    yield eng
-    eng.close()
 
 
 def test_card_follows_the_job_to_the_player(engine: Engine) -> None:

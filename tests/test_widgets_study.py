@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from cogvideo_nb._config import resolve_settings
 from cogvideo_nb._engine import Engine
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._media import clip_info, contact_sheet_path
-from cogvideo_nb._polling import PollPolicy
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.widgets import CompareGrid, JobCard, PromptForm
 from cogvideo_nb.widgets._bridge import BRIDGE
 
 from ._wait import wait_until
-
-
-@pytest.fixture
-def engine(emulator: Emulator, tmp_path: Path) -> Iterator[Engine]:
-    settings = resolve_settings(api_key="sk-test", base_url=emulator.base_url, output_dir=tmp_path / "out")
-    eng = Engine(
-        settings, policy=PollPolicy(min_interval=0.05, first_poll=0.1, max_interval=0.5), submit_gap=0
-    )
-    yield eng
-    eng.close()
 
 
 def test_card_rating_and_note_go_to_the_ledger(engine: Engine, tmp_path: Path) -> None:

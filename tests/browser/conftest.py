@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -134,7 +133,9 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(
+    chromium: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("jupyterlab")
     root, config, data, runtime, ipython, emulator = (
         base / n for n in ("root", "config", "data", "runtime", "ipython", "emulator-state")
@@ -200,10 +201,12 @@ def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+        # Per module: each test module has its own server, and xdist may run two at once.
+        module = request.module.__name__.rsplit(".", 1)[-1]
         for name in ("server.log", "emulator-state/emulator.log"):
             if (base / name).exists():
                 ARTIFACTS.mkdir(exist_ok=True)
-                shutil.copy(base / name, ARTIFACTS / f"browser-{Path(name).name}")
+                shutil.copy(base / name, ARTIFACTS / f"browser-{module}-{Path(name).name}")
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +256,8 @@ class Notebook:
     console: list[str] = field(default_factory=list)
 
     def open(self, *sources: str) -> Notebook:
+        import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+
         nb = nbformat.v4.new_notebook()
         # A kernelspec, so JupyterLab starts python3 at once instead of asking which kernel.
         nb.metadata["kernelspec"] = {

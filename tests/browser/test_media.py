@@ -21,7 +21,7 @@ import pytest
 
 from .conftest import Notebook
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-media")]
 
 # Before any page script: the first moment each video source has its metadata, by URL.
 _RECORD_JS = """

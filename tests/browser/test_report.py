@@ -10,7 +10,7 @@ import pytest
 from cogvideo_nb._report import write_report
 from tests.test_report import HOSTILE, finished
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-report")]
 
 
 @pytest.mark.parametrize("embed", [False, True])

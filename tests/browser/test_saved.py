@@ -14,14 +14,13 @@ import urllib.request
 import uuid
 from typing import Any
 
-import nbformat
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .conftest import ARTIFACTS, VIEWPORT, Lab, Notebook
 from .test_lab import _restart_kernel, _wait_cards
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-saved")]
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -110,6 +109,8 @@ def test_saved_notebook_reopens_with_videos_and_no_widget_errors(notebook: Noteb
     nb.page.wait_for_function(_ADOPTED_JS, arg=[2, 2], timeout=15_000)
     assert nb.cell(2).locator(".cvnb-grid-controls").count() == 1, "the grid lost its play controls"
     _save(nb)
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+
     saved = nbformat.from_dict(_saved(nb.lab, nb.path))
     for i in (1, 2):
         [output] = saved.cells[i].outputs

@@ -8,7 +8,7 @@ import pytest
 from .conftest import Notebook
 from .test_lab import _CARD_STATUS_JS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-study_ui")]
 
 
 def test_rate_a_card_and_export_the_grid(notebook: Notebook) -> None:
