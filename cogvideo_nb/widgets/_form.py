@@ -46,6 +46,8 @@ def assemble(parts: dict[str, str]) -> str:
 
 
 GENERATE, CONFIRM = "Generate", "Confirm: generate (paid)"
+# The whole width less ipywidgets' 2 px margin on each side ("100%" overflows the output by it).
+FULL = "calc(100% - 4px)"
 
 
 def _default(value: Any) -> tuple[str, str]:
@@ -59,13 +61,13 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self._engine = engine
         self.fields = {
             name: w.Text(placeholder=f"e.g. {example}", description=name.capitalize(), tooltip=hint,
-                         layout=w.Layout(width="100%"), style={"description_width": "70px"})
+                         layout=w.Layout(width=FULL), style={"description_width": "70px"})
             for name, hint, example in PARTS
         }  # fmt: skip
         self.hints = w.HTML(
             "<small>" + " · ".join(f"<b>{n}</b>: {h.lower()}" for n, h, _ in PARTS) + "</small>"
         )
-        self.prompt = w.Textarea(description="Prompt", layout=w.Layout(width="100%", height="70px"),
+        self.prompt = w.Textarea(description="Prompt", layout=w.Layout(width=FULL, height="70px"),
                                  style={"description_width": "70px"})  # fmt: skip
         self.counter = w.HTML()
         self.kept = w.HTML()
@@ -112,7 +114,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self._choices()
         self._count()
         self.enhance = w.Checkbox(
-            value=False, description="Enhance first (free chat model)",
+            value=False, description="Enhance first (free chat model)", indent=False,
+            layout=w.Layout(width="auto"), style={"description_width": "initial"},
             tooltip="an LLM rewrites the prompt into the long, detailed kind CogVideoX was trained on",
         )  # fmt: skip
         flags = [c for c in self.controls.values() if isinstance(c, w.Checkbox)]
