@@ -10,7 +10,9 @@ import pytest
 from cogvideo_nb._report import write_report
 from tests.test_report import HOSTILE, finished
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-report")]
+from .conftest import BROWSER_1
+
+pytestmark = [pytest.mark.browser, BROWSER_1]
 
 
 @pytest.mark.parametrize("embed", [False, True])
