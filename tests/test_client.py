@@ -37,7 +37,7 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-def client(script: Script, sleeps: Sleeps | None = None, **kw: object) -> Client:
+def client(script: Script, sleeps: Sleeps | None = None, **kw: Any) -> Client:
     return Client(
         "sk-test",
         BASE,
@@ -45,7 +45,7 @@ def client(script: Script, sleeps: Sleeps | None = None, **kw: object) -> Client
         sleep=sleeps if sleeps is not None else Sleeps(),
         seed=1,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_submit_sends_validated_body_with_bearer_key() -> None:

@@ -27,7 +27,7 @@ def test_a_rating_and_note_are_kept_in_the_ledger(engine_opts: dict[str, Any], t
     assert stored is not None and (stored.rating, stored.rating_note) == (4, "wings too stiff")
     assert stored.to_dict()["rating"] == 4
     # a later state write by the engine does not erase it
-    get_engine(**engine_opts).ledger.record(job)  # type: ignore[arg-type]
+    get_engine(**engine_opts).ledger.record(job)
     again = fresh.load(job.id)
     assert again is not None and again.rating == 4
     rate(job.id[:14], None, **engine_opts)  # by id prefix, and None clears

@@ -32,7 +32,7 @@ def test_card_follows_the_job_to_the_player(engine: Engine) -> None:
     assert "task " in card.meta_text
 
 
-def test_stop_button_detaches_and_retry_button_starts_a_new_job(engine: Engine, emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_stop_button_detaches_and_retry_button_starts_a_new_job(engine: Engine) -> None:
     job = engine.submit("a very slow sunrise #seconds=5")
     card = JobCard(job, engine)
     wait_for_status(job, JobStatus.RUNNING)

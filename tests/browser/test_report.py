@@ -24,7 +24,12 @@ def test_report_opens_and_its_videos_play(browser: Any, tmp_path: Path, embed: b
     out = write_report(jobs, tmp_path / "handout" / "study.html", embed=embed)
     page = browser.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dialog(d: Any) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dialog)
     try:
         page.goto(out.as_uri())
         assert page.title() == "Prompt study"
