@@ -27,8 +27,8 @@ from cogvideo_nb import (
     RetryPolicy,
     ValidationError,
     build_request,
+    generate_many,
 )
-from cogvideo_nb._engine import generate_many
 from cogvideo_nb.emulator import Emulator
 
 from ._mock import BASE, error

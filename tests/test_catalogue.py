@@ -13,8 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from cogvideo_nb import ValidationError, build_request
-from cogvideo_nb._models import MODELS, OPTIONS, ModelSpec, get_model, option_values
+from cogvideo_nb import MODELS, ValidationError, build_request
+from cogvideo_nb._models import OPTIONS, ModelSpec, get_model, option_values
 from cogvideo_nb.emulator import Emulator, EmulatorConfig
 from cogvideo_nb.emulator._store import ApiError, validate_submit
 

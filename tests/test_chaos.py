@@ -23,9 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, CogVideoError, build_request
+from cogvideo_nb import AsyncClient, CogVideoError, Job, JobStatus, build_request
 from cogvideo_nb._downloads import verify
-from cogvideo_nb._jobs import Job, JobStatus
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator

@@ -17,9 +17,9 @@ from typing import Any
 import av
 import pytest
 
+from cogvideo_nb import ValidationError
 from cogvideo_nb.__main__ import main
 from cogvideo_nb._cli_batch import read_batch, read_source
-from cogvideo_nb._errors import ValidationError
 from cogvideo_nb.emulator import Emulator
 
 from .conftest import EmulatorFactory

@@ -400,8 +400,7 @@ def test_an_unusable_task_id_from_the_server_fails_the_submit_once(bad: str) -> 
 
 
 async def test_an_unusable_task_id_fails_the_job_and_is_not_resumed(tmp_path: Path) -> None:
-    from cogvideo_nb import build_request
-    from cogvideo_nb._jobs import JobStatus
+    from cogvideo_nb import JobStatus, build_request
     from cogvideo_nb._scheduler import Scheduler
 
     for bad in ("a/b", "..", "<b>x</b>"):

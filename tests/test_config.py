@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cogvideo_nb import Client, ConfigError
-from cogvideo_nb._config import DEFAULT_BASE_URL, clear_overrides, resolve, resolve_settings, set_overrides
+from cogvideo_nb import Client, ConfigError, resolve_settings
+from cogvideo_nb._config import DEFAULT_BASE_URL, clear_overrides, resolve, set_overrides
 
 from ._mock import Script, status
 

@@ -16,9 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, Client, DownloadError, WaitTimeoutError, build_request
+from cogvideo_nb import AsyncClient, Client, DownloadError, JobStatus, WaitTimeoutError, build_request
 from cogvideo_nb._downloads import verify
-from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._scheduler import Scheduler
 
@@ -66,7 +65,7 @@ async def test_resume_a_job_submitted_a_day_earlier(
 
 FIRST = """
 import sys, time
-from cogvideo_nb._engine import get_engine
+from cogvideo_nb import get_engine
 engine = get_engine(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2])
 job = engine.submit("a slow tide")
 print(job.id, flush=True)
@@ -75,8 +74,8 @@ time.sleep(60)
 
 SECOND = """
 import json, sys
-from cogvideo_nb import _engine
-jobs = _engine.resume(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2], wait=True)
+import cogvideo_nb
+jobs = cogvideo_nb.resume(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2], wait=True)
 print(json.dumps([j.to_dict() for j in jobs]))
 """
 

@@ -197,8 +197,7 @@ def test_an_emulated_engine_spawns_the_emulator_when_it_is_made(
 ) -> None:
     """The fork happens in the caller's thread at engine creation, never during the first job
     on the engine loop; the first request only connects to the child already started."""
-    from cogvideo_nb._config import resolve_settings
-    from cogvideo_nb._engine import Engine
+    from cogvideo_nb import Engine, resolve_settings
 
     for name in ("ZHIPUAI_API_KEY", "ZAI_API_KEY", "ZHIPUAI_BASE_URL", "ZAI_BASE_URL"):
         monkeypatch.delenv(name, raising=False)

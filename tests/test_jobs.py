@@ -6,8 +6,16 @@ import threading
 
 import pytest
 
-from cogvideo_nb import CogVideoError, NetworkError, TaskFailedError, WaitTimeoutError, build_request
-from cogvideo_nb._jobs import TERMINAL, TRANSITIONS, IllegalTransition, Job, JobStatus
+from cogvideo_nb import (
+    CogVideoError,
+    Job,
+    JobStatus,
+    NetworkError,
+    TaskFailedError,
+    WaitTimeoutError,
+    build_request,
+)
+from cogvideo_nb._jobs import TERMINAL, TRANSITIONS, IllegalTransition
 
 S = JobStatus
 

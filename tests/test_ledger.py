@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cogvideo_nb import build_request
-from cogvideo_nb._jobs import Job, JobStatus
+from cogvideo_nb import Job, JobStatus, build_request
 from cogvideo_nb._ledger import JOURNAL_DIR, Ledger
 from cogvideo_nb._ledger_rows import SCHEMA
 

@@ -12,8 +12,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
 
+from cogvideo_nb import JobStatus
 from cogvideo_nb._config import resolve
-from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.magic import CogVideoMagics
 from cogvideo_nb.widgets._bridge import BRIDGE

@@ -8,11 +8,8 @@ from typing import Any
 
 import pytest
 
-from cogvideo_nb import ValidationError, generate, rate
-from cogvideo_nb._engine import get_engine
-from cogvideo_nb._jobs import Job
+from cogvideo_nb import Job, ValidationError, build_request, generate, get_engine, rate
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._request import build_request
 
 # generate() and rate() make their engine with get_engine(): it polls fast too.
 pytestmark = pytest.mark.usefixtures("fast_default_polls")

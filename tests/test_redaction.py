@@ -9,8 +9,8 @@ import traceback
 import httpx
 import pytest
 
-from cogvideo_nb import Client, CogVideoError, RetryPolicy
-from cogvideo_nb._config import Secret, resolve_settings
+from cogvideo_nb import Client, CogVideoError, RetryPolicy, resolve_settings
+from cogvideo_nb._config import Secret
 
 from ._mock import BASE, Answer, Script, error
 
@@ -152,8 +152,7 @@ async def test_the_engine_keeps_an_escaped_key_out_of_the_ledger_and_journal(tmp
     import asyncio
     from pathlib import Path
 
-    from cogvideo_nb import AsyncClient, build_request
-    from cogvideo_nb._jobs import JobStatus
+    from cogvideo_nb import AsyncClient, JobStatus, build_request
     from cogvideo_nb._scheduler import Scheduler
 
     from ._mock import ok_submit

@@ -20,7 +20,7 @@ from .conftest import EmulatorFactory
 
 FIRST = """
 import sys, time
-from cogvideo_nb._engine import get_engine
+from cogvideo_nb import get_engine
 engine = get_engine(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2], concurrency=2)
 for i in range(int(sys.argv[3])):
     engine.submit(f"a river at dawn, take {i}")
@@ -30,8 +30,8 @@ time.sleep(120)
 
 SECOND = """
 import json, sys
-from cogvideo_nb import _engine
-jobs = _engine.resume(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2], wait=True)
+import cogvideo_nb
+jobs = cogvideo_nb.resume(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2], wait=True)
 print(json.dumps([j.to_dict() for j in jobs]))
 """
 
@@ -88,8 +88,7 @@ async def test_two_resumes_at_once_share_one_live_job_per_id(
     one of them never ran, and history() showed it 'running' after the job had succeeded."""
     import asyncio
 
-    from cogvideo_nb import AsyncClient, build_request
-    from cogvideo_nb._jobs import JobStatus
+    from cogvideo_nb import AsyncClient, JobStatus, build_request
     from cogvideo_nb._scheduler import Scheduler
 
     from .conftest import FAST_RETRY, fast_poll

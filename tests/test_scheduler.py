@@ -11,9 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, build_request
+from cogvideo_nb import AsyncClient, Job, JobStatus, build_request
 from cogvideo_nb._downloads import verify
-from cogvideo_nb._jobs import Job, JobStatus
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._polling import PollPolicy, duration_key
 from cogvideo_nb._scheduler import Scheduler

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cogvideo_nb import ValidationError
-from cogvideo_nb._request import build_request
+from cogvideo_nb import ValidationError, build_request
 from cogvideo_nb._study import Plan, apply_enhance, enhanced_pairs, repeat
 
 

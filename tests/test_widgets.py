@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cogvideo_nb._engine import Engine
+from cogvideo_nb import Engine, Job, JobStatus, build_request
 from cogvideo_nb._html import diff_parts, job_html
-from cogvideo_nb._jobs import Job, JobStatus
-from cogvideo_nb._request import build_request
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.widgets import CompareGrid, JobCard, PromptForm, assemble
 from cogvideo_nb.widgets._bridge import BRIDGE
