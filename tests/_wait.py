@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from cogvideo_nb._jobs import Job, JobStatus
+from cogvideo_nb import Job, JobStatus
 
 
 def _stuck(job: Job, status: JobStatus, timeout: float) -> AssertionError:

@@ -8,8 +8,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from cogvideo_nb._jobs import Job, JobStatus, move
-from cogvideo_nb._request import build_request
+from cogvideo_nb import Job, JobStatus, build_request
+from cogvideo_nb._jobs import move
 from cogvideo_nb.widgets import JobCard
 from cogvideo_nb.widgets._bridge import BRIDGE
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from PIL import Image
 
-from cogvideo_nb import ValidationError, build_request
-from cogvideo_nb._models import MODELS, OPTIONS, ModelSpec, get_model, option_values
+from cogvideo_nb import MODELS, ValidationError, build_request
+from cogvideo_nb._models import OPTIONS, ModelSpec, get_model, option_values
 from cogvideo_nb.emulator import Emulator, EmulatorConfig
 from cogvideo_nb.emulator._store import ApiError, validate_submit
 
@@ -144,7 +144,7 @@ def test_prompt_limit_per_model(model: str) -> None:
 
 
 def test_vidu_cases_from_the_notes() -> None:
-    ref = {"references": [URL]}
+    ref: dict[str, Any] = {"references": [URL]}
     assert build_request("x", model="vidu2-image", image=URL, duration=4).duration == 4  # official example
     assert build_request("y" * 1500, model="viduq1-text").prompt == "y" * 1500
     req = build_request("x", model="viduq1-text", style="anime", aspect_ratio="9:16",
@@ -155,7 +155,7 @@ def test_vidu_cases_from_the_notes() -> None:
     assert build_request("x", model="vidu2-reference", aspect_ratio="1:1", **ref).to_body()["image_url"] == [
         URL
     ]
-    refused = [
+    refused: list[dict[str, Any]] = [
         {"model": "viduq1-image", "image": URL, "duration": 10},
         {"model": "viduq1-image", "image": URL, "fps": 30},
         {"model": "vidu2-image", "image": URL, "quality": "quality"},

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.usefixtures("fast_default_polls")
 
 def first_frame(path: Path) -> np.ndarray:
     with av.open(str(path)) as c:
-        return next(c.decode(video=0)).to_ndarray(format="rgb24")
+        rgb: np.ndarray = next(c.decode(video=0)).to_ndarray(format="rgb24")
+    return rgb
 
 
 def test_next_clip_starts_from_the_last_frame(engine_opts: dict[str, Any], tmp_path: Path) -> None:

@@ -12,14 +12,17 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
 
+from cogvideo_nb import ValidationError
 from cogvideo_nb.__main__ import main
 from cogvideo_nb._cli_batch import read_batch, read_source
-from cogvideo_nb._errors import ValidationError
 from cogvideo_nb.emulator import Emulator
+
+from .conftest import EmulatorFactory
 
 PROMPTS = """\
 # a class's prompts
@@ -30,7 +33,7 @@ a lantern in the rain #fail
 """
 
 
-def batch(emu: Emulator, tmp_path: Path, *args: str, **popen: object) -> subprocess.Popen[str]:
+def batch(emu: Emulator, tmp_path: Path, *args: str, **popen: Any) -> subprocess.Popen[str]:
     env = {
         **os.environ,
         "ZHIPUAI_API_KEY": "sk-batch",
@@ -40,7 +43,7 @@ def batch(emu: Emulator, tmp_path: Path, *args: str, **popen: object) -> subproc
     return subprocess.Popen(
         [sys.executable, "-m", "cogvideo_nb", "batch", *args],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,
-    )  # type: ignore[call-overload]  # fmt: skip
+    )  # fmt: skip
 
 
 def test_every_line_is_checked_before_anything_is_sent() -> None:
@@ -60,7 +63,9 @@ def test_every_line_is_checked_before_anything_is_sent() -> None:
 
 
 @pytest.mark.slow
-def test_batch_prints_a_line_per_job_and_fails_when_one_failed(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_batch_prints_a_line_per_job_and_fails_when_one_failed(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     emu = emulator_factory(seconds=0.5)
     (tmp_path / "prompts.txt").write_text(PROMPTS)
     proc = batch(emu, tmp_path, "prompts.txt", "--json")
@@ -86,7 +91,9 @@ def test_batch_prints_a_line_per_job_and_fails_when_one_failed(emulator_factory,
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_waiting_and_says_how_to_resume(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_stops_waiting_and_says_how_to_resume(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     emu = emulator_factory(seconds=4)
     (tmp_path / "p.txt").write_text("\n".join(f"a kite over the dunes, take {i}" for i in range(3)))
     proc = batch(emu, tmp_path, "p.txt", "--out", "runs")

@@ -37,7 +37,7 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-def client(script: Script, sleeps: Sleeps | None = None, **kw: object) -> Client:
+def client(script: Script, sleeps: Sleeps | None = None, **kw: Any) -> Client:
     return Client(
         "sk-test",
         BASE,
@@ -45,7 +45,7 @@ def client(script: Script, sleeps: Sleeps | None = None, **kw: object) -> Client
         sleep=sleeps if sleeps is not None else Sleeps(),
         seed=1,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_submit_sends_validated_body_with_bearer_key() -> None:
@@ -357,10 +357,12 @@ def test_a_gzip_bomb_answer_is_cut_at_the_size_cap() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=bomb, headers={"content-encoding": "gzip"})
 
-    started = time.monotonic()
+    # The work it did, on this thread's CPU clock: a busy machine (xdist workers, other jobs)
+    # must not make a wall-clock bound fail while the code does exactly as little as before.
+    started = time.thread_time()
     with pytest.raises(ProtocolError, match="over 1048576 bytes"):
         Client("sk", BASE, transport=httpx.MockTransport(handler), sleep=lambda s: None).get("t-1")
-    assert time.monotonic() - started < 2
+    assert time.thread_time() - started < 2
 
 
 async def test_async_download_of_many_chunks_and_of_nothing(tmp_path: Path) -> None:
@@ -398,8 +400,7 @@ def test_an_unusable_task_id_from_the_server_fails_the_submit_once(bad: str) -> 
 
 
 async def test_an_unusable_task_id_fails_the_job_and_is_not_resumed(tmp_path: Path) -> None:
-    from cogvideo_nb import build_request
-    from cogvideo_nb._jobs import JobStatus
+    from cogvideo_nb import JobStatus, build_request
     from cogvideo_nb._scheduler import Scheduler
 
     for bad in ("a/b", "..", "<b>x</b>"):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from cogvideo_nb import Client, ConfigError
-from cogvideo_nb._config import DEFAULT_BASE_URL, clear_overrides, resolve, resolve_settings, set_overrides
+from cogvideo_nb import Client, ConfigError, resolve_settings
+from cogvideo_nb._config import DEFAULT_BASE_URL, clear_overrides, resolve, set_overrides
 
 from ._mock import Script, status
 
@@ -86,7 +87,7 @@ def test_only_a_zai_key_means_the_zai_platform(monkeypatch: pytest.MonkeyPatch) 
 def test_provider_zai_resolves_to_api_z_ai(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZHIPUAI_API_KEY", "sk-bigmodel-only")
     monkeypatch.setenv("ZAI_API_KEY", "sk-zai")
-    explicit = {"provider": "zai"} if how == "argument" else {}
+    explicit: dict[str, Any] = {"provider": "zai"} if how == "argument" else {}
     if how == "config":
         set_overrides(provider="zai")
     if how == "env":
@@ -224,4 +225,4 @@ def test_good_values_keep_their_types_from_every_source(monkeypatch: pytest.Monk
 @pytest.mark.parametrize("name, value", [("model", 0), ("model", ""), ("output_dir", 3), ("provider", 1)])
 def test_other_settings_of_the_wrong_type_are_refused(name: str, value: object) -> None:
     with pytest.raises(ConfigError, match=name):
-        resolve_settings(**{name: value})
+        resolve_settings(**{name: value})  # type: ignore[arg-type]  # the wrong type, on purpose

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cogvideo_nb import PaidJobsError, ValidationError
+from cogvideo_nb import PaidJobsError, ValidationError, build_request
 from cogvideo_nb._cost import check_cost, is_paid, paid_summary
-from cogvideo_nb._request import build_request
 
 
 def test_only_the_free_model_is_free() -> None:

@@ -9,41 +9,43 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, Client, DownloadError, WaitTimeoutError, build_request
+from cogvideo_nb import AsyncClient, Client, DownloadError, JobStatus, WaitTimeoutError, build_request
 from cogvideo_nb._downloads import verify
-from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._scheduler import Scheduler
 
 from ._mock import BASE, error, mp4, ok_submit, status
-from .conftest import FAST_RETRY, fast_poll
+from .conftest import FAST_RETRY, EmulatorFactory, fast_poll
 
 DAY = 86400.0
 
 
 def scheduler(
-    base_url: str, out: Path, *, transport: httpx.AsyncBaseTransport | None = None, **kw: object
+    base_url: str, out: Path, *, transport: httpx.AsyncBaseTransport | None = None, **kw: Any
 ) -> Scheduler:
     client = AsyncClient("sk-test", base_url, transport=transport, retry=FAST_RETRY, timeout=5)
-    opts: dict[str, object] = dict(output_dir=out, policy=fast_poll(), submit_gap=0.0, seed=1)  # type: ignore[arg-type]
+    opts: dict[str, Any] = dict(output_dir=out, policy=fast_poll(), submit_gap=0.0, seed=1)
     opts.update(kw)
-    return Scheduler(client, **opts)  # type: ignore[arg-type]
+    return Scheduler(client, **opts)
 
 
-async def until(check: object, timeout: float = 10.0) -> None:
+async def until(check: Callable[[], object], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
 
 
-async def test_resume_a_job_submitted_a_day_earlier(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_resume_a_job_submitted_a_day_earlier(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     emu = emulator_factory(seconds=0.5)
     yesterday = scheduler(emu.base_url, tmp_path, clock=lambda: time.time() - DAY)
     job = yesterday.add(build_request("a harbour at night"))
@@ -63,7 +65,7 @@ async def test_resume_a_job_submitted_a_day_earlier(emulator_factory, tmp_path: 
 
 FIRST = """
 import sys, time
-from cogvideo_nb._engine import get_engine
+from cogvideo_nb import get_engine
 engine = get_engine(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2])
 job = engine.submit("a slow tide")
 print(job.id, flush=True)
@@ -78,7 +80,9 @@ print(json.dumps([j.to_dict() for j in jobs]))
 """
 
 
-def test_resume_after_a_one_second_timeout_process_died(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_resume_after_a_one_second_timeout_process_died(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     """COGVIDEO_TIMEOUT=1 gave up after 1 s, the process died 2 s after the submit; a new
     process with the same 1 s timeout resumes without --all and finishes it."""
     emu = emulator_factory(seconds=1.5)  # longer than the timeout, done before the resume

@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, build_request
+from cogvideo_nb import AsyncClient, JobStatus, build_request
 from cogvideo_nb._downloads import unplayable
-from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._scheduler import Scheduler
 
 from ._mock import BASE, mp4, ok_submit, status

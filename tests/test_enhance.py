@@ -11,10 +11,18 @@ from typing import Any
 import httpx
 import pytest
 
-from cogvideo_nb import AuthenticationError, NetworkError, ProtocolError, ValidationError
-from cogvideo_nb._client import AsyncClient, Client
-from cogvideo_nb._enhance import SYSTEM_PROMPT, aenhance, clean_reply, enhance, prompt_diff
-from cogvideo_nb._retry import RetryPolicy
+from cogvideo_nb import (
+    AsyncClient,
+    AuthenticationError,
+    Client,
+    NetworkError,
+    ProtocolError,
+    RetryPolicy,
+    ValidationError,
+    aenhance,
+    enhance,
+)
+from cogvideo_nb._enhance import SYSTEM_PROMPT, clean_reply, prompt_diff
 from cogvideo_nb._wire import MAX_ANSWER_BYTES
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.emulator._chat import detect_language, expand_prompt

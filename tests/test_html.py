@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from cogvideo_nb import Job, JobStatus, build_request
 from cogvideo_nb._diff import diff_parts
 from cogvideo_nb._html import grid_html, job_html, make_poster
-from cogvideo_nb._jobs import Job, JobStatus, move
-from cogvideo_nb._request import build_request
+from cogvideo_nb._jobs import move
 
 
 def _done(folder: Path, cover: bytes | None = None, prompt: str = "a kite") -> Job:

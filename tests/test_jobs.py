@@ -6,8 +6,15 @@ import threading
 
 import pytest
 
-from cogvideo_nb import CogVideoError, TaskFailedError, WaitTimeoutError, build_request
-from cogvideo_nb._jobs import TERMINAL, TRANSITIONS, IllegalTransition, Job, JobStatus, move
+from cogvideo_nb import (
+    CogVideoError,
+    Job,
+    JobStatus,
+    TaskFailedError,
+    WaitTimeoutError,
+    build_request,
+)
+from cogvideo_nb._jobs import TERMINAL, TRANSITIONS, IllegalTransition, move
 
 S = JobStatus
 
@@ -89,7 +96,12 @@ def test_a_failed_write_ends_the_job_visibly_and_wakes_every_waiter() -> None:
 
     j.subscribe(lambda x: seen.append(x.status))
     woke = threading.Event()
-    waiters = [threading.Thread(target=lambda: j.wait_done(5) and woke.set()) for _ in range(3)]
+
+    def wait_then_wake() -> None:
+        if j.wait_done(5):
+            woke.set()
+
+    waiters = [threading.Thread(target=wait_then_wake) for _ in range(3)]
     for t in waiters:
         t.start()
     with pytest.raises(OSError, match="disk full"):
@@ -117,7 +129,7 @@ def test_wait_on_the_handle_raises_by_outcome() -> None:
 
 def test_a_broken_observer_does_not_break_the_job(caplog: pytest.LogCaptureFixture) -> None:
     j = job()
-    j.subscribe(lambda x: 1 / 0)  # type: ignore[arg-type,func-returns-value]
+    j.subscribe(lambda x: 1 / 0)  # type: ignore[arg-type]  # an observer that raises
     move(j, S.SUBMITTING)
     assert j.status is S.SUBMITTING and "observer failed" in caplog.text
 

@@ -12,9 +12,8 @@ import httpx
 import pytest
 
 import cogvideo_nb
-from cogvideo_nb import AsyncClient, ConfigError, TaskFailedError, build_request, resolve_settings
+from cogvideo_nb import AsyncClient, ConfigError, JobStatus, TaskFailedError, build_request, resolve_settings
 from cogvideo_nb._config import set_overrides
-from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb._scheduler import Scheduler
 
 from ._mock import BASE, ok_submit

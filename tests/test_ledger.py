@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cogvideo_nb import build_request
-from cogvideo_nb._jobs import Job, JobStatus, move
+from cogvideo_nb import Job, JobStatus, build_request
+from cogvideo_nb._jobs import move
 from cogvideo_nb._ledger import JOURNAL_DIR, Ledger
 from cogvideo_nb._ledger_rows import ADDED, SCHEMA, SCHEMA_VERSION
 

@@ -17,11 +17,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, CogVideoError, ConfigError, TaskFailedError, build_request
-from cogvideo_nb._config import resolve_settings
+from cogvideo_nb import (
+    AsyncClient,
+    CogVideoError,
+    ConfigError,
+    Engine,
+    JobStatus,
+    TaskFailedError,
+    build_request,
+    resolve_settings,
+)
 from cogvideo_nb._downloads import verify
-from cogvideo_nb._engine import Engine
-from cogvideo_nb._jobs import JobStatus, move
+from cogvideo_nb._jobs import move
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
@@ -187,7 +194,7 @@ async def test_corrupt_ledger_is_moved_aside_and_rebuilt(
 
 def test_one_bad_row_does_not_hide_the_others(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite")
-    from cogvideo_nb._jobs import Job
+    from cogvideo_nb import Job
 
     good = Job(request=build_request("a good row"))
     ledger.record(good)
@@ -264,7 +271,7 @@ def test_generate_wakes_on_a_success_whose_url_is_not_a_string(tmp_path: Path) -
 
 
 def test_a_job_whose_submit_may_have_left_survives_a_corrupt_ledger(tmp_path: Path) -> None:
-    from cogvideo_nb._jobs import Job
+    from cogvideo_nb import Job
 
     ledger = Ledger(tmp_path / "ledger.sqlite")
     sending = Job(request=build_request("on its way"))

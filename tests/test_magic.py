@@ -12,8 +12,8 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
 
+from cogvideo_nb import JobStatus
 from cogvideo_nb._config import resolve
-from cogvideo_nb._jobs import JobStatus
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.magic import CogVideoMagics
 from cogvideo_nb.widgets._bridge import BRIDGE
@@ -77,7 +77,7 @@ def test_a_finished_card_rewrites_its_static_html(ip: InteractiveShell) -> None:
         BRIDGE.flush()
     first, last = out.outputs[0], out.outputs[-1]
     assert "<video" not in first.data["text/html"] and WIDGET in first.data
-    assert last.update and last.transient == {"display_id": f"cvnb-{job.id}"}  # type: ignore[attr-defined]
+    assert last.update and last.transient == {"display_id": f"cvnb-{job.id}"}
     # The ended job's output is what every renderer can show: no widget view left to fail.
     assert "<video" in last.data["text/html"] and WIDGET not in last.data
 
@@ -191,10 +191,10 @@ def test_history_id_is_the_id_show_takes(ip: InteractiveShell) -> None:
     assert "&lt;b&gt;bold&lt;/b&gt; heron" in table.data and "<b>bold" not in table.data
     assert "fps=60" in table.data  # the parameters column
     details = table.data.split("<details><summary>show</summary>", 1)[1]  # one click shows the job
-    assert job.video_path.name in details and "<video" in details  # type: ignore[union-attr]
+    assert job.video_path.name in details and "<video" in details
     shown_id = re.search(r"<code[^>]*>([^<]+)</code>", table.data).group(1)  # type: ignore[union-attr]
-    for ident in (shown_id, job.id[:14], job.id[5:12], job.task_id[:10], job.task_id[-6:]):  # type: ignore[index]
-        assert job.video_path.name in ip.run_line_magic("cogvideo", f"show {ident}").data  # type: ignore[union-attr]
+    for ident in (shown_id, job.id[:14], job.id[5:12], job.task_id[:10], job.task_id[-6:]):
+        assert job.video_path.name in ip.run_line_magic("cogvideo", f"show {ident}").data
     with pytest.raises(UsageError, match="no job matches 'nope'"):
         ip.run_line_magic("cogvideo", "show nope")
 
@@ -309,12 +309,12 @@ def test_wait_makes_outputs_static_even_for_jobs_that_ended_before_it(ip: Intera
     BRIDGE.flush()
     with capture_output() as out:
         ip.run_line_magic("cogvideo", "wait")
-    [update] = [o for o in out.outputs if o.update]  # type: ignore[attr-defined]
-    assert update.transient == {"display_id": f"cvnb-{job.id}"}  # type: ignore[attr-defined]
+    [update] = [o for o in out.outputs if o.update]
+    assert update.transient == {"display_id": f"cvnb-{job.id}"}
     assert WIDGET not in update.data and "<video" in update.data["text/html"]
     with capture_output() as again:  # once made static from a cell, not again
         ip.run_line_magic("cogvideo", "wait")
-    assert not [o for o in again.outputs if o.update]  # type: ignore[attr-defined]
+    assert not [o for o in again.outputs if o.update]
 
 
 def test_resume_after_a_cell_with_its_own_concurrency_reuses_the_engine_and_the_card(

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from cogvideo_nb._jobs import JobStatus
+from cogvideo_nb import JobStatus
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._media import clip_info
 from cogvideo_nb.emulator import Emulator

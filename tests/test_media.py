@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cogvideo_nb import ValidationError
-from cogvideo_nb._jobs import Job, JobStatus
-from cogvideo_nb._media import clip_info, contact_sheet_path, last_frame, stitch, tile
-from cogvideo_nb._request import build_request
+from cogvideo_nb import Job, JobStatus, ValidationError, build_request, last_frame, stitch, tile
+from cogvideo_nb._media import clip_info, contact_sheet_path
 from cogvideo_nb.emulator import EmulatorConfig, render_clip
 
 CFG = EmulatorConfig(render_fps=8, duration_scale=0.2)  # 5 s asked -> 8 frames at 8 fps

@@ -15,11 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cogvideo_nb import AsyncClient, build_request
-from cogvideo_nb._config import resolve_settings
+from cogvideo_nb import AsyncClient, Engine, JobStatus, build_request, get_engine, resolve_settings
 from cogvideo_nb._downloads import verify
-from cogvideo_nb._engine import Engine, get_engine
-from cogvideo_nb._jobs import JobStatus, move
+from cogvideo_nb._jobs import move
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
@@ -28,7 +26,7 @@ from .conftest import FAST_RETRY, fast_poll
 
 CHILD = """
 import json, sys, time
-from cogvideo_nb._engine import get_engine
+from cogvideo_nb import get_engine
 engine = get_engine(api_key="sk-shared", base_url=sys.argv[1], output_dir=sys.argv[2])
 jobs = [engine.submit(f"child {i} #seconds=1.5") for i in range(int(sys.argv[3]))]
 print(json.dumps([j.id for j in jobs]), flush=True)
@@ -207,7 +205,7 @@ def test_a_new_key_for_the_same_folder_goes_to_the_same_engine(
 def test_a_move_written_only_while_the_row_is_ours(tmp_path: Path) -> None:
     """The DOWNLOADING move is conditional on ownership in the same statement: a process whose
     job another one adopted writes nothing (and so never downloads what the other one saves)."""
-    from cogvideo_nb._jobs import Job
+    from cogvideo_nb import Job
 
     mine, theirs = Ledger(tmp_path / "ledger.sqlite"), Ledger(tmp_path / "ledger.sqlite")
     job = Job(request=build_request("a fox"))

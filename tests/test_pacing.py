@@ -9,8 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from cogvideo_nb import AsyncClient, build_request
-from cogvideo_nb._jobs import JobStatus
+from cogvideo_nb import AsyncClient, JobStatus, build_request
 from cogvideo_nb._models import model_concurrency
 from cogvideo_nb._scheduler import Scheduler
 

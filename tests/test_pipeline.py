@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -17,7 +18,13 @@ from cogvideo_nb.emulator import Emulator
 
 PROMPT = "a heron lifts off a misty pond"
 # Each option as a person gives it in each front end; the same job in all four.
-OPTIONS = {"size": "1920x1080", "fps": 60, "quality": "quality", "with_audio": True, "duration": 10}
+OPTIONS: dict[str, Any] = {
+    "size": "1920x1080",
+    "fps": 60,
+    "quality": "quality",
+    "with_audio": True,
+    "duration": 10,
+}
 FLAGS = ["--size", "1920x1080", "--fps", "60", "--quality", "quality", "--audio", "--duration", "10"]
 
 

@@ -8,11 +8,8 @@ from typing import Any
 
 import pytest
 
-from cogvideo_nb import ValidationError, generate, rate
-from cogvideo_nb._engine import get_engine
-from cogvideo_nb._jobs import Job
+from cogvideo_nb import Job, ValidationError, build_request, generate, get_engine, rate
 from cogvideo_nb._ledger import Ledger
-from cogvideo_nb._request import build_request
 
 # generate() and rate() make their engine with get_engine(): it polls fast too.
 pytestmark = pytest.mark.usefixtures("fast_default_polls")
@@ -27,7 +24,7 @@ def test_a_rating_and_note_are_kept_in_the_ledger(engine_opts: dict[str, Any], t
     assert stored is not None and (stored.rating, stored.rating_note) == (4, "wings too stiff")
     assert stored.to_dict()["rating"] == 4
     # a later state write by the engine does not erase it
-    get_engine(**engine_opts).ledger.record(job)  # type: ignore[arg-type]
+    get_engine(**engine_opts).ledger.record(job)
     again = fresh.load(job.id)
     assert again is not None and again.rating == 4
     rate(job.id[:14], None, **engine_opts)  # by id prefix, and None clears

@@ -9,10 +9,10 @@ import traceback
 import httpx
 import pytest
 
-from cogvideo_nb import Client, CogVideoError, RetryPolicy
-from cogvideo_nb._config import Secret, resolve_settings
+from cogvideo_nb import Client, CogVideoError, RetryPolicy, resolve_settings
+from cogvideo_nb._config import Secret
 
-from ._mock import BASE, Script, error
+from ._mock import BASE, Answer, Script, error
 
 SENTINEL = "sk-SENTINEL-4f9a2b7c1d"
 
@@ -35,7 +35,7 @@ PATHS = [
 
 @pytest.mark.parametrize("answers", PATHS)
 def test_sentinel_key_never_in_error_text_or_traceback(
-    answers: list[object], caplog: pytest.LogCaptureFixture
+    answers: list[Answer], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     c = Client(
@@ -44,7 +44,7 @@ def test_sentinel_key_never_in_error_text_or_traceback(
         transport=Script(list(answers)).sync(),
         sleep=lambda s: None,
         retry=RetryPolicy(max_attempts=2),
-    )  # type: ignore[arg-type]
+    )
     with pytest.raises(CogVideoError) as info:
         c.get("t")
     err = info.value
@@ -152,8 +152,7 @@ async def test_the_engine_keeps_an_escaped_key_out_of_the_ledger_and_journal(tmp
     import asyncio
     from pathlib import Path
 
-    from cogvideo_nb import AsyncClient, build_request
-    from cogvideo_nb._jobs import JobStatus
+    from cogvideo_nb import AsyncClient, JobStatus, build_request
     from cogvideo_nb._scheduler import Scheduler
 
     from ._mock import ok_submit
@@ -191,7 +190,10 @@ def test_an_enhance_answer_carrying_the_key_is_scrubbed(escaped: bool) -> None:
 
 def test_a_short_test_key_is_scrubbed_only_as_a_word_of_its_own() -> None:
     """``sk`` must not take the middle out of ``task_status`` or ``task-1``."""
-    answers = [httpx.Response(200, json={"id": "task-1", "task_status": "PROCESSING"}), _fail_raw]
+    answers: list[Answer] = [
+        httpx.Response(200, json={"id": "task-1", "task_status": "PROCESSING"}),
+        _fail_raw,
+    ]
     c = Client("sk", BASE, transport=Script(list(answers)).sync(), sleep=lambda s: None)
     state = c.get("task-1")
     assert state.id == "task-1" and state.status.value == "PROCESSING"

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cogvideo_nb import ValidationError
-from cogvideo_nb._jobs import Job, JobStatus
+from cogvideo_nb import Job, JobStatus, ValidationError, build_request
 from cogvideo_nb._report import enhance_html, write_report
-from cogvideo_nb._request import build_request
 from cogvideo_nb.emulator import EmulatorConfig, render_clip
 
 CFG = EmulatorConfig(render_fps=8, duration_scale=0.2)

@@ -158,7 +158,7 @@ def test_two_frames_only_where_the_model_takes_them() -> None:
 
 def test_wrong_image_type() -> None:
     with pytest.raises(ValidationError, match="not int"):
-        build_request("a", image=5)  # type: ignore[arg-type]
+        build_request("a", image=5)
 
 
 def test_repr_does_not_dump_a_data_url() -> None:

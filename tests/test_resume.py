@@ -16,9 +16,11 @@ import pytest
 from cogvideo_nb._downloads import verify
 from cogvideo_nb._ledger import Ledger
 
+from .conftest import EmulatorFactory
+
 FIRST = """
 import sys, time
-from cogvideo_nb._engine import get_engine
+from cogvideo_nb import get_engine
 engine = get_engine(api_key="sk-child", base_url=sys.argv[1], output_dir=sys.argv[2], concurrency=2)
 for i in range(int(sys.argv[3])):
     engine.submit(f"a river at dawn, take {i}")
@@ -35,7 +37,7 @@ print(json.dumps([j.to_dict() for j in jobs]))
 
 
 @pytest.mark.slow
-def test_kill_mid_flight_then_resume(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kill_mid_flight_then_resume(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     emu = emulator_factory(seconds=1.5)
     out, n = tmp_path / "out", 6
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -79,13 +81,14 @@ def test_kill_mid_flight_then_resume(emulator_factory, tmp_path: Path) -> None: 
     assert {j.task_id for j in jobs} == {t["id"] for t in emu.stats()["tasks"]}
 
 
-async def test_two_resumes_at_once_share_one_live_job_per_id(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_two_resumes_at_once_share_one_live_job_per_id(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     """The Resume button and ``%cogvideo resume`` together returned two Job objects for one job;
     one of them never ran, and history() showed it 'running' after the job had succeeded."""
     import asyncio
 
-    from cogvideo_nb import AsyncClient, build_request
-    from cogvideo_nb._jobs import JobStatus
+    from cogvideo_nb import AsyncClient, JobStatus, build_request
     from cogvideo_nb._scheduler import Scheduler
 
     from .conftest import FAST_RETRY, fast_poll

@@ -6,13 +6,13 @@ import asyncio
 import sqlite3
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, build_request
+from cogvideo_nb import AsyncClient, Job, JobStatus, build_request
 from cogvideo_nb._downloads import verify
-from cogvideo_nb._jobs import Job, JobStatus
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._polling import PollPolicy, duration_key
 from cogvideo_nb._scheduler import Scheduler
@@ -20,14 +20,14 @@ from cogvideo_nb.emulator import Emulator
 
 from ._mock import Script, mp4, ok_submit, status
 from ._wait import async_wait_for_status
-from .conftest import FAST, FAST_RETRY, fast_poll
+from .conftest import FAST, FAST_RETRY, EmulatorFactory, fast_poll
 
 
-def scheduler(emu: Emulator, out: Path, *, key: str = "sk-test", **kw: object) -> Scheduler:
+def scheduler(emu: Emulator, out: Path, *, key: str = "sk-test", **kw: Any) -> Scheduler:
     client = AsyncClient(key, emu.base_url, retry=FAST_RETRY, timeout=5)
-    opts: dict[str, object] = dict(output_dir=out, policy=fast_poll(), submit_gap=0.0, seed=1)  # type: ignore[arg-type]
+    opts: dict[str, Any] = dict(output_dir=out, policy=fast_poll(), submit_gap=0.0, seed=1)
     opts.update(kw)
-    return Scheduler(client, **opts)  # type: ignore[arg-type]
+    return Scheduler(client, **opts)
 
 
 def tasks_by_request(emu: Emulator) -> Counter[str]:
@@ -35,7 +35,7 @@ def tasks_by_request(emu: Emulator) -> Counter[str]:
 
 
 @pytest.mark.slow
-async def test_hundred_jobs_with_faults_end_right(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_hundred_jobs_with_faults_end_right(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     emu = emulator_factory(
         FAST, seconds=None, timing="uniform", min_seconds=0.2, max_seconds=0.8, max_in_flight=20,
         p_500=0.03, p_429=0.02, p_drop=0.02, p_malformed=0.02, p_drop_after=0.01, p_fail=0.08, seed=11,
@@ -62,7 +62,7 @@ async def test_hundred_jobs_with_faults_end_right(emulator_factory, tmp_path: Pa
     await s.aclose()
 
 
-async def test_cap_limits_tasks_in_flight(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_cap_limits_tasks_in_flight(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     emu = emulator_factory(seconds=0.3)
     s = scheduler(emu, tmp_path, concurrency=2)
     peak = 0
@@ -79,7 +79,9 @@ async def test_cap_limits_tasks_in_flight(emulator_factory, tmp_path: Path) -> N
     await s.aclose()
 
 
-async def test_rate_limits_slow_us_down_without_duplicates(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_rate_limits_slow_us_down_without_duplicates(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     emu = emulator_factory(seconds=0.3, max_in_flight=1)
     s = scheduler(emu, tmp_path, concurrency=4)
     for i in range(5):
@@ -92,8 +94,8 @@ async def test_rate_limits_slow_us_down_without_duplicates(emulator_factory, tmp
 
 
 async def test_deadline_detaches_keeping_the_task_and_resume_finishes_it(
-    emulator_factory, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     emu = emulator_factory(seconds=1.5)
     s = scheduler(emu, tmp_path, deadline=0.4)
     job = s.add(build_request("a slow glacier"))
@@ -109,7 +111,7 @@ async def test_deadline_detaches_keeping_the_task_and_resume_finishes_it(
     await s.aclose()
 
 
-async def test_stop_waiting(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_stop_waiting(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     emu = emulator_factory(seconds=2)
     s = scheduler(emu, tmp_path)
     job = s.add(build_request("a long night"))
@@ -126,7 +128,9 @@ async def test_stop_waiting(emulator_factory, tmp_path: Path) -> None:  # type: 
     await s.aclose()
 
 
-async def test_a_queued_job_can_be_stopped_before_it_is_sent(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_queued_job_can_be_stopped_before_it_is_sent(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     emu = emulator_factory(seconds=1)
     s = scheduler(emu, tmp_path, concurrency=1)
     first, second = s.add(build_request("one")), s.add(build_request("two"))
@@ -138,7 +142,7 @@ async def test_a_queued_job_can_be_stopped_before_it_is_sent(emulator_factory, t
     assert [t["request_id"] for t in emu.stats()["tasks"]] == [first.id]
 
 
-async def test_server_fail_shows_its_reason(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_server_fail_shows_its_reason(emulator: Emulator, tmp_path: Path) -> None:
     s = scheduler(emulator, tmp_path)
     job = s.add(build_request("a storm #fail"))
     await asyncio.wait_for(s.wait(), 10)
@@ -146,7 +150,7 @@ async def test_server_fail_shows_its_reason(emulator, tmp_path: Path) -> None:  
     assert job.error == "the server reported FAIL: emulated failure requested by #fail"
 
 
-async def test_hopeless_submit_error_fails_the_job(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_hopeless_submit_error_fails_the_job(emulator_factory: EmulatorFactory, tmp_path: Path) -> None:
     emu = emulator_factory(accepted_keys=frozenset({"right"}))
     s = scheduler(emu, tmp_path, key="wrong")
     job = s.add(build_request("a fox"))
@@ -154,7 +158,7 @@ async def test_hopeless_submit_error_fails_the_job(emulator_factory, tmp_path: P
     assert job.status is JobStatus.FAILED and job.error_type == "AuthenticationError"
 
 
-async def test_ledger_row_is_written_before_the_submit_leaves(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_ledger_row_is_written_before_the_submit_leaves(emulator: Emulator, tmp_path: Path) -> None:
     ledger_path = tmp_path / "ledger.sqlite"
     seen: list[str | None] = []
 
@@ -168,7 +172,7 @@ async def test_ledger_row_is_written_before_the_submit_leaves(emulator, tmp_path
             return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
 
     client = AsyncClient("sk", emulator.base_url, transport=httpx.MockTransport(spy), retry=FAST_RETRY)
-    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)  # type: ignore[arg-type]
+    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)
     job = s.add(build_request("a heron"))
     await asyncio.wait_for(s.wait(), 10)
     assert seen == ["submitting"] and job.status is JobStatus.SUCCEEDED
@@ -199,14 +203,14 @@ async def test_expired_urls_are_refreshed(tmp_path: Path) -> None:
         ]
     )
     client = AsyncClient("sk", "https://api.test/v4", transport=script.async_(), retry=FAST_RETRY)
-    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)  # type: ignore[arg-type]
+    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)
     job = s.add(build_request("a kite"))
     await asyncio.wait_for(s.wait(), 10)
     assert job.status is JobStatus.SUCCEEDED, job.error
     assert job.video_path is not None and job.video_path.read_bytes() == mp4(b"/new.mp4")
 
 
-async def test_key_never_reaches_the_ledger(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_key_never_reaches_the_ledger(emulator: Emulator, tmp_path: Path) -> None:
     sentinel = "sk-LEDGER-SENTINEL-93b1"
     s = scheduler(emulator, tmp_path, key=sentinel)
     s.add(build_request("a quiet pond"))
@@ -216,7 +220,7 @@ async def test_key_never_reaches_the_ledger(emulator, tmp_path: Path) -> None:  
         assert sentinel.encode() not in f.read_bytes()
 
 
-async def test_history_seeds_the_poll_policy(emulator, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_history_seeds_the_poll_policy(emulator: Emulator, tmp_path: Path) -> None:
     s = scheduler(emulator, tmp_path)
     for i in range(3):
         s.add(build_request(f"clouds {i}"))
@@ -230,7 +234,9 @@ async def test_history_seeds_the_poll_policy(emulator, tmp_path: Path) -> None: 
     await again.aclose()
 
 
-async def test_closing_leaves_running_jobs_resumable(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_closing_leaves_running_jobs_resumable(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     """A kernel restart closes the engine; its jobs must stay unfinished in the ledger."""
     emu = emulator_factory(seconds=2)
     s = scheduler(emu, tmp_path)
@@ -247,8 +253,8 @@ async def test_closing_leaves_running_jobs_resumable(emulator_factory, tmp_path:
 
 
 async def test_resume_leaves_alone_a_job_that_ended_after_the_rows_were_read(
-    emulator_factory, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
     """resume() reads the resumable rows, then looks at each live job: one that finished in
     between (its row read as running, its task now done) is ours and done, not an orphan."""
     emu = emulator_factory(seconds=0.2)
@@ -287,7 +293,7 @@ async def test_a_stop_that_reaches_a_job_mid_submit_keeps_its_task(tmp_path: Pat
     client = AsyncClient(
         "sk", "https://api.test/v4", transport=httpx.MockTransport(handler), retry=FAST_RETRY
     )
-    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)  # type: ignore[arg-type]
+    s = Scheduler(client, output_dir=tmp_path, policy=fast_poll(), submit_gap=0)
     job = s.add(build_request("a kite"))
     await asyncio.wait_for(sending.wait(), 5)
     s.stop(job)
@@ -326,7 +332,7 @@ async def test_a_stop_during_the_submitting_write_is_kept(tmp_path: Path) -> Non
     )
     s = Scheduler(
         client, output_dir=tmp_path, ledger=SlowDisk(tmp_path / "ledger.sqlite"),
-        policy=fast_poll(), submit_gap=0,  # type: ignore[arg-type]
+        policy=fast_poll(), submit_gap=0,
     )  # fmt: skip
     job = s.add(build_request("a kite"))
     while not entered.is_set():

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cogvideo_nb import ValidationError
+from cogvideo_nb import ValidationError, build_request
 from cogvideo_nb._pipeline import Plan, apply_enhance, enhanced_pairs, repeat
-from cogvideo_nb._request import build_request
 
 
 def test_repeat_makes_distinct_tasks_of_one_request() -> None:
@@ -16,7 +15,7 @@ def test_repeat_makes_distinct_tasks_of_one_request() -> None:
     assert plans[0].request.to_body().keys() == plans[1].request.to_body().keys()
     assert {p.request.fps for p in plans} == {60}
     with pytest.raises(ValidationError):
-        repeat(plans, True)  # type: ignore[arg-type]
+        repeat(plans, True)
 
 
 def test_each_distinct_prompt_is_rewritten_once() -> None:

@@ -12,11 +12,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cogvideo_nb import AsyncClient, DuplicateRequestError, NetworkError, RetryPolicy, build_request
-from cogvideo_nb._config import resolve_settings
-from cogvideo_nb._engine import Engine
+from cogvideo_nb import (
+    AsyncClient,
+    DuplicateRequestError,
+    Engine,
+    JobStatus,
+    NetworkError,
+    RetryPolicy,
+    build_request,
+    resolve_settings,
+)
 from cogvideo_nb._errors import error_from_response
-from cogvideo_nb._jobs import JobStatus, move
+from cogvideo_nb._jobs import move
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._scheduler import Scheduler
 from cogvideo_nb.emulator import Emulator
@@ -152,8 +159,8 @@ def test_engine_retry_of_an_unknown_job_warns(
 
 
 def test_an_unknown_job_renders_with_its_note() -> None:
+    from cogvideo_nb import Job
     from cogvideo_nb._html import job_html
-    from cogvideo_nb._jobs import Job
 
     job = Job(request=build_request("a fox"))
     move(job, JobStatus.SUBMITTING)

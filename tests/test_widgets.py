@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cogvideo_nb._engine import Engine
+from cogvideo_nb import Engine, Job, JobStatus, build_request
 from cogvideo_nb._html import diff_parts, job_html
-from cogvideo_nb._jobs import Job, JobStatus, move
-from cogvideo_nb._request import build_request
+from cogvideo_nb._jobs import move
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.widgets import CompareGrid, JobCard, PromptForm, assemble
 from cogvideo_nb.widgets._bridge import BRIDGE
@@ -34,7 +33,7 @@ def test_card_follows_the_job_to_the_player(engine: Engine) -> None:
     assert "task " in card.meta_text
 
 
-def test_stop_button_detaches_and_retry_button_starts_a_new_job(engine: Engine, emulator_factory) -> None:  # type: ignore[no-untyped-def]
+def test_stop_button_detaches_and_retry_button_starts_a_new_job(engine: Engine) -> None:
     job = engine.submit("a very slow sunrise #seconds=5")
     card = JobCard(job, engine)
     wait_for_status(job, JobStatus.RUNNING)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cogvideo_nb._engine import Engine
+from cogvideo_nb import Engine
 from cogvideo_nb._ledger import Ledger
 from cogvideo_nb._media import clip_info, contact_sheet_path
 from cogvideo_nb.emulator import Emulator

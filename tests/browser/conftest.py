@@ -7,13 +7,18 @@ environment; emulator state in a temp dir, fast fixed task times). Each test get
 in its own folder (so its own ``cogvideo_outputs/ledger.sqlite``), opened in a fresh workspace
 so JupyterLab does not reopen other tests' tabs.
 
-Server and browser are module-scoped, not session-scoped: while Playwright's sync API is open
-it keeps an event loop on the main thread, which would break the pytest-asyncio tests that run
-after this folder in the same session.
+The server is session-scoped (one per pytest process: under xdist, one per worker that runs
+browser tests; starting one costs seconds of CPU). The browser is module-scoped, not
+session-scoped: while Playwright's sync API is open it keeps an event loop on the main thread,
+which would break the pytest-asyncio tests that run after this folder in the same session.
+
+Under xdist the browser modules run as two groups of about two minutes each (BROWSER_1 and
+BROWSER_2), so two chromium + JupyterLab stacks run at a time, not five on two cores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,7 +30,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,10 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 VIEWPORT = {"width": 1400, "height": 1000}
 
+# xdist groups: each runs on one worker, its modules one after another on that worker's server.
+BROWSER_1 = pytest.mark.xdist_group("browser-1")  # test_lab, test_media, test_report, test_theme, test_voila
+BROWSER_2 = pytest.mark.xdist_group("browser-2")  # test_saved, test_study_ui, test_form, test_nb7
+
 # Settings that would point the kernel at the real service or another output folder.
 _DROP_PREFIXES = ("ZHIPUAI_", "ZAI_", "COGVIDEO_")
 _DROP_VARS = (
@@ -60,12 +69,14 @@ _DROP_VARS = (
 )
 
 
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Keep each phase's report on the item, so fixtures can tell a failed test at teardown."""
-    outcome = yield
-    report = outcome.get_result()
+    report = yield
     setattr(item, f"rep_{report.when}", report)
+    return report
 
 
 def _free_port() -> int:
@@ -118,7 +129,7 @@ class Lab:
             pass
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> str:
     """Debian's chromium; never a browser downloaded by ``playwright install``."""
     if not Path(CHROMIUM).exists():
@@ -132,11 +143,16 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="module")
-def lab(
-    chromium: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("jupyterlab")
+@pytest.fixture(scope="session")
+def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with serve_lab(tmp_path_factory.mktemp("jupyterlab")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_lab(base: Path) -> Iterator[Lab]:
+    """A JupyterLab server of its own in ``base`` (a module that needs a fresh one overrides
+    ``lab`` with this: a first page of another kind, a theme setting nobody else should see)."""
     root, config, data, runtime, ipython, emulator = (
         base / n for n in ("root", "config", "data", "runtime", "ipython", "emulator-state")
     )
@@ -201,12 +217,13 @@ def lab(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-        # Per module: each test module has its own server, and xdist may run two at once.
-        module = request.module.__name__.rsplit(".", 1)[-1]
+        # Under xdist two workers have a server each: name the logs by worker.
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        prefix = f"browser-{worker}-" if worker else "browser-"
         for name in ("server.log", "emulator-state/emulator.log"):
             if (base / name).exists():
                 ARTIFACTS.mkdir(exist_ok=True)
-                shutil.copy(base / name, ARTIFACTS / f"browser-{module}-{Path(name).name}")
+                shutil.copy(base / name, ARTIFACTS / f"{prefix}{Path(name).name}")
 
 
 @pytest.fixture(scope="module")

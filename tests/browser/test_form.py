@@ -6,11 +6,11 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from .conftest import Notebook
+from .conftest import BROWSER_2, Notebook
 from .test_lab import _CARD_STATUS_JS
 from .test_saved import WIDGET, _saved
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, BROWSER_2]
 
 _WIDER_JS = """(o) => {
   const edge = o.getBoundingClientRect().right + 0.5;

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .conftest import Notebook
+from .conftest import BROWSER_1, Notebook
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-lab")]
+pytestmark = [pytest.mark.browser, BROWSER_1]
 
 TERMINAL = ("succeeded", "failed", "detached")
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import Notebook
+from .conftest import BROWSER_1, Notebook
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-media")]
+pytestmark = [pytest.mark.browser, BROWSER_1]
 
 # Before any page script: the first moment each video source has its metadata, by URL.
 _RECORD_JS = """

@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import nbformat
 import pytest
 
-from .conftest import ARTIFACTS, VIEWPORT, Lab
+from .conftest import ARTIFACTS, BROWSER_2, VIEWPORT, Lab, serve_lab
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, BROWSER_2]
+
+
+@pytest.fixture(scope="module")
+def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A server of its own: no JupyterLab page served before the Notebook 7 one."""
+    with serve_lab(tmp_path_factory.mktemp("nb7")) as server:
+        yield server
+
 
 _IDLE_JS = """() => {
   const e = document.querySelector('.jp-Notebook-ExecutionIndicator');

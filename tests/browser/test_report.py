@@ -10,7 +10,9 @@ import pytest
 from cogvideo_nb._report import write_report
 from tests.test_report import HOSTILE, finished
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-report")]
+from .conftest import BROWSER_1
+
+pytestmark = [pytest.mark.browser, BROWSER_1]
 
 
 @pytest.mark.parametrize("embed", [False, True])
@@ -22,7 +24,12 @@ def test_report_opens_and_its_videos_play(browser: Any, tmp_path: Path, embed: b
     out = write_report(jobs, tmp_path / "handout" / "study.html", embed=embed)
     page = browser.new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dialog(d: Any) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    page.on("dialog", dialog)
     try:
         page.goto(out.as_uri())
         assert page.title() == "Prompt study"

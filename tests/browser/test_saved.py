@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from .conftest import ARTIFACTS, VIEWPORT, Lab, Notebook
+from .conftest import ARTIFACTS, BROWSER_2, VIEWPORT, Lab, Notebook
 from .test_lab import _restart_kernel, _wait_cards
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-saved")]
+pytestmark = [pytest.mark.browser, BROWSER_2]
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import Notebook
+from .conftest import BROWSER_2, Notebook
 from .test_lab import _CARD_STATUS_JS
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-study_ui")]
+pytestmark = [pytest.mark.browser, BROWSER_2]
 
 
 def test_rate_a_card_and_export_the_grid(notebook: Notebook) -> None:

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
-from .conftest import Lab, Notebook
+from .conftest import BROWSER_1, Lab, Notebook, serve_lab
 from .test_lab import _CARD_STATUS_JS
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, BROWSER_1]
+
+
+@pytest.fixture(scope="module")
+def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A server of its own: the theme is a server-wide setting no other test should see."""
+    with serve_lab(tmp_path_factory.mktemp("theme")) as server:
+        yield server
+
 
 # For every element with text of its own: its colour over the first opaque background behind it.
 _CONTRAST_JS = """(root) => {

@@ -15,9 +15,9 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import _DROP_PREFIXES, _DROP_VARS, ARTIFACTS, REPO, VIEWPORT, _free_port, _tail
+from .conftest import _DROP_PREFIXES, _DROP_VARS, ARTIFACTS, BROWSER_1, REPO, VIEWPORT, _free_port, _tail
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, BROWSER_1]
 
 _PLAYING_JS = """() => {
   const vs = Array.from(document.querySelectorAll('video'));
