@@ -62,6 +62,9 @@ class Outputs:
                 self._final[id(shown)] = key
         # Each result once: a job shown above ends there; only one with no output here (a job
         # resumed from the ledger, another kernel's) gets its result in this cell.
+        if not jobs:
+            print("nothing in flight: every job shown here has ended")
+            return
         unseen = [j for j in jobs if j.id not in self.cards]
         for job in unseen:
             display(HTML(job_html(job, copy=True)))

@@ -13,7 +13,8 @@ import pytest
 
 from .conftest import ARTIFACTS, BROWSER_2, VIEWPORT, Lab, serve_lab
 
-pytestmark = [pytest.mark.browser, BROWSER_2]
+# a server of its own starts and stops inside these tests' time: more than the default 120 s
+pytestmark = [pytest.mark.browser, BROWSER_2, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ import pytest
 from .conftest import BROWSER_1, Lab, Notebook, serve_lab
 from .test_lab import _CARD_STATUS_JS
 
-pytestmark = [pytest.mark.browser, BROWSER_1]
+# a server of its own starts and stops inside these tests' time: more than the default 120 s
+pytestmark = [pytest.mark.browser, BROWSER_1, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ import pytest
 
 from .conftest import _DROP_PREFIXES, _DROP_VARS, ARTIFACTS, BROWSER_1, REPO, VIEWPORT, _free_port, _tail
 
-pytestmark = [pytest.mark.browser, BROWSER_1]
+# a server of its own starts and stops inside these tests' time: more than the default 120 s
+pytestmark = [pytest.mark.browser, BROWSER_1, pytest.mark.timeout(300)]
 
 _PLAYING_JS = """() => {
   const vs = Array.from(document.querySelectorAll('video'));
