@@ -141,12 +141,13 @@ def test_duplicate_request_id_returns_the_same_task_per_key(emu: Emulator) -> No
 
 def test_per_key_in_flight_limit_429_and_release() -> None:
     with running(FAST.replace(max_in_flight=2)) as emu:
-        slow = [submit(emu, prompt=f"#seconds=0.5 n{i}", request_id=f"r{i}").json()["id"] for i in range(2)]
+        # 2 s tasks: still in flight for the next four requests, however busy the machine is
+        slow = [submit(emu, prompt=f"#seconds=2 n{i}", request_id=f"r{i}").json()["id"] for i in range(2)]
         third = submit(emu, prompt="third")
         assert third.status_code == 429 and third.json()["error"]["code"] == "1302"
         assert submit(emu, headers={"Authorization": "Bearer k2"}, prompt="x").status_code == 200
         # a retried submit of an in-flight task is no new task, so the limit does not apply
-        retry = submit(emu, prompt="#seconds=0.5 n0", request_id="r0")
+        retry = submit(emu, prompt="#seconds=2 n0", request_id="r0")
         assert retry.status_code == 200 and retry.json()["id"] == slow[0]
         for task_id in slow:
             wait_done(emu, task_id)
@@ -195,7 +196,8 @@ def test_restart_on_the_same_state_dir_keeps_and_finishes_tasks(tmp_path: Path) 
     with running(state_dir=tmp_path) as first:
         done_id = submit(first, prompt="before").json()["id"]
         wait_done(first, done_id)
-        pending_id = submit(first, prompt="#seconds=1.2 across a restart").json()["id"]
+        # 4 s: still processing after the stop and the restart, however busy the machine is
+        pending_id = submit(first, prompt="#seconds=4 across a restart").json()["id"]
         old_port = first.port
     with running(state_dir=tmp_path) as second:
         assert second.port != old_port
@@ -254,11 +256,13 @@ def test_stop_cuts_keep_alive_connections() -> None:
 
 
 def test_concurrent_bursts_respect_dedup_and_the_limit(emu: Emulator) -> None:
+    # 30 s tasks (nobody waits for them): all still in flight at the second burst, however busy
+    # the machine is (at 2 s, a slow burst let the first tasks end and more submits through).
     with ThreadPoolExecutor(10) as pool:
-        same = list(pool.map(lambda _: submit(emu, prompt="#seconds=2 x", request_id="burst"), range(10)))
+        same = list(pool.map(lambda _: submit(emu, prompt="#seconds=30 x", request_id="burst"), range(10)))
     assert len({r.json()["id"] for r in same}) == 1
     with ThreadPoolExecutor(10) as pool:
-        many = list(pool.map(lambda i: submit(emu, prompt=f"#seconds=2 n{i}"), range(10)))
+        many = list(pool.map(lambda i: submit(emu, prompt=f"#seconds=30 n{i}"), range(10)))
     codes = sorted(r.status_code for r in many)
     assert codes == [200] * 4 + [429] * 6  # 5 in flight per key, one of them is "burst"
 
