@@ -58,7 +58,10 @@ async def save_results(
             await _fetch(client, job, out_dir, done, video_url, cover_url)
             break
         except DownloadError as exc:
-            if exc.expired and attempt < REFRESHES:
+            # An expired link, or a file host failing again and again with the video already
+            # saved: ask anew rather than give the cover up at the first passing 5xx.
+            again = exc.expired or ("video" in done and exc.retryable)
+            if again and attempt < REFRESHES:
                 assert job.task_id is not None
                 state = await client.get(job.task_id)  # the URLs died before we got there
                 video_url, cover_url = state.video_url, state.cover_url

@@ -95,3 +95,24 @@ def test_unplayable_reads_only_box_headers(tmp_path: Path) -> None:
     path.write_bytes(mp4() + b"\0\0")  # trailing bytes that are no box
     assert unplayable(path) == "the video is cut short or is not an MP4 file"
     assert "cannot be read" in (unplayable(tmp_path / "missing.mp4") or "")
+
+
+async def test_a_cover_host_failing_past_the_retries_is_asked_again_not_given_up(tmp_path: Path) -> None:
+    """The video saved, the cover's host answered 503 past one download's retries: the cover was
+    dropped for good (found by the chaos test under load). It is asked again with fresh URLs."""
+    failures = {"left": FAST_RETRY.max_attempts + 1}  # one whole download's worth, and one more
+
+    def files(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(".mp4"):
+            return httpx.Response(200, content=mp4(), headers={"content-type": "video/mp4"})
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            return httpx.Response(503)
+        return httpx.Response(200, content=b"\x89PNG\r\n\x1a\n", headers={"content-type": "image/png"})
+
+    s = scheduler(tmp_path, server(files))
+    job = s.add(build_request("a fox"))
+    await asyncio.wait_for(s.wait([job]), 20)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert job.cover_path is not None and job.cover_path.read_bytes().startswith(b"\x89PNG"), job.note
+    await s.aclose()
