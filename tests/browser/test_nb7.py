@@ -11,7 +11,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from .conftest import ARTIFACTS, BROWSER_2, VIEWPORT, Lab, serve_lab
+from .conftest import _RAN_JS, ARTIFACTS, BROWSER_2, VIEWPORT, Lab, serve_lab
 
 # a server of its own starts and stops inside these tests' time: more than the default 120 s
 pytestmark = [pytest.mark.browser, BROWSER_2, pytest.mark.timeout(300)]
@@ -27,12 +27,6 @@ def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
 _IDLE_JS = """() => {
   const e = document.querySelector('.jp-Notebook-ExecutionIndicator');
   return !!e && e.dataset.status === 'idle';
-}"""
-_RAN_JS = """([i]) => {
-  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
-  const p = cell && cell.querySelector('.jp-InputPrompt');
-  const e = document.querySelector('.jp-Notebook-ExecutionIndicator');
-  return !!p && /^\\[\\d+\\]:$/.test(p.textContent.trim()) && !!e && e.dataset.status === 'idle';
 }"""
 _VIDEO_JS = """() => {
   const v = document.querySelector('video.cvnb-video');
