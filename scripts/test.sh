@@ -51,11 +51,5 @@ else
   UV_PROJECT_ENVIRONMENT=.venv-test $UV sync -q --locked --extra test
 fi
 
-# Bytecode, even where the environment sets PYTHONDONTWRITEBYTECODE: the suite starts hundreds of
-# Python processes (xdist workers, kernels, JupyterLab servers, the CLI, emulators), and without
-# .pyc files each one compiles every module it imports from source again (~1 s of CPU apiece on
-# two cores). Written once per run, into the throwaway test environment, never the source tree.
-export PYTHONPYCACHEPREFIX="$PWD/.venv-test/pycache"
-unset PYTHONDONTWRITEBYTECODE
-
+# Bytecode for every process the suite starts: tests/conftest.py (pytest_configure).
 exec .venv-test/bin/python -m pytest "$@"

@@ -3,7 +3,6 @@ static HTML with the video, so the saved notebook keeps the form's results."""
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
 from .conftest import BROWSER_2, Notebook
@@ -43,6 +42,8 @@ def test_the_forms_jobs_end_as_saved_static_html(notebook: Notebook) -> None:
     nb.cell(0).locator(".jp-InputPrompt").click()
     nb.page.keyboard.press("Control+s")
     nb.page.wait_for_timeout(1500)
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+
     saved = nbformat.from_dict(_saved(nb.lab, nb.path))
     outputs = saved.cells[1].outputs
     results = [o for o in outputs if "cvnb-static" in o.get("data", {}).get("text/html", "")]

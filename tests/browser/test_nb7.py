@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import nbformat
 import pytest
 
 from .conftest import _RAN_JS, ARTIFACTS, BROWSER_2, VIEWPORT, Lab, serve_lab
@@ -35,6 +34,8 @@ _VIDEO_JS = """() => {
 
 
 def _open_nb7(browser: Any, lab: Lab, name: str, *sources: str) -> Any:
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",

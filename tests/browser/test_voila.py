@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 from .conftest import _DROP_PREFIXES, _DROP_VARS, ARTIFACTS, BROWSER_1, REPO, VIEWPORT, _free_port, _tail
@@ -27,6 +26,8 @@ _PLAYING_JS = """() => {
 
 
 def test_a_voila_dashboard_ends_with_one_playable_video(browser: Any, tmp_path: Path) -> None:
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
