@@ -9,6 +9,7 @@ returns at once and cards update live; ``--wait`` blocks until every job has end
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import re
 import shlex
@@ -260,40 +261,58 @@ class CogVideoMagics(Magics):
         return magic_commands.run(self.outputs, line)
 
 
-def _offer_resume(ipython: Any) -> None:
-    """After a restart: say how many jobs the ledger holds unfinished, and offer Resume."""
+def _offer_resume(ipython: Any) -> Any:
+    """After a restart: say how many jobs the ledger holds unfinished, and offer Resume (the offer
+    is returned, or None when there is nothing to offer)."""
     try:
         settings = resolve_settings()
         path = Path(settings.output_dir).expanduser() / "ledger.sqlite"
         if not path.is_file():
-            return
+            return None
         ledger = Ledger(path)
         try:
             unfinished = ledger.resumable()
         finally:
             ledger.close()
     except Exception:  # an offer, never an error at load time
-        return
+        return None
     if not unfinished:
-        return
+        return None
     import ipywidgets as w
 
+    from .widgets._ending import mark
+    from .widgets._slot import Slot
+
     n = len(unfinished)
-    text = w.HTML(
-        f"<b>{n} job(s)</b> were still in flight when the last kernel stopped "
-        f"(their tasks are kept). <code>%cogvideo resume</code> or:"
-    )
+    said = f"<b>{n} job(s)</b> were still in flight when the last kernel stopped (their tasks are kept)."
+    text = w.HTML(f"{said} <code>%cogvideo resume</code> or:")
     button = w.Button(description=f"Resume {n}", button_style="primary", icon="play")
-    out = w.Output()
+    message = w.HTML()
+    slot = Slot()  # the resumed jobs' cards: a click has no cell to display them in
 
     def click(_: Any) -> None:
         button.disabled = True
-        magics = ipython.magics_manager.registry["CogVideoMagics"]
-        with out:
-            magic_commands.run(magics.outputs, "resume")
+        outputs = ipython.magics_manager.registry["CogVideoMagics"].outputs
+        try:
+            engine = get_engine()
+            jobs = engine.resume()
+        except CogVideoError as exc:
+            message.value = f'<span style="color:#cf222e">{html.escape(str(exc))}</span>'
+            button.disabled = False
+            return
+        elsewhere = outputs.add_to(slot, jobs, engine)
+        message.value = f"resumed {len(jobs)} job(s)" + (
+            f"; {elsewhere} in their cards above" if elsewhere else ""
+        )
 
     button.on_click(click)
-    display(w.VBox([w.HBox([text, button]), out]))
+    # What is saved of the notice is its text: a reopened notebook has no kernel to click with;
+    # the resumed results are saved in the output below it and in their own cells.
+    saved = {"text/html": f"<div>{said}</div>", "text/plain": html.unescape(re.sub("<[^>]+>", "", said))}
+    offer = w.HBox([text, button, message])
+    display(offer, metadata=mark("resume-offer", saved=saved))
+    slot.display()
+    return offer
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -18,6 +18,9 @@ from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.magic import CogVideoMagics
 from cogvideo_nb.widgets._bridge import BRIDGE
 
+from ._wait import wait_for_status
+from .conftest import EngineFactory
+
 SENTINEL = "sk-MAGIC-SENTINEL-77a1"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -80,6 +83,12 @@ def test_a_finished_card_rewrites_its_static_html(ip: InteractiveShell) -> None:
     assert last.update and last.transient == {"display_id": f"cvnb-{job.id}"}
     # The ended job's output is what every renderer can show: no widget view left to fail.
     assert "<video" in last.data["text/html"] and WIDGET not in last.data
+    # Pages that do not know the display id (a reload, a second tab, a later kernel) find the
+    # output by what it shows and end it with the same HTML, which the card carries.
+    assert first.metadata == {"cogvideo_nb": {"shows": f"job:{job.id}"}}
+    assert last.metadata == {"cogvideo_nb": {"shows": f"job:{job.id}", "final": True}}
+    [card] = magics(ip).cards.values()
+    assert card.shows == f"job:{job.id}" and card.static_html == last.data["text/html"]
 
 
 def test_wait_leaves_the_final_static_output(ip: InteractiveShell) -> None:
@@ -117,6 +126,23 @@ def test_grid_of_prompts_times_varied_sizes(ip: InteractiveShell) -> None:
     assert cards[0].prompt_parts == [["a ", False], ["cat", True], [" on a roof", False]]
     assert len({c.group for c in cards}) == 1
     assert out.outputs[0].data["text/html"].count('class="cvnb-static"') == 4
+
+
+def test_a_finished_grid_rewrites_its_static_html_and_carries_it_to_every_page(ip: InteractiveShell) -> None:
+    with capture_output() as out:
+        ip.run_cell_magic("cogvideo", "", "a cat on a roof\n---\na dog on a roof")
+        jobs = jobs_of(ip)
+        assert all(j.wait_done(30) for j in jobs)
+        BRIDGE.flush()
+    first, last = out.outputs[0], out.outputs[-1]
+    [grid] = [s for s in magics(ip).outputs.shown]
+    key = f"cvnb-grid-{grid.group}"
+    assert WIDGET in first.data and first.metadata == {"cogvideo_nb": {"shows": key}}
+    assert last.update and last.metadata == {"cogvideo_nb": {"shows": key, "final": True}}
+    assert last.data["text/html"].count("<video") == 2 and WIDGET not in last.data
+    # The grid's Ending (a view in every page that draws the grid) carries the same end.
+    assert grid.ending.key == key and grid.ending.html == last.data["text/html"]
+    assert grid.ending in grid.children
 
 
 def test_vary_a_prompt_placeholder(ip: InteractiveShell) -> None:
@@ -384,3 +410,32 @@ def test_a_variable_that_cannot_become_text_is_a_usage_error(
     with pytest.raises(UsageError, match=r"^\{mood\} could not be turned into text: TypeError: __str__ "):
         ip.run_cell_magic("cogvideo", "--image photos/{mood}.png", "a fox")
     assert emulator.stats()["tasks"] == []
+
+
+def test_the_restart_notice_resumes_into_an_output_of_its_own_that_ends_static(
+    ip: InteractiveShell, engine_factory: EngineFactory, tmp_path: Path
+) -> None:
+    """A click runs outside any cell: the resumed cards go to an output displayed with the notice
+    (by id), which ends as static HTML; what is saved of the notice itself is its text."""
+    from cogvideo_nb.magic import _offer_resume
+
+    before = engine_factory(output_dir=tmp_path / "out")  # the kernel that stopped
+    job = before.submit("a barge on a misty river #seconds=1.5")
+    wait_for_status(job, JobStatus.RUNNING)
+    before.close()
+    with capture_output() as out:
+        offer = _offer_resume(ip)
+        text, button, message = offer.children
+        assert "1 job(s)" in text.value
+        button.click()
+        [card] = magics(ip).cards.values()
+        assert card.job.id == job.id and card.job.wait_done(30)
+        BRIDGE.flush()
+    notice, slot, *updates = out.outputs
+    saved = notice.metadata["cogvideo_nb"]["saved"]
+    assert WIDGET in notice.data and "1 job(s)" in saved["text/html"] and WIDGET not in saved
+    key = slot.metadata["cogvideo_nb"]["shows"]
+    assert slot.transient == {"display_id": key} and message.value == "resumed 1 job(s)"
+    assert WIDGET in updates[0].data  # the live card
+    assert updates[-1].metadata == {"cogvideo_nb": {"shows": key, "final": True}}
+    assert "<video" in updates[-1].data["text/html"] and WIDGET not in updates[-1].data

@@ -12,6 +12,7 @@ from cogvideo_nb._jobs import move
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.widgets import CompareGrid, JobCard, PromptForm, assemble
 from cogvideo_nb.widgets._bridge import BRIDGE
+from cogvideo_nb.widgets._form import SAVED_FORM
 
 from ._wait import wait_for_status
 
@@ -112,7 +113,7 @@ def test_form_assembles_counts_and_submits(engine: Engine) -> None:
     form.prompt.value = "a red fox trots through snow"
     form.fps.value = 60
     form.submit.click()
-    [card] = form.output.children
+    [card] = form.cards
     assert card.job.request.fps == 60 and card.job.prompt == "a red fox trots through snow"
     assert card.job.wait_done(30)
     BRIDGE.flush()
@@ -124,7 +125,7 @@ def test_form_shows_bad_input_instead_of_sending(engine: Engine, emulator: Emula
     form.prompt.value = "   "
     assert form.submit.disabled  # nothing to send
     form.submit.click()
-    assert "give a prompt or a first-frame image" in form.message.value and form.output.children == ()
+    assert "give a prompt or a first-frame image" in form.message.value and form.cards == []
     assert emulator.stats()["tasks"] == []
 
 
@@ -166,7 +167,7 @@ def test_form_sends_only_what_differs_from_the_model_default(engine: Engine) -> 
     form.prompt.value = "a paper boat in the rain"
     form.submit.click()  # a paid model: the first click asks
     form.submit.click()  # the second confirms
-    [card] = form.output.children
+    [card] = form.cards
     body = card.job.request.to_body()
     assert (body["style"], body["off_peak"], body["watermark_enabled"]) == ("anime", True, False)
     assert "with_audio" not in body and "movement_amplitude" not in body
@@ -226,13 +227,13 @@ def test_the_form_asks_before_a_paid_job_and_a_second_click_confirms(
     form.prompt.value = "a lighthouse in a storm"
     form.submit.click()
     assert "paid" in form.message.value and form.submit.description.startswith("Confirm")
-    assert form.output.children == () and emulator.stats()["tasks"] == []
+    assert form.cards == [] and emulator.stats()["tasks"] == []
     form.prompt.value = "a lighthouse in a gale"  # changed its mind: the question no longer stands
     assert form.submit.description == "Generate"
     form.submit.click()
     assert emulator.stats()["tasks"] == [] and form.submit.description.startswith("Confirm")
     form.submit.click()
-    [card] = form.output.children
+    [card] = form.cards
     assert card.job.request.model == "cogvideox-3" and card.job.prompt == "a lighthouse in a gale"
     assert form.submit.description == "Generate"  # the next paid Generate asks again
     assert card.job.wait_done(30) and len(emulator.stats()["tasks"]) == 1
@@ -251,17 +252,26 @@ def test_the_forms_jobs_end_as_static_html_in_its_results_output(engine: Engine)
         display(form)
         form.prompt.value = "a paper lantern drifting up"
         form.submit.click()
-        [card] = form.output.children
+        [card] = form.cards
         assert card.job.wait_done(30)
         BRIDGE.flush()
     first, slot, *updates = out.outputs
     assert "application/vnd.jupyter.widget-view+json" in first.data  # the form itself
-    assert slot.transient == {"display_id": form.results_id} and not slot.update
-    assert all(u.update and u.transient == {"display_id": form.results_id} for u in updates)
+    assert slot.transient == {"display_id": form.results.id} and not slot.update
+    assert all(u.update and u.transient == {"display_id": form.results.id} for u in updates)
     assert "application/vnd.jupyter.widget-view+json" in updates[0].data  # the live cards
     final = updates[-1].data
     assert "application/vnd.jupyter.widget-view+json" not in final
     assert "<video" in final["text/html"] and card.job.id in final["text/html"]
+    # Every page finds the results output by its mark and ends it with the same HTML; what is
+    # saved of the form itself is a note (no reopened notebook can draw a widget with no kernel).
+    key = form.results.id
+    assert slot.metadata == {"cogvideo_nb": {"shows": key}}
+    assert updates[-1].metadata == {"cogvideo_nb": {"shows": key, "final": True}}
+    assert form.results.end.key == key and form.results.end.html == final["text/html"]
+    assert form.results.end in form.results.box.children
+    assert first.metadata == {"cogvideo_nb": {"shows": "form", "saved": SAVED_FORM}}
+    assert "run this cell" in SAVED_FORM["text/html"]
 
 
 def test_retry_on_a_card_of_a_paid_job_asks_and_the_second_click_confirms(

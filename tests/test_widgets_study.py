@@ -60,7 +60,7 @@ def test_form_enhance_shows_both_and_sends_the_rewrite(engine: Engine, emulator:
     form.prompt.value = "a red fox in the snow"
     form.enhance.value = True
     form.submit.click()
-    [card] = form.output.children
+    [card] = form.cards
     assert card.job.original_prompt == "a red fox in the snow"
     assert card.job.prompt.startswith("a red fox in the snow.") and len(card.job.prompt) > 60
     assert "cvnb-enhance" in form.message.value and "<mark>" in form.message.value

@@ -2,8 +2,10 @@
 // from a prompt or a server string can ever become HTML here.
 //
 // When a job ends, the kernel replaces the card's output with static HTML (what a saved notebook
-// shows without widget state). In the live page the card outlives its view: the page moves the
-// running card (and its playing video) into that HTML, and releases cards that are gone for good.
+// shows without widget state), and so does every page that draws the card (cvnbEnd, for pages
+// that do not know the output's display id). In the live page the card outlives its view: the
+// page moves the running card (and its playing video) into that HTML, and releases cards that are
+// gone for good.
 const STATUS_COLOR = {
   queued: "#6e7781", submitting: "#0969da", running: "#0969da", downloading: "#8250df",
   succeeded: "#1a7f37", failed: "#cf222e", detached: "#9a6700", unknown: "#9a6700",
@@ -147,6 +149,7 @@ async function render({ model: proxy, el }) {
   el.append(root);
 
   let kernelGone = false;
+  cvnbHookSave(proxy.widget_manager);
   const entry = { root, video: null, wasPlaying: false, goneAt: null, blob: null, name: null, viewGone: false,
                   jobId: () => model.get("job_id") };
   function markGone() { kernelGone = true; draw(); }
@@ -298,6 +301,12 @@ async function render({ model: proxy, el }) {
     rateMsg.textContent = model.get("rating_error") || "";
     drawTimes();
     drawMedia();
+    const ended = model.get("static_html");
+    if (ended && ended !== entry.ended) {
+      entry.ended = ended;
+      const plain = `${status}: ${model.get("prompt")}`;
+      cvnbEnd(proxy.widget_manager, model.get("shows"), { "text/html": ended, "text/plain": plain });
+    }
   }
 
   const timer = setInterval(drawTimes, 500);

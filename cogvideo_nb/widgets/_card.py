@@ -6,8 +6,10 @@ browser, from timestamps. The kernel never holds the video: the page plays it fr
 server when the file is under the server's root, else asks for one transfer that is not kept.
 
 When the job ends, the card's output is replaced by static HTML (no widget view), so a saved
-notebook shows the result with no kernel and no widget state; in the live page the front end
-moves the running card into that HTML, so nothing stops playing.
+notebook shows the result with no kernel and no widget state: by the kernel, through the display
+id, and by every page whose view sees the end (``_notebook.js``: a reload, a second tab, a card
+resumed after a restart rewrites the old kernel's outputs of the same job). In the live page the
+front end moves the running card into that HTML, so nothing stops playing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .._errors import CogVideoError
 from .._html import job_html, make_poster, params_text, warm_posters
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
+from ._ending import ESM_NOTEBOOK, mark
 
 __all__ = ["MAX_TRANSFER_BYTES", "JobCard", "static_bundle"]
 
@@ -45,7 +48,7 @@ def static_bundle(html_text: str, plain: str) -> dict[str, str]:
 
 
 class JobCard(anywidget.AnyWidget):
-    _esm = _HERE / "_card.js"
+    _esm = ESM_NOTEBOOK + (_HERE / "_card.js").read_text("utf-8")
     _css = _HERE / "_card.css"
 
     mid = traitlets.Unicode("").tag(sync=True)  # its own model id: the page listens beyond the view
@@ -76,6 +79,10 @@ class JobCard(anywidget.AnyWidget):
     continues = traitlets.Unicode("").tag(sync=True)  # id of the job whose last frame this starts from
     continues_text = traitlets.Unicode("").tag(sync=True)  # its short id and prompt, for the link
     retry_ask = traitlets.Unicode("").tag(sync=True)  # a paid retry waits for a second click
+    # The outputs this card ends (see _notebook.js): its own, and any other showing its first job
+    # alone (an old kernel's card of a job resumed here); a retry keeps it.
+    shows = traitlets.Unicode("").tag(sync=True)
+    static_html = traitlets.Unicode("").tag(sync=True)  # what those outputs end as; "" until then
 
     def __init__(
         self, job: Job, engine: Engine, *, parts: list[tuple[str, bool]] | None = None, group: str = ""
@@ -83,6 +90,8 @@ class JobCard(anywidget.AnyWidget):
         # A snapshot first (this thread owns the card until it is subscribed) ...
         super().__init__(group=group, prompt_parts=[list(p) for p in parts or []], **self._light(job))
         self.mid = self.model_id
+        self.shows = f"job:{job.id}"
+        self.display_id = f"cvnb-{job.id}"  # the first job's, as ``shows``: a retry keeps the output
         self.job = job
         self.engine = engine
         self.on_done: Callable[[JobCard], None] | None = None
@@ -91,10 +100,6 @@ class JobCard(anywidget.AnyWidget):
         # ... then one sync from the bridge, which reads the job as it is by then: a move between
         # the snapshot and the subscription is not lost.
         self._event(job)
-
-    @property
-    def display_id(self) -> str:
-        return f"cvnb-{self.job.id}"
 
     # -- engine events (any thread) -> the UI thread ------------------------------------------------
     def _event(self, job: Job) -> None:
@@ -131,6 +136,7 @@ class JobCard(anywidget.AnyWidget):
                 )  # fmt: skip
         else:
             updates.update(video_path="", video_name="", poster="", meta_text="")
+        updates["static_html"] = job_html(job) if job.done else ""
         with self.hold_sync():
             for name, value in updates.items():
                 if getattr(self, name) != value:
@@ -141,7 +147,7 @@ class JobCard(anywidget.AnyWidget):
     # -- display --------------------------------------------------------------------------------------
     def show(self) -> None:
         """Display with a display id; when the job ends the output becomes static HTML."""
-        display(self, display_id=self.display_id)
+        display(self, display_id=self.display_id, metadata=mark(self.shows))
         self.on_done = JobCard.finalize
 
     def static(self) -> dict[str, str]:
@@ -151,7 +157,9 @@ class JobCard(anywidget.AnyWidget):
         """Replace this card's output with static HTML (best effort from a background thread;
         ``%cogvideo wait`` calls it from the running cell, which headless runners record)."""
         with contextlib.suppress(Exception):
-            update_display(self.static(), raw=True, display_id=self.display_id)
+            update_display(
+                self.static(), raw=True, display_id=self.display_id, metadata=mark(self.shows, final=True)
+            )
 
     @staticmethod
     def _meta(job: Job) -> str:

@@ -9,22 +9,22 @@ becomes static HTML when every job has ended, so the saved notebook keeps the re
 
 from __future__ import annotations
 
-import contextlib
 import html
 from typing import Any
 
 import ipywidgets as w
-from IPython.display import display, update_display
+from IPython.display import display
 
 from .. import _pipeline
 from .._cost import PaidJobsError
 from .._engine import Engine, get_engine
 from .._errors import CogVideoError
-from .._html import job_html
 from .._models import DEFAULT_MODEL, MODELS, OPTIONS
 from .._report import enhance_html
 from .._request import image_to_url
-from ._card import JobCard, static_bundle
+from ._card import JobCard
+from ._ending import Ending, mark
+from ._slot import Slot
 
 __all__ = ["PARTS", "PromptForm", "assemble"]
 
@@ -46,6 +46,10 @@ def assemble(parts: dict[str, str]) -> str:
 
 
 GENERATE, CONFIRM = "Generate", "Confirm: generate (paid)"
+# What a saved notebook keeps of the form (a reopened notebook has no kernel behind it to draw
+# the form; its results are saved in the output below it).
+_NOTE = "The prompt form: run this cell to open it. Its results are saved in the output below."
+SAVED_FORM = {"text/html": f'<div class="cvnb-saved-form"><i>{_NOTE}</i></div>', "text/plain": _NOTE}
 # The whole width less ipywidgets' 2 px margin on each side ("100%" overflows the output by it).
 FULL = "calc(100% - 4px)"
 
@@ -95,11 +99,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.remove.layout.display = "none"
         self.submit = w.Button(description=GENERATE, button_style="primary", icon="film")
         self.message = w.HTML()
-        self.output = w.VBox()  # the cards, newest first; shown in the results output below
-        self.cards: list[JobCard] = []
+        self.results = Slot()  # the cards, in an output of their own below the form
         self._asking: tuple[Any, ...] | None = None  # what a paid Generate waits to confirm
-        self.results_id = f"cvnb-form-{id(self):x}"
-        self._slot = False  # the results output was displayed (else the cards go inside the form)
         for f in self.fields.values():
             f.observe(self._rebuild, "value")
         self.prompt.observe(self._count, "value")
@@ -127,7 +128,7 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             [self.hints, *self.fields.values(), self.prompt,
              w.HBox([self.counter, self.kept, self.use_parts]), options,
              w.HBox([*flags, self.enhance], layout=w.Layout(flex_flow="row wrap")), uploads,
-             self.message]
+             self.message, Ending()]  # its view makes what is saved of the form a note (SAVED_FORM)
         )  # fmt: skip
         for control in (self.prompt, self.model, self.enhance, *self.controls.values()):
             control.observe(self._changed_mind, "value")
@@ -232,31 +233,12 @@ class PromptForm(w.VBox):  # type: ignore[misc]
     def _ipython_display_(self) -> None:
         """The form, and below it an output of its own for the cards (a display id), which
         becomes static HTML when they have all ended: what a saved notebook keeps."""
-        display(super()._repr_mimebundle_(), raw=True)
-        display(static_bundle(self._results_html(), ""), raw=True, display_id=self.results_id)
-        self._slot = True
+        display(super()._repr_mimebundle_(), raw=True, metadata=mark("form", saved=SAVED_FORM))
+        self.results.display()
 
-    def _results_html(self) -> str:
-        return "".join(job_html(c.job) for c in reversed(self.cards))
-
-    def _show_results(self) -> None:
-        if not self._slot:  # inside someone's layout: the cards go at the form's foot
-            children: tuple[Any, ...] = tuple(self.children)  # type: ignore[has-type]
-            if self.output not in children:
-                self.children = (*children, self.output)
-            return
-        with contextlib.suppress(Exception):
-            update_display(self.output, display_id=self.results_id)
-
-    def _card_done(self, _: JobCard) -> None:
-        """Once every card has ended, the results output becomes static HTML (UI thread)."""
-        if self._slot and all(c.job.done for c in self.cards):
-            with contextlib.suppress(Exception):
-                update_display(
-                    static_bundle(self._results_html(), f"{len(self.cards)} job(s)"),
-                    raw=True,
-                    display_id=self.results_id,
-                )
+    @property
+    def cards(self) -> list[JobCard]:
+        return self.results.cards
 
     # -- Generate ------------------------------------------------------------------------------------
     def _changed_mind(self, _: Any = None) -> None:
@@ -298,9 +280,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self._reset_confirm()
         self.message.value = "".join(enhance_html(o, e) for o, e in _pipeline.enhanced_pairs(jobs))
         engine = self._engine or get_engine()
-        for job in jobs:
-            card = JobCard(job, engine)
-            card.on_done = self._card_done
-            self.cards.append(card)
-        self.output.children = tuple(reversed(self.cards))
-        self._show_results()
+        self.results.add([JobCard(job, engine) for job in jobs])
+        if not self.results.shown:  # inside someone's layout: the cards go at the form's foot
+            children: tuple[Any, ...] = tuple(self.children)  # type: ignore[has-type]
+            if self.results.box not in children:
+                self.children = (*children, self.results.box)

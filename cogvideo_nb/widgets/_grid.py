@@ -1,7 +1,8 @@
 """A side-by-side comparison: labelled cards in responsive columns, played in sync.
 
 Like a card, the grid's output becomes static HTML once every cell has ended (a saved notebook
-then needs no widget state); the live page moves the running cards and controls into it.
+then needs no widget state), from the kernel and from every page that draws it (``Ending``); the
+live page moves the running cards and controls into it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .._html import GRID_COLUMNS, diff_parts, grid_html, rel_url
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._card import JobCard, static_bundle
+from ._ending import Ending, mark
 
 __all__ = ["CompareGrid"]
 
@@ -74,9 +76,10 @@ class CompareGrid(w.VBox):  # type: ignore[misc]
         self.controls = _GridControls(group=self.group, title=self.title)
         self.controls.mid = self.controls.model_id
         self.controls.on_msg(self._on_msg)
-        super().__init__([self.controls, grid])
-        self.add_class("cvnb-grid")
         self.display_id = f"cvnb-grid-{self.group}"
+        self.ending = Ending(key=self.display_id)
+        super().__init__([self.controls, grid, self.ending])
+        self.add_class("cvnb-grid")
 
     def _on_msg(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
         if content.get("action") == "export":
@@ -84,7 +87,7 @@ class CompareGrid(w.VBox):  # type: ignore[misc]
 
     def show(self) -> None:
         """Display with a display id; the output becomes static HTML once every cell has ended."""
-        display(self, display_id=self.display_id)
+        display(self, display_id=self.display_id, metadata=mark(self.display_id))
         for card in self.cards:
             card.on_done = self._card_done
 
@@ -100,8 +103,13 @@ class CompareGrid(w.VBox):  # type: ignore[misc]
         )
 
     def finalize(self) -> None:
+        bundle = self.static()
+        self.ending.plain = bundle["text/plain"]  # no hold_sync: %cogvideo wait calls this from
+        self.ending.html = bundle["text/html"]  # the cell's thread, and hold_sync is not thread-safe
         with contextlib.suppress(Exception):  # best effort from a background thread, as for cards
-            update_display(self.static(), raw=True, display_id=self.display_id)
+            update_display(
+                bundle, raw=True, display_id=self.display_id, metadata=mark(self.display_id, final=True)
+            )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """The widget, plus a static HTML grid for renderers without widget state."""

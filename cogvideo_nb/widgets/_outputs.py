@@ -19,6 +19,7 @@ from .._jobs import Job
 from ._bridge import BRIDGE
 from ._card import JobCard
 from ._grid import CompareGrid
+from ._slot import Slot
 
 __all__ = ["Outputs"]
 
@@ -42,6 +43,16 @@ class Outputs:
             self.cards[card.job.id] = card
         self.shown.append(grid)
         grid.show()
+
+    def add_to(self, slot: Slot, jobs: list[Job], engine: Engine) -> int:
+        """Cards in ``slot`` for the jobs no output here shows (a click's, see ``Slot``); returns how
+        many already had one (they go on there)."""
+        new = [JobCard(job, engine) for job in jobs if job.id not in self.cards]
+        for card in new:
+            self.cards[card.job.id] = card
+        if new:
+            slot.add(new)
+        return len(jobs) - len(new)
 
     def wait_for(self, engine: Engine, jobs: list[Job]) -> None:
         """Block until ``jobs`` end, then leave every ended output as static HTML from this cell."""

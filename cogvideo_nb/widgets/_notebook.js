@@ -1,0 +1,73 @@
+// The notebook's side of "a job ended": prepended to the ESM of each widget that needs it.
+//
+// The kernel replaces an output by its display id, but a page forgets display ids on a reload, a
+// second tab never had them, and a new kernel (after a restart) has other ones. So the page does
+// it too: a view that sees its job (or grid, or the form's results) end rewrites, in the notebook
+// model it belongs to, every output the kernel marked as showing the same thing, to the static
+// HTML the kernel sent. What is saved then is that HTML, whichever page, tab or kernel saw the end.
+// Outputs are found by their metadata (`cogvideo_nb.shows`), which the notebook keeps.
+//
+// Where a page has no notebook model (Voila, a console, nbconvert's HTML), this does nothing.
+
+function cvnbNotebook(manager) {
+  try {
+    const model = manager && manager.context && manager.context.model;
+    return model && model.cells && typeof model.toJSON === "function" ? model : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function cvnbOutputs(nb) {
+  const found = [];
+  const cells = nb.cells;
+  for (let i = 0; i < cells.length; i++) {
+    const outputs = cells.get(i).outputs;
+    if (!outputs) continue;
+    for (let j = 0; j < outputs.length; j++) found.push([outputs, j, outputs.get(j)]);
+  }
+  return found;
+}
+
+const cvnbMark = (out) => (out && out.metadata && out.metadata.cogvideo_nb) || null;
+
+// Every output showing `key` becomes `bundle`, unless it already is (a rating changes a static
+// card again). Deferred: the caller may be a view of one of those outputs, which this disposes.
+function cvnbEnd(manager, key, bundle) {
+  if (!key || !bundle || !bundle["text/html"]) return;
+  const nb = cvnbNotebook(manager);
+  if (!nb) return;
+  setTimeout(() => {
+    for (const [outputs, j, out] of cvnbOutputs(nb)) {
+      const mark = cvnbMark(out);
+      if (!mark || mark.shows !== key) continue;
+      if (mark.final && out.data && out.data["text/html"] === bundle["text/html"]) continue;
+      outputs.set(j, {
+        output_type: "display_data",
+        data: bundle,
+        metadata: { cogvideo_nb: { shows: key, final: true } },
+      });
+    }
+  }, 0);
+}
+
+// What is saved of an output the kernel marked with `saved` (the form: a note instead of a widget
+// no reopened notebook can draw). Only the saved copy changes; the live page keeps its widget.
+function cvnbHookSave(manager) {
+  const nb = cvnbNotebook(manager);
+  if (!nb || nb.__cvnbSave) return;
+  const toJSON = nb.toJSON.bind(nb);
+  nb.__cvnbSave = true;
+  nb.toJSON = () => {
+    const json = toJSON();
+    for (const cell of json.cells || []) {
+      if (!cell.outputs) continue;
+      cell.outputs = cell.outputs.map((out) => {
+        const mark = out.metadata && out.metadata.cogvideo_nb;
+        if (!mark || !mark.saved) return out;
+        return { ...out, data: mark.saved, metadata: { cogvideo_nb: { shows: mark.shows, final: true } } };
+      });
+    }
+    return json;
+  };
+}
