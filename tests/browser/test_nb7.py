@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import _RAN_JS, ARTIFACTS, BROWSER_2, VIEWPORT, Lab, serve_lab
+from .conftest import _RAN_JS, ARTIFACTS, BROWSER_2, VIEWPORT, Lab, Notebook, serve_lab
+from .test_saved import reopened_everywhere, save_until_static
 
 # a server of its own starts and stops inside these tests' time: more than the default 120 s
 pytestmark = [pytest.mark.browser, BROWSER_2, pytest.mark.timeout(300)]
@@ -78,5 +79,34 @@ def test_a_notebook7_card_plays_its_video_from_the_server(browser: Any, lab: Lab
         assert src.startswith(f"{lab.origin}/files/{name}/cogvideo_outputs/"), src  # no blob: transfer
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "notebook7-live-card.png"))
+    finally:
+        page.context.close()
+
+
+_STATIC_JS = """() => {
+  const v = document.querySelectorAll('.jp-Notebook .jp-Cell')[1]?.querySelector('.cvnb-static video');
+  return !!v && v.readyState >= 1;
+}"""
+
+
+def test_a_notebook7_page_reloaded_mid_job_ends_its_output_and_saves_it(browser: Any, lab: Lab) -> None:
+    """The reload path of test_every_path.py, in Notebook 7 (its own page, the same widget manager)."""
+    name = f"nb7-reload-{uuid.uuid4().hex[:6]}"
+    page = _open_nb7(
+        browser, lab, name, "%load_ext cogvideo_nb", "%%cogvideo\na ferry leaving port #seconds=10"
+    )
+    nb = Notebook(lab=lab, page=page, scenario=name, path=f"{name}/{name}.ipynb")
+    try:
+        _run(page, 0)
+        _run(page, 1)
+        page.locator(".cvnb-card[data-status='running']").wait_for(timeout=30_000)
+        page.keyboard.press("Control+s")
+        page.wait_for_timeout(1500)
+        page.reload()
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_function(_STATIC_JS, timeout=60_000, polling=200)
+        nb.shot("notebook7-reloaded")
+        save_until_static(nb, videos=1)
+        reopened_everywhere(browser, nb, videos=1)
     finally:
         page.context.close()
