@@ -17,6 +17,7 @@ from cogvideo_nb._config import resolve
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.magic import CogVideoMagics
 from cogvideo_nb.widgets._bridge import BRIDGE
+from cogvideo_nb.widgets._card import POSTER
 
 from ._wait import wait_for_status
 from .conftest import EngineFactory
@@ -88,7 +89,8 @@ def test_a_finished_card_rewrites_its_static_html(ip: InteractiveShell) -> None:
     assert first.metadata == {"cogvideo_nb": {"shows": f"job:{job.id}"}}
     assert last.metadata == {"cogvideo_nb": {"shows": f"job:{job.id}", "final": True}}
     [card] = magics(ip).cards.values()
-    assert card.shows == f"job:{job.id}" and card.static_html == last.data["text/html"]
+    assert card.shows == f"job:{job.id}" and card.poster and card.poster not in card.static_html
+    assert card.static_html.replace(POSTER, card.poster) == last.data["text/html"]
 
 
 def test_wait_leaves_the_final_static_output(ip: InteractiveShell) -> None:

@@ -10,6 +10,7 @@ const STATUS_COLOR = {
   queued: "#6e7781", submitting: "#0969da", running: "#0969da", downloading: "#8250df",
   succeeded: "#1a7f37", failed: "#cf222e", detached: "#9a6700", unknown: "#9a6700",
 };
+const POSTER = "\u0000poster\u0000"; // static_html carries this where the poster goes (_card.py)
 const ACTIVE = ["queued", "submitting", "running", "downloading"];
 
 function node(tag, cls, text) {
@@ -305,7 +306,8 @@ async function render({ model: proxy, el }) {
     if (ended && ended !== entry.ended) {
       entry.ended = ended;
       const plain = `${status}: ${model.get("prompt")}`;
-      cvnbEnd(proxy.widget_manager, model.get("shows"), { "text/html": ended, "text/plain": plain });
+      const html = ended.split(POSTER).join(model.get("poster") || "");
+      cvnbEnd(proxy.widget_manager, model.get("shows"), { "text/html": html, "text/plain": plain });
     }
   }
 

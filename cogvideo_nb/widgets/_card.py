@@ -34,10 +34,11 @@ from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._ending import ESM_NOTEBOOK, mark
 
-__all__ = ["MAX_TRANSFER_BYTES", "JobCard", "static_bundle"]
+__all__ = ["MAX_TRANSFER_BYTES", "POSTER", "JobCard", "static_bundle"]
 
 _HERE = Path(__file__).parent
 # A video outside the server's root is sent once through the kernel, up to this size.
+POSTER = "\x00poster\x00"  # stands for the poster in ``static_html`` (it is in ``poster`` already)
 MAX_TRANSFER_BYTES = 256 << 20
 warm_posters()  # cards make posters: import Pillow with this module (at %load_ext), not later
 
@@ -136,7 +137,10 @@ class JobCard(anywidget.AnyWidget):
                 )  # fmt: skip
         else:
             updates.update(video_path="", video_name="", poster="", meta_text="")
-        updates["static_html"] = job_html(job) if job.done else ""
+        ended = job_html(job) if job.done else ""
+        poster = updates.get("poster", self.poster)
+        # The poster once on the wire: the page puts it back (see _card.js, POSTER).
+        updates["static_html"] = ended.replace(poster, POSTER) if poster else ended
         with self.hold_sync():
             for name, value in updates.items():
                 if getattr(self, name) != value:
