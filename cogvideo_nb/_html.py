@@ -10,6 +10,7 @@ import base64
 import functools
 import html
 import io
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,6 +62,32 @@ def rel_url(path: Path | None) -> str | None:
     except ValueError:  # another drive on Windows
         rel = str(path)
     return "/".join(quote(part, safe="") if part != ".." else part for part in Path(rel).parts)
+
+
+def server_root() -> Path | None:
+    """The root of the Jupyter server that started this kernel, from the file every server
+    writes for its clients (``jpserver-<pid>.json`` in the runtime folder; the kernel's parent
+    is the server). None outside Jupyter, or for a kernel started some other way."""
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        info = Path(jupyter_runtime_dir()) / f"jpserver-{os.getppid()}.json"
+        return Path(json.loads(info.read_text("utf-8"))["root_dir"])
+    except (ImportError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def outside_root(path: Path) -> bool:
+    """Whether the Jupyter server cannot serve ``path`` (a video saved with ``--out`` elsewhere):
+    a reopened notebook cannot play it there, and its card must say so."""
+    root = server_root()
+    if root is None:
+        return False
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -220,6 +247,12 @@ def job_html(
             f" · task {e(job.task_id or '')}{e(took)} · sha256 {e((job.video_sha256 or '')[:12])}"
             f"<br>saved at <code>{e(os.path.abspath(job.video_path))}</code></div>"
         )
+        if outside_root(job.video_path):
+            body += (
+                f'<div style="color:{MUTED};font-size:12px">saved outside the Jupyter server\'s folder, '
+                "so a reopened notebook cannot play it here: open the file itself, or save inside "
+                "the folder (--out)</div>"
+            )
         if job.note:  # e.g. the cover could not be fetched
             body += f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
 

@@ -50,6 +50,25 @@ def test_static_links_are_url_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert unquote(src) == f"{name}/a-kite.mp4"  # the browser asks for exactly this file
 
 
+def test_a_video_the_jupyter_server_cannot_serve_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--out`` outside the server's root: live cards play it through the kernel, but a reopened
+    notebook cannot; the saved card says why, instead of a player that 404s without a word. The
+    root is the one the kernel's server wrote in its runtime file."""
+    import json
+    import os
+
+    root, runtime = tmp_path / "root", tmp_path / "runtime"
+    runtime.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    outside = _done(tmp_path / "elsewhere")
+    assert "outside the Jupyter server" not in job_html(outside)  # no server: nothing to say
+    (runtime / f"jpserver-{os.getppid()}.json").write_text(json.dumps({"root_dir": str(root)}))
+    assert "outside the Jupyter server" in job_html(outside)
+    assert "outside the Jupyter server" not in job_html(_done(root / "lessons" / "outs"))
+
+
 def test_a_poster_is_inline_and_the_clip_is_shown_at_most_twice_its_width(tmp_path: Path) -> None:
     page = job_html(_done(tmp_path, _png(426, 240)))
     assert 'poster="data:image/jpeg;base64,' in page and "max-width:852px" in page

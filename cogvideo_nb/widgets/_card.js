@@ -66,6 +66,8 @@ function adopt(added) {
     const controls = page.grids.get(g.dataset.cvnbGroup);
     if (controls && !controls.isConnected) {
       g.querySelector(".cvnb-static-title")?.remove();
+      // Export needs the kernel that made the grid: none after a restart or a reopen.
+      if (controls.cvnbExport && controls.cvnbLive) controls.cvnbExport.hidden = !controls.cvnbLive();
       g.prepend(controls);
     }
   }

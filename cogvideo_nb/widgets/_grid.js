@@ -10,8 +10,11 @@ async function render({ model: proxy, el }) {
     bar = document.createElement("div");
     bar.className = "cvnb-grid-controls";
     const status = document.createElement("span");
+    // Live cards' videos and, once the grid is static HTML, its videos (a reopened page has only
+    // those): a bar that finds none would be a dead control.
     const videos = () =>
-      Array.from(document.querySelectorAll("video.cvnb-video")).filter((v) => v.dataset.cvnbGroup === group);
+      Array.from(document.querySelectorAll("video.cvnb-video, video.cvnb-static-video"))
+        .filter((v) => v.dataset.cvnbGroup === group);
     const actions = {
       "Play all": (v) => v.play().catch(() => {}),
       "Pause all": (v) => v.pause(),
@@ -36,7 +39,11 @@ async function render({ model: proxy, el }) {
     exp.textContent = "Export";
     exp.className = "cvnb-export";
     exp.title = "one MP4 of the finished clips side by side, labelled, plus a contact-sheet PNG";
-    exp.addEventListener("click", () => { try { model.send({ action: "export" }); } catch (e) {} });
+    exp.addEventListener("click", () => {
+      try { model.send({ action: "export" }); } catch (e) { exp.hidden = true; } // its kernel is gone
+    });
+    bar.cvnbLive = () => model.comm_live !== false;
+    bar.cvnbExport = exp;
     const exported = document.createElement("a");
     exported.className = "cvnb-exported";
     exported.target = "_blank";

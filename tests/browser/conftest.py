@@ -53,7 +53,8 @@ ARTIFACTS = REPO / "test-artifacts"
 VIEWPORT = {"width": 1400, "height": 1000}
 
 # xdist groups: each runs on one worker, its modules one after another on that worker's server.
-BROWSER_1 = pytest.mark.xdist_group("browser-1")  # test_lab, test_media, test_report, test_theme, test_voila
+BROWSER_1 = pytest.mark.xdist_group("browser-1")  # test_lab, test_media, test_report, test_theme, test_voila,
+# test_every_path; then tests/test_chaos.py, which must not run beside two browser stacks
 BROWSER_2 = pytest.mark.xdist_group("browser-2")  # test_saved, test_study_ui, test_form, test_nb7
 
 # Settings that would point the kernel at the real service or another output folder.

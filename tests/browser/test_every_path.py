@@ -1,6 +1,6 @@
 """Every way back to a running job ends as a saved, playable result: a page reloaded mid-job, a
-second tab on the same notebook. Each ends with save -> kernel shut down -> reopen in JupyterLab
-and Notebook 7: every video loads, no "Error displaying widget".
+second tab on the same notebook. Each ends with save -> kernel shut down -> reopen (JupyterLab for
+one, Notebook 7 for the other): every video loads, no "Error displaying widget".
 
 Neither page knows the output's display id (a reload forgets it, a second tab never had it): the
 card's own view ends its output in the page's notebook (``widgets/_notebook.js``).
@@ -27,7 +27,7 @@ _STATIC_JS = """([i]) => {
 
 
 def test_a_page_reloaded_mid_job_ends_its_output_and_saves_it(notebook: Notebook, browser: Any) -> None:
-    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\na tram climbing a hill at dusk #seconds=10")
+    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\na tram climbing a hill at dusk #seconds=6")
     nb.run(0)
     nb.wait_ran(0)
     nb.run(1)
@@ -43,7 +43,7 @@ def test_a_page_reloaded_mid_job_ends_its_output_and_saves_it(notebook: Notebook
     nb.page.wait_for_function(_STATIC_JS, arg=[1], timeout=30_000, polling=200)
     nb.shot()
     save_until_static(nb, videos=1)
-    reopened_everywhere(browser, nb, videos=1)
+    reopened_everywhere(browser, nb, videos=1, apps=("lab",))  # NB7: test_nb7.py reloads there
 
 
 def test_a_second_tab_saves_the_result_not_a_stale_widget(notebook: Notebook, browser: Any) -> None:
@@ -69,4 +69,4 @@ def test_a_second_tab_saves_the_result_not_a_stale_widget(notebook: Notebook, br
         save_until_static(second, videos=1)
     finally:
         context.close()
-    reopened_everywhere(browser, nb, videos=1)
+    reopened_everywhere(browser, nb, videos=1, apps=("notebook",))  # saved in Lab, opened in NB7

@@ -93,7 +93,7 @@ def test_a_notebook7_page_reloaded_mid_job_ends_its_output_and_saves_it(browser:
     """The reload path of test_every_path.py, in Notebook 7 (its own page, the same widget manager)."""
     name = f"nb7-reload-{uuid.uuid4().hex[:6]}"
     page = _open_nb7(
-        browser, lab, name, "%load_ext cogvideo_nb", "%%cogvideo\na ferry leaving port #seconds=10"
+        browser, lab, name, "%load_ext cogvideo_nb", "%%cogvideo\na ferry leaving port #seconds=6"
     )
     nb = Notebook(lab=lab, page=page, scenario=name, path=f"{name}/{name}.ipynb")
     try:
@@ -107,6 +107,6 @@ def test_a_notebook7_page_reloaded_mid_job_ends_its_output_and_saves_it(browser:
         page.wait_for_function(_STATIC_JS, timeout=60_000, polling=200)
         nb.shot("notebook7-reloaded")
         save_until_static(nb, videos=1)
-        reopened_everywhere(browser, nb, videos=1)
+        reopened_everywhere(browser, nb, videos=1, apps=("notebook",))
     finally:
         page.context.close()

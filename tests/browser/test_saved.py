@@ -114,11 +114,13 @@ def save_until_static(nb: Notebook, videos: int, timeout: float = 30) -> Any:
             raise AssertionError(f"saved with {len(widgets)} widget view(s) and {found} video(s): {outputs}")
 
 
-def reopened_everywhere(browser: Any, nb: Notebook, videos: int) -> None:
-    """Shut the kernel down, reopen the saved notebook in JupyterLab and Notebook 7: every video
-    loads, and no output says "Error displaying widget"."""
+def reopened_everywhere(
+    browser: Any, nb: Notebook, videos: int, apps: tuple[str, ...] = ("lab", "notebook")
+) -> None:
+    """Shut the kernel down, reopen the saved notebook in JupyterLab and Notebook 7 (``apps``):
+    every video loads, and no output says "Error displaying widget"."""
     nb.lab.close_sessions(nb.path)
-    for app in ("lab", "notebook"):
+    for app in apps:
         seen = _reopen(browser, nb.lab, nb.path, app, nb.scenario, videos)
         assert "Error displaying widget" not in seen["text"] and "model not found" not in seen["text"], app
         assert len(seen["videos"]) == videos, (app, seen["videos"])
@@ -271,3 +273,5 @@ def test_a_video_outside_the_server_root_plays_from_one_transfer(notebook: Noteb
     # The card says where the video is (the static HTML does too: tests/test_html.py).
     static = nb.cell(1).locator(".cvnb-static").first
     assert str(outside) in static.inner_text()
+    # and why a reopened notebook will not play it (the server named its root to the kernel)
+    assert "outside the Jupyter server" in static.inner_text()
