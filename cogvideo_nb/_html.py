@@ -22,15 +22,18 @@ from ._jobs import Job, JobStatus
 
 __all__ = [
     "GRID_COLUMNS",
+    "OUTSIDE_ROOT",
     "Poster",
     "diff_parts",
     "grid_html",
     "job_html",
     "make_poster",
     "origin_bits",
+    "outside_root",
     "params_text",
     "poster_data_url",
     "rel_url",
+    "server_root",
     "warm_posters",
 ]
 
@@ -75,6 +78,12 @@ def server_root() -> Path | None:
         return Path(json.loads(info.read_text("utf-8"))["root_dir"])
     except (ImportError, OSError, ValueError, KeyError, TypeError):
         return None
+
+
+OUTSIDE_ROOT = (
+    "saved outside the Jupyter server's folder, so a reopened notebook cannot play it here: open "
+    "the file itself, or save inside the folder (--out)"
+)
 
 
 def outside_root(path: Path) -> bool:
@@ -248,11 +257,7 @@ def job_html(
             f"<br>saved at <code>{e(os.path.abspath(job.video_path))}</code></div>"
         )
         if outside_root(job.video_path):
-            body += (
-                f'<div style="color:{MUTED};font-size:12px">saved outside the Jupyter server\'s folder, '
-                "so a reopened notebook cannot play it here: open the file itself, or save inside "
-                "the folder (--out)</div>"
-            )
+            body += f'<div style="color:{MUTED};font-size:12px">{e(OUTSIDE_ROOT)}</div>'
         if job.note:  # e.g. the cover could not be fetched
             body += f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
 

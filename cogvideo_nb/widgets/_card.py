@@ -29,7 +29,7 @@ from .. import _pipeline
 from .._cost import PaidJobsError
 from .._engine import Engine
 from .._errors import CogVideoError
-from .._html import job_html, make_poster, params_text, warm_posters
+from .._html import OUTSIDE_ROOT, job_html, make_poster, outside_root, params_text, warm_posters
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._ending import ESM_NOTEBOOK, mark
@@ -168,7 +168,8 @@ class JobCard(anywidget.AnyWidget):
     @staticmethod
     def _meta(job: Job) -> str:
         took = f" · server took {job.run_seconds:.0f} s" if job.run_seconds else ""
-        return f"{job.video_path} · task {job.task_id}{took}"
+        where = f" · {OUTSIDE_ROOT}" if job.video_path is not None and outside_root(job.video_path) else ""
+        return f"{job.video_path} · task {job.task_id}{took}{where}"
 
     # -- buttons (main thread) -> the UI thread ----------------------------------------------------
     def _on_click(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:

@@ -274,4 +274,6 @@ def test_a_video_outside_the_server_root_plays_from_one_transfer(notebook: Noteb
     static = nb.cell(1).locator(".cvnb-static").first
     assert str(outside) in static.inner_text()
     # and why a reopened notebook will not play it (the server named its root to the kernel)
-    assert "outside the Jupyter server" in static.inner_text()
+    assert "outside the Jupyter server" in static.inner_text()  # the live card, adopted here
+    saved = save_until_static(nb, videos=1)
+    assert "outside the Jupyter server" in saved["cells"][1]["outputs"][0]["data"]["text/html"]
