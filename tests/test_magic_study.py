@@ -77,8 +77,13 @@ def test_continue_starts_from_a_finished_job(shell: InteractiveShell, emulator: 
     with capture_output():
         shell.run_cell_magic("cogvideo", "--wait", "a lighthouse at dusk")
         [first] = jobs_of(shell)
+    with capture_output() as out:
         shell.run_cell_magic("cogvideo", f"--continue {first.id[-12:]} --wait", "the beam sweeps the sea")
     second = next(j for j in jobs_of(shell) if j is not first)
+    # Each result once: the card, which ends as the video; no second copy below it.
+    shown = [o for o in out.outputs if second.id in o.data.get("text/html", "")]
+    assert not [o for o in shown if "data-cvnb-copy" in o.data["text/html"]]
+    assert [o.update for o in shown] == [False, *([True] * (len(shown) - 1))]
     assert second.status is JobStatus.SUCCEEDED and second.continues == first.id
     assert isinstance(second.request.image_url, str) and second.request.image_url.startswith("data:image/png")
     with pytest.raises(UsageError, match="--continue: no job matches"):
