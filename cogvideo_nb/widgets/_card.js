@@ -69,6 +69,7 @@ function adopt(added) {
       // Export needs the kernel that made the grid: none after a restart or a reopen.
       if (controls.cvnbExport && controls.cvnbLive) controls.cvnbExport.hidden = !controls.cvnbLive();
       g.prepend(controls);
+      cvnbUnclip(controls);
     }
   }
 }

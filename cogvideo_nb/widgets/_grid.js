@@ -59,5 +59,9 @@ async function render({ model: proxy, el }) {
     page.grids.set(group, bar);
   }
   el.append(bar);
+  el.style.position = "sticky"; // the view's element, whose parent is the whole grid
+  el.style.top = "0";
+  el.style.zIndex = "2";
+  requestAnimationFrame(() => cvnbUnclip(el));
 }
 export default { render };

@@ -23,7 +23,7 @@ from .._html import GRID_COLUMNS, diff_parts, grid_html, rel_url
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._card import JobCard, static_bundle
-from ._ending import Ending, mark
+from ._ending import ESM_NOTEBOOK, Ending, mark
 
 __all__ = ["CompareGrid"]
 
@@ -31,7 +31,7 @@ _HERE = Path(__file__).parent
 
 
 class _GridControls(anywidget.AnyWidget):
-    _esm = _HERE / "_grid.js"
+    _esm = ESM_NOTEBOOK + (_HERE / "_grid.js").read_text("utf-8")
     _css = _HERE / "_card.css"
     mid = traitlets.Unicode("").tag(sync=True)  # its own model id: the bar outlives its view
     group = traitlets.Unicode("").tag(sync=True)

@@ -71,3 +71,13 @@ function cvnbHookSave(manager) {
     return json;
   };
 }
+
+// A grid's bar sticks to the top of the notebook while its grid scrolls under it; position:
+// sticky holds only if nothing between the bar and the notebook's scroller clips (the widget
+// box and the output area do: overflow auto). Those of this output stop clipping.
+function cvnbUnclip(el) {
+  for (let n = el.parentElement; n && !n.classList.contains("jp-Cell"); n = n.parentElement) {
+    const style = getComputedStyle(n);
+    if (style.overflowX !== "visible" || style.overflowY !== "visible") n.style.overflow = "visible";
+  }
+}

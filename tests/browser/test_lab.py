@@ -179,6 +179,21 @@ PROMPTS = [
 ]
 
 
+_STUCK_JS = """(bar) => {
+  const r = bar.getBoundingClientRect();
+  const grid = bar.closest('.jp-OutputArea-output').getBoundingClientRect();
+  const panel = bar.closest('.jp-NotebookPanel').querySelector('.jp-WindowedPanel-outer, .jp-Notebook');
+  const p = panel.getBoundingClientRect();
+  const clips = [];
+  for (let n = bar.parentElement; n && n !== panel; n = n.parentElement) {
+    const s = getComputedStyle(n);
+    if (s.overflowY !== 'visible') clips.push(`${n.className}: ${s.overflowY}`);
+  }
+  return { visible: r.top >= p.top - 1 && r.bottom <= p.bottom + 1, bar: [r.top, r.bottom],
+           panel: [p.top, p.bottom], gridTop: grid.top, clips };
+}"""
+
+
 def test_grid_of_four(notebook: Notebook) -> None:
     nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\n" + "\n---\n".join(PROMPTS))
     nb.run(0)
@@ -219,6 +234,14 @@ def test_grid_of_four(notebook: Notebook) -> None:
     assert [p for p, _ in after] == [False] * 4, f"paused after Play all: {after}"
     assert all(t1 > t0 + 0.3 for t0, (_, t1) in zip(before, after, strict=True)), (before, after)
     assert "4 video(s)" in controls.inner_text()
+
+    # The bar stays in view while the grid scrolls under it (it sticks to the notebook's top).
+    nb.page.set_viewport_size({"width": 1400, "height": 600})
+    nb.cell(1).locator(".cvnb-card").last.evaluate("(c) => c.scrollIntoView({block: 'end'})")
+    time.sleep(0.5)
+    where = controls.evaluate(_STUCK_JS)
+    nb.page.set_viewport_size({"width": 1400, "height": 1000})
+    assert where["visible"], str(where)
 
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
