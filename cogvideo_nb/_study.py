@@ -10,6 +10,7 @@ each step is tested without a notebook.
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Sequence
 
 from ._engine import Engine
@@ -54,9 +55,18 @@ def report_link(jobs: Sequence[Job], out: str, *, title: str, embed: bool) -> st
     """Write the study report and return a link to it."""
     path = write_report(jobs, out, title=title, embed=embed)
     where = "videos embedded" if embed else f"videos in {path.stem}_files/ beside it"
+    # JupyterLab opens the link in its HTML viewer, whose requests for files beside the report
+    # the Jupyter server refuses (403, "unknown origin"): say so, and what plays everywhere.
+    note = (
+        ""
+        if embed
+        else "<br><small>JupyterLab's viewer cannot play videos kept beside the report: open the "
+        "file from disk (every browser plays them there), or write it with <code>--embed</code> "
+        "to play it anywhere.</small>"
+    )
     return (
         f'<a href="{rel_url(path)}" target="_blank">{html.escape(path.name)}</a> · '
-        f"{len(jobs)} runs · {html.escape(where)}"
+        f"{len(jobs)} runs · {html.escape(where)} · <code>{html.escape(os.path.abspath(path))}</code>{note}"
     )
 
 

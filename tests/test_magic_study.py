@@ -118,6 +118,9 @@ def test_stitch_report_and_rate_commands(shell: InteractiveShell, emulator: Emul
     )
     shown = shell.run_line_magic("cogvideo", "report --out handout/study.html")
     assert "study.html" in shown.data
+    # Lab's viewer cannot play videos kept beside it (the server refuses them): the link says so
+    assert "--embed" in shown.data and str(tmp_path / "handout" / "study.html") in shown.data
+    assert "--embed" not in shell.run_line_magic("cogvideo", "report --out handout/e.html --embed").data
     text = (tmp_path / "handout" / "study.html").read_text("utf-8")
     assert "★★★★★" in text and "smooth &lt;b&gt;climb&lt;/b&gt;" in text
     assert len(list((tmp_path / "handout" / "study_files").glob("*.mp4"))) == 2
