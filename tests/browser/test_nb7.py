@@ -3,6 +3,7 @@ it on this server), a live card playing its video from the Jupyter server, not t
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -107,6 +108,74 @@ def test_a_notebook7_page_reloaded_mid_job_ends_its_output_and_saves_it(browser:
         page.wait_for_function(_STATIC_JS, timeout=60_000, polling=200)
         nb.shot("notebook7-reloaded")
         save_until_static(nb, videos=1)
+        reopened_everywhere(browser, nb, videos=1, apps=("notebook",))
+    finally:
+        page.context.close()
+
+
+def _static_videos(page: Any, cell: int, n: int, timeout: float = 60) -> None:
+    page.wait_for_function(
+        """([i, n]) => {
+          const c = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
+          const vs = c ? [...c.querySelectorAll('.cvnb-static video')] : [];
+          return vs.length >= n && vs.every((v) => v.readyState >= 1);
+        }""",
+        arg=[cell, n],
+        timeout=timeout * 1000,
+        polling=200,
+    )
+
+
+def test_a_notebook7_restart_mid_job_resumes_and_both_outputs_are_saved(browser: Any, lab: Lab) -> None:
+    """The restart path of test_saved.py, in Notebook 7: Resume in the new kernel ends the old
+    kernel's card and its own output as the video."""
+    name = f"nb7-restart-{uuid.uuid4().hex[:6]}"
+    page = _open_nb7(
+        browser, lab, name, "%load_ext cogvideo_nb", "%%cogvideo\na crane over the docks #seconds=8",
+        "%load_ext cogvideo_nb",
+    )  # fmt: skip
+    nb = Notebook(lab=lab, page=page, scenario=name, path=f"{name}/{name}.ipynb")
+    try:
+        _run(page, 0)
+        _run(page, 1)
+        page.locator(".cvnb-card[data-status='running']").wait_for(timeout=30_000)
+        # Kernel -> Restart Kernel…, then confirm, as a user would (the same menu as JupyterLab's)
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Kernel$")).click()
+        page.locator('.lm-Menu-item[data-command="kernelmenu:restart"]').click()
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        page.locator(".cvnb-card[data-kernel='gone']").wait_for(timeout=30_000)
+        page.wait_for_function(_IDLE_JS, timeout=60_000, polling=100)
+        _run(page, 2)
+        page.get_by_role("button", name="Resume 1").click()
+        _static_videos(page, 1, 1)
+        _static_videos(page, 2, 1)
+        nb.shot("notebook7-resumed")
+        save_until_static(nb, videos=2)
+        reopened_everywhere(browser, nb, videos=2, apps=("notebook",))
+    finally:
+        page.context.close()
+
+
+def test_the_form_in_notebook7_saves_its_result_and_a_note(browser: Any, lab: Lab) -> None:
+    name = f"nb7-form-{uuid.uuid4().hex[:6]}"
+    page = _open_nb7(
+        browser,
+        lab,
+        name,
+        "%load_ext cogvideo_nb",
+        "from cogvideo_nb.widgets import PromptForm\nPromptForm()",
+    )
+    nb = Notebook(lab=lab, page=page, scenario=name, path=f"{name}/{name}.ipynb")
+    try:
+        _run(page, 0)
+        _run(page, 1)
+        form = page.locator(".jp-Notebook .jp-Cell").nth(1)
+        form.locator("textarea").first.fill("a paper crane unfolding")
+        form.get_by_role("button", name="Generate").click()
+        _static_videos(page, 1, 1)
+        nb.shot("notebook7-form")
+        saved = save_until_static(nb, videos=1)
+        assert "run this cell to open it" in saved["cells"][1]["outputs"][0]["data"]["text/html"]
         reopened_everywhere(browser, nb, videos=1, apps=("notebook",))
     finally:
         page.context.close()
