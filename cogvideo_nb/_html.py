@@ -22,6 +22,7 @@ from ._jobs import Job, JobStatus
 
 __all__ = [
     "GRID_COLUMNS",
+    "LINKED_ROOT",
     "OUTSIDE_ROOT",
     "Poster",
     "diff_parts",
@@ -29,11 +30,12 @@ __all__ = [
     "job_html",
     "make_poster",
     "origin_bits",
-    "outside_root",
     "params_text",
     "poster_data_url",
     "rel_url",
     "server_root",
+    "under_root",
+    "unserved",
     "warm_posters",
 ]
 
@@ -80,23 +82,43 @@ def server_root() -> Path | None:
         return None
 
 
+# jupyter_server compares the file's resolved path with the unresolved root and answers 500 for
+# every file under a symlinked root (jupyter_core's is_hidden raises), so none of them can play.
+LINKED_ROOT = (
+    "the Jupyter server's folder is a symlink, and jupyter_server cannot serve files under one "
+    "(it answers 500), so a reopened notebook cannot play it: start the server from the real "
+    "folder, or with --ContentsManager.allow_hidden=True"
+)
 OUTSIDE_ROOT = (
     "saved outside the Jupyter server's folder, so a reopened notebook cannot play it here: open "
     "the file itself, or save inside the folder (--out)"
 )
 
 
-def outside_root(path: Path) -> bool:
-    """Whether the Jupyter server cannot serve ``path`` (a video saved with ``--out`` elsewhere):
-    a reopened notebook cannot play it there, and its card must say so."""
+def under_root(path: Path) -> str | None:
+    """``path`` relative to the Jupyter server's root, "/"-joined, comparing real paths (a
+    symlinked root, a kernel whose folder resolved through a link); None when the server cannot
+    serve it or there is no server to ask."""
     root = server_root()
     if root is None:
-        return False
+        return None
     try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return True
-    return False
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except (OSError, ValueError):
+        return None
+
+
+def unserved(path: Path) -> str | None:
+    """Why the Jupyter server cannot serve ``path``, or None: a reopened notebook then cannot play
+    it, and its card must say so rather than show a player that fails without a word."""
+    root = server_root()
+    if root is None:
+        return None
+    if under_root(path) is None:  # a video saved with --out elsewhere
+        return OUTSIDE_ROOT
+    if root.is_symlink():
+        return LINKED_ROOT
+    return None
 
 
 @dataclass(frozen=True)
@@ -256,8 +278,8 @@ def job_html(
             f" · task {e(job.task_id or '')}{e(took)} · sha256 {e((job.video_sha256 or '')[:12])}"
             f"<br>saved at <code>{e(os.path.abspath(job.video_path))}</code></div>"
         )
-        if outside_root(job.video_path):
-            body += f'<div style="color:{MUTED};font-size:12px">{e(OUTSIDE_ROOT)}</div>'
+        if why := unserved(job.video_path):
+            body += f'<div style="color:{MUTED};font-size:12px">{e(why)}</div>'
         if job.note:  # e.g. the cover could not be fetched
             body += f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
 

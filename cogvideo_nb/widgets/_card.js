@@ -27,11 +27,15 @@ function fmt(seconds) {
 }
 
 // The Jupyter server serves files under its root: play from there, so the kernel sends no bytes.
-function serverUrl(path) {
+// `rel`: the path under the root as the kernel read it from its server (real paths compared, so a
+// symlinked root works); else the page's own idea of the root.
+function serverUrl(path, rel) {
   const cfgEl = document.getElementById("jupyter-config-data");
   if (!cfgEl || !path) return null;
   let cfg;
   try { cfg = JSON.parse(cfgEl.textContent); } catch (e) { return null; }
+  const base = String(cfg.baseUrl || "/").replace(/\/?$/, "/");
+  if (rel) return base + "files/" + rel.split("/").map(encodeURIComponent).join("/");
   // Lab pages carry serverRoot; Notebook 7's /notebooks/ pages only rootUri (file:///...).
   let root = String(cfg.serverRoot || "");
   if (!root && String(cfg.rootUri || "").startsWith("file://")) {
@@ -39,8 +43,7 @@ function serverUrl(path) {
   }
   root = root.replace(/\/+$/, "");
   if (!root || root.startsWith("~") || !path.startsWith(root + "/")) return null;
-  const rel = path.slice(root.length + 1).split("/").map(encodeURIComponent).join("/");
-  return String(cfg.baseUrl || "/").replace(/\/?$/, "/") + "files/" + rel;
+  return base + "files/" + path.slice(root.length + 1).split("/").map(encodeURIComponent).join("/");
 }
 
 // Page-wide: live cards by job id, grid controls by group, one observer that adopts them into
@@ -242,7 +245,7 @@ async function render({ model: proxy, el }) {
     const save = node("a", "cvnb-save", `save ${name}`);
     save.download = name;
     media.replaceChildren(v, save);
-    const url = serverUrl(model.get("video_path"));
+    const url = serverUrl(model.get("video_path"), model.get("video_rel"));
     let fellBack = false;
     const fallback = () => { if (!fellBack) { fellBack = true; send({ action: "fetch" }); } };
     if (url) {

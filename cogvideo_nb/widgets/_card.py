@@ -29,7 +29,7 @@ from .. import _pipeline
 from .._cost import PaidJobsError
 from .._engine import Engine
 from .._errors import CogVideoError
-from .._html import OUTSIDE_ROOT, job_html, make_poster, outside_root, params_text, warm_posters
+from .._html import job_html, make_poster, params_text, under_root, unserved, warm_posters
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._ending import ESM_NOTEBOOK, mark
@@ -70,6 +70,7 @@ class JobCard(anywidget.AnyWidget):
     finished_at = traitlets.Float(0.0, allow_none=True).tag(sync=True)
     kernel_now = traitlets.Float(0.0).tag(sync=True)
     video_path = traitlets.Unicode("").tag(sync=True)  # absolute; the page maps it to a server URL
+    video_rel = traitlets.Unicode("").tag(sync=True)  # under the server's root (real paths), or ""
     video_name = traitlets.Unicode("").tag(sync=True)
     poster = traitlets.Unicode("").tag(sync=True)  # a small inline JPEG, or "" (none / undecodable)
     meta_text = traitlets.Unicode("").tag(sync=True)
@@ -133,10 +134,11 @@ class JobCard(anywidget.AnyWidget):
                 cover = make_poster(job.cover_path)  # heavy, once per job, off the engine loop
                 updates.update(
                     video_path=os.path.abspath(job.video_path), video_name=job.video_path.name,
+                    video_rel=under_root(job.video_path) or "",
                     poster=cover.url if cover else "", meta_text=self._meta(job),
                 )  # fmt: skip
         else:
-            updates.update(video_path="", video_name="", poster="", meta_text="")
+            updates.update(video_path="", video_rel="", video_name="", poster="", meta_text="")
         ended = job_html(job) if job.done else ""
         poster = updates.get("poster", self.poster)
         # The poster once on the wire: the page puts it back (see _card.js, POSTER).
@@ -168,7 +170,8 @@ class JobCard(anywidget.AnyWidget):
     @staticmethod
     def _meta(job: Job) -> str:
         took = f" · server took {job.run_seconds:.0f} s" if job.run_seconds else ""
-        where = f" · {OUTSIDE_ROOT}" if job.video_path is not None and outside_root(job.video_path) else ""
+        why = unserved(job.video_path) if job.video_path is not None else None
+        where = f" · {why}" if why else ""
         return f"{job.video_path} · task {job.task_id}{took}{where}"
 
     # -- buttons (main thread) -> the UI thread ----------------------------------------------------

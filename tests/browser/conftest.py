@@ -55,7 +55,8 @@ VIEWPORT = {"width": 1400, "height": 1000}
 # xdist groups: each runs on one worker, its modules one after another on that worker's server.
 BROWSER_1 = pytest.mark.xdist_group("browser-1")  # test_lab, test_media, test_report, test_theme, test_voila,
 # test_every_path; then tests/test_chaos.py, which must not run beside two browser stacks
-BROWSER_2 = pytest.mark.xdist_group("browser-2")  # test_saved, test_study_ui, test_form, test_nb7
+BROWSER_2 = pytest.mark.xdist_group("browser-2")  # test_saved, test_study_ui, test_form, test_nb7,
+# test_symlinked_root
 
 # Settings that would point the kernel at the real service or another output folder.
 _DROP_PREFIXES = ("ZHIPUAI_", "ZAI_", "COGVIDEO_")
@@ -151,14 +152,20 @@ def lab(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab
 
 
 @contextlib.contextmanager
-def serve_lab(base: Path) -> Iterator[Lab]:
+def serve_lab(base: Path, *, link_root: bool = False) -> Iterator[Lab]:
     """A JupyterLab server of its own in ``base`` (a module that needs a fresh one overrides
-    ``lab`` with this: a first page of another kind, a theme setting nobody else should see)."""
+    ``lab`` with this: a first page of another kind, a theme setting nobody else should see).
+    ``link_root``: the server's root is a symlink to the real folder."""
     root, config, data, runtime, ipython, emulator = (
         base / n for n in ("root", "config", "data", "runtime", "ipython", "emulator-state")
     )
-    for d in (root, config, data, runtime, ipython, emulator):
+    for d in (config, data, runtime, ipython, emulator):
         d.mkdir()
+    if link_root:
+        (base / "real-root").mkdir()
+        root.symlink_to(base / "real-root", target_is_directory=True)
+    else:
+        root.mkdir()
     # No news toast over the notebook, no update checks (nothing here should reach the network).
     settings = config / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
