@@ -310,9 +310,28 @@ def grid_html(jobs: Sequence[Job], *, title: str = "", group: str = "") -> str:
         else ""
     )
     return (
-        f'<div class="cvnb-static-grid" data-cvnb-group="{html.escape(group)}">{head}'
+        f'<div class="cvnb-static-grid" data-cvnb-group="{html.escape(group)}">{head}{_GRID_BAR}'
         f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:8px">{cells}</div></div>'
     )
+
+
+# A saved grid's Play all / Pause all / Restart all: hidden, and shown by its script, which runs
+# only where the page trusts the output (a notebook you saved, nbconvert's HTML); elsewhere the
+# script is dropped and no dead control is left. A constant: nothing of a job's goes in it.
+_GRID_BAR = (
+    '<div class="cvnb-static-controls" style="display:none;gap:6px;margin:4px 0;'
+    'font:12px system-ui,sans-serif">'
+    '<button data-cvnb-act="play">Play all</button><button data-cvnb-act="pause">Pause all</button>'
+    '<button data-cvnb-act="restart">Restart all</button></div>'
+    "<script>(function (s) {"
+    " var g = s && s.closest('.cvnb-static-grid'); var bar = g && g.querySelector('.cvnb-static-controls');"
+    " if (!bar) return; bar.style.display = 'flex';"
+    " bar.addEventListener('click', function (e) { var act = e.target.getAttribute('data-cvnb-act');"
+    "  if (!act) return; g.querySelectorAll('video').forEach(function (v) {"
+    "   if (act === 'pause') { v.pause(); return; } if (act === 'restart') v.currentTime = 0;"
+    "   v.muted = true; var p = v.play(); if (p) p.catch(function () {}); }); });"
+    "})(document.currentScript)</script>"
+)
 
 
 # Columns of at least ~240 px, yet never fewer than two: at 700 px a grid is still a grid.

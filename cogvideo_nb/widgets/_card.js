@@ -69,6 +69,7 @@ function adopt(added) {
     const controls = page.grids.get(g.dataset.cvnbGroup);
     if (controls && !controls.isConnected) {
       g.querySelector(".cvnb-static-title")?.remove();
+      g.querySelector(".cvnb-static-controls")?.remove(); // the live bar takes its place
       // Export needs the kernel that made the grid: none after a restart or a reopen.
       if (controls.cvnbExport && controls.cvnbLive) controls.cvnbExport.hidden = !controls.cvnbLive();
       g.prepend(controls);

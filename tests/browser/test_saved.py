@@ -32,6 +32,7 @@ _ADOPTED_JS = """([i, n]) => {
 
 _SAVED_VIEW_JS = """() => ({
   text: document.body.innerText,
+  bars: [...document.querySelectorAll('.cvnb-static-controls')].filter((b) => b.offsetParent).length,
   videos: Array.from(document.querySelectorAll('video.cvnb-static-video')).map((v) => ({
     ready: v.readyState, poster: (v.getAttribute('poster') || '').slice(0, 22), src: v.currentSrc,
   })),
@@ -90,6 +91,14 @@ def _reopen(browser: Any, lab: Lab, path: str, app: str, name: str, videos: int 
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}-reopened-{app}.png"), full_page=True)
         result: dict[str, Any] = page.evaluate(_SAVED_VIEW_JS)
+        play = page.locator(".cvnb-static-controls button[data-cvnb-act=play]")
+        if play.count() and play.first.is_visible():  # a saved grid's bar: does it work?
+            play.first.click()
+            page.wait_for_timeout(1000)
+            result["grid_playing"] = page.evaluate(
+                "() => [...document.querySelectorAll('.cvnb-static-grid video')]"
+                ".map((v) => !v.paused && v.currentTime > 0)"
+            )
         return result
     finally:
         context.close()
@@ -158,6 +167,9 @@ def test_saved_notebook_reopens_with_videos_and_no_widget_errors(notebook: Noteb
         videos = seen["videos"]
         assert len(videos) == 3, videos
         assert all(v["ready"] >= 1 and v["poster"] == "data:image/jpeg;base64" for v in videos), videos
+        # the saved grid's own bar, shown by its script in this trusted notebook (you saved it)
+        assert seen["bars"] == 1, seen["bars"]
+        assert seen["grid_playing"] == [True, True], seen["grid_playing"]
 
 
 _STATS = (
@@ -277,3 +289,44 @@ def test_a_video_outside_the_server_root_plays_from_one_transfer(notebook: Noteb
     assert "outside the Jupyter server" in static.inner_text()  # the live card, adopted here
     saved = save_until_static(nb, videos=1)
     assert "outside the Jupyter server" in saved["cells"][1]["outputs"][0]["data"]["text/html"]
+
+
+def test_a_saved_grid_someone_else_sent_shows_no_dead_controls(browser: Any, lab: Lab) -> None:
+    """An untrusted notebook (written, not saved by you here): its grid's script is dropped, so
+    its bar stays hidden; the videos still play from their own controls."""
+    import os
+
+    import nbformat  # here, not at collection: with jsonschema it takes seconds to import
+
+    from cogvideo_nb._html import grid_html
+    from tests.test_report import finished
+
+    folder = lab.root / "sent"
+    jobs = [finished(folder, f"a heron in the reeds, {style}") for style in ("watercolor", "clay")]
+    here = os.getcwd()
+    os.chdir(folder)  # the links are relative to the notebook's folder
+    try:
+        page_html = grid_html(jobs, title="2 to compare", group="g1")
+    finally:
+        os.chdir(here)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("%%cogvideo\n...")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": page_html, "text/plain": "2"})]
+    nb.cells = [cell]
+    nbformat.write(nb, folder / "sent.ipynb")
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(
+            f"{lab.origin}/lab/workspaces/sent-{uuid.uuid4().hex[:6]}/tree/sent/sent.ipynb?reset&token={lab.token}"
+        )
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.cvnb-static-grid video')]"
+            ".filter((v) => v.readyState >= 1).length === 2",
+            timeout=30_000,
+        )
+        assert page.locator(".cvnb-static-controls").count() == 1  # in the page, not shown
+        assert not page.locator(".cvnb-static-controls").is_visible()
+        assert page.locator(".cvnb-static-controls button").first.is_hidden()
+    finally:
+        context.close()
