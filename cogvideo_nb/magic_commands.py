@@ -273,8 +273,10 @@ def table(jobs: list[Job]) -> str:
             f'<td style="text-align:left" title="{e(j.prompt)}">{e(_clip(j.prompt))}{origin_html(j)}</td>'
             f"<td>{e(when)}</td><td>{(j.finished_at or now) - j.created_at:.0f} s</td>"
             f'<td style="text-align:left">{e(result)}</td>'
-            # One click shows the job, in any renderer (no script, no kernel needed).
-            f"<td><details><summary>show</summary>{job_html(j, poster=False, copy=True)}</details></td></tr>"
+            # One click shows the job, in any renderer (no script, no kernel needed), at a card's
+            # width: the column widens rather than squeezing the card into it.
+            f'<td><details><summary>show</summary><div style="min-width:min(480px,80vw)">'
+            f"{job_html(j, poster=False, copy=True)}</div></details></td></tr>"
         )
     head = (
         "<tr><th>id</th><th>status</th><th>parameters</th><th>prompt</th><th>created</th>"

@@ -261,6 +261,8 @@ def test_the_id_history_shows_works_with_show(notebook: Notebook) -> None:
     nb.cell(2).locator("summary", has_text="show").first.click()
     row_video = nb.cell(2).locator("details video.cvnb-static-video")
     row_video.wait_for(state="visible", timeout=5_000)
+    width = row_video.evaluate("(v) => v.getBoundingClientRect().width")
+    assert width >= 400, f"the card is squeezed into the result column: video {width:.0f} px wide"
     nb.page.wait_for_function("(v) => v.readyState >= 1", arg=row_video.element_handle(), timeout=15_000)
     editor = nb.cell(3).locator(".cm-content")
     editor.click()
