@@ -138,6 +138,14 @@ def _folder(value: Any) -> Path:
     return Path(value)
 
 
+def _language(value: Any) -> str:
+    """``en`` or ``zh``; a locale or tag names one too (``zh_CN.UTF-8``, ``zh-Hans``, ``en-US``)."""
+    code = _text(value).lower().replace("-", "_").split("_")[0].split(".")[0]
+    if code not in ("en", "zh"):
+        raise ValueError("must be en or zh")
+    return code
+
+
 def _provider_name(value: Any) -> str:
     name = _text(value).lower().replace(".", "").replace("-", "")
     if name not in PROVIDERS:
@@ -163,6 +171,8 @@ _SETTINGS: dict[str, _Setting] = {
     "concurrency": _Setting(("COGVIDEO_CONCURRENCY",), 3, _positive_int),
     "timeout": _Setting(("COGVIDEO_TIMEOUT",), 900.0, _positive_float),
     "model": _Setting(("COGVIDEO_MODEL",), "cogvideox-flash", _text),
+    # None: not chosen; the words then follow the page's language, else the kernel's locale (_i18n)
+    "language": _Setting(("COGVIDEO_LANG",), None, _language),
 }
 
 _overrides: dict[str, Any] = {}
@@ -280,6 +290,7 @@ class Settings:
     concurrency: int
     timeout: float
     model: str
+    language: str | None = None  # chosen (argument, %config, COGVIDEO_LANG); see _i18n.language
 
     @property
     def uses_emulator(self) -> bool:

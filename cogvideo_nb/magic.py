@@ -71,6 +71,9 @@ _NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 line_magic: Any = _line_magic
 
 
+_PUSHED = ("provider", "base_url", "output_dir", "concurrency", "timeout", "model", "language")
+
+
 @magics_class
 class CogVideoMagics(Magics):
     """Settings here are ``%config`` traitlets, e.g. ``%config CogVideoMagics.concurrency = 5``.
@@ -84,6 +87,11 @@ class CogVideoMagics(Magics):
     concurrency = Int(None, allow_none=True, help="tasks in flight at once").tag(config=True)
     timeout = Float(None, allow_none=True, help="seconds to wait for one task").tag(config=True)
     model = Unicode(None, allow_none=True, help="default model").tag(config=True)
+    language = Unicode(
+        None,
+        allow_none=True,
+        help="the toolkit's words: en or zh (default: the page's, else the kernel's locale)",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -98,7 +106,7 @@ class CogVideoMagics(Magics):
     def shown(self) -> list[JobCard | CompareGrid]:
         return self.outputs.shown
 
-    @observe("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
+    @observe(*_PUSHED)
     def _changed(self, change: Any) -> None:
         try:
             self._push()
@@ -108,12 +116,7 @@ class CogVideoMagics(Magics):
             raise UsageError(str(exc)) from None
 
     def _push(self) -> None:
-        set_overrides(
-            **{
-                n: getattr(self, n)
-                for n in ("provider", "base_url", "output_dir", "concurrency", "timeout", "model")
-            }
-        )
+        set_overrides(**{n: getattr(self, n) for n in _PUSHED})
 
     # -- %%cogvideo --------------------------------------------------------------------------------
     @no_var_expand

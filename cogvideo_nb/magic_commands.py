@@ -22,6 +22,7 @@ from ._config import resolve_settings
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._html import job_html, params_text
+from ._i18n import language, t
 from ._jobs import Job, JobStatus
 from ._study import origin_html, rate_text, report_link, stitch_html
 from .widgets._bridge import BRIDGE
@@ -287,12 +288,20 @@ def table(jobs: list[Job]) -> str:
 
 def config_text() -> str:
     s = resolve_settings()
-    where = "the bundled emulator (results are labelled EMULATED)" if s.uses_emulator else s.base_url
-    key = "set" if s.api_key is not None else f"not set ({s.platform.key_env})"
-    return (
-        f"platform: {s.platform.title}\nAPI key: {key}\nservice: {where}\noutput folder: {s.output_dir}\n"
-        f"concurrency: {s.concurrency}\ntimeout: {s.timeout:g} s\ndefault model: {s.model}"
-    )
+    lang, why = language()
+    key = t("set", lang) if s.api_key is not None else t("not set ({var})", lang, var=s.platform.key_env)
+    where = t("the bundled emulator (results are labelled EMULATED)", lang) if s.uses_emulator else s.base_url
+    lines = [
+        t("platform: {platform}", lang, platform=s.platform.title),
+        t("API key: {state}", lang, state=key),
+        t("service: {where}", lang, where=where),
+        t("output folder: {folder}", lang, folder=s.output_dir),
+        t("concurrency: {n}", lang, n=s.concurrency),
+        t("timeout: {seconds} s", lang, seconds=f"{s.timeout:g}"),
+        t("default model: {model}", lang, model=s.model),
+        t("language: {language} ({why})", lang, language=lang, why=t(why, lang)),
+    ]
+    return "\n".join(lines)
 
 
 PARSER = _build()  # last: its subcommands dispatch to the functions above

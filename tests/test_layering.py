@@ -57,8 +57,12 @@ ENGINE = frozenset({
 # Bottom first. A subpackage is named once and holds all its modules.
 LAYERS: list[tuple[str, frozenset[str]]] = [
     # Pure definitions every layer shares: errors, settings, the model catalogue, a request and
-    # its validation, the wire format, the retry policy, the prompt diff.
-    ("foundation", frozenset({"_errors", "_config", "_models", "_request", "_wire", "_retry", "_diff"})),
+    # its validation, the wire format, the retry policy, the prompt diff, and the message catalogue
+    # every layer speaks through.
+    (
+        "foundation",
+        frozenset({"_errors", "_config", "_models", "_request", "_wire", "_retry", "_diff", "_i18n"}),
+    ),
     # A stand-in for the service: built on the foundation's model catalogue, beside the client.
     ("emulator", frozenset({"emulator"})),
     # Talking to the API: the two clients and what they share, the key's safety, one result file

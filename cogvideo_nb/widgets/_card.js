@@ -12,6 +12,8 @@ const STATUS_COLOR = {
 };
 const POSTER = "\u0000poster\u0000"; // static_html carries this where the poster goes (_card.py)
 const ACTIVE = ["queued", "submitting", "running", "downloading"];
+// The word a person reads for each status (a message of the catalogue); "detached" is code.
+const STATUS_WORD = { detached: "stopped waiting" };
 
 function node(tag, cls, text) {
   const n = document.createElement(tag);
@@ -104,15 +106,21 @@ async function render({ model: proxy, el }) {
   // The proxy's listeners die with this view; the model itself lives as long as the kernel's
   // widget, so the card listens on it and can keep going after being adopted.
   let model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
+  // Every word from the kernel's catalogue (the `text` trait: English message -> its translation).
+  const T = (message, values = {}) => {
+    let said = (model.get("text") || {})[message] || message;
+    for (const [k, v] of Object.entries(values)) said = said.split(`{${k}}`).join(String(v));
+    return said;
+  };
   const root = node("div", "cvnb-card");
   const head = node("div", "cvnb-head");
   const label = node("span", "cvnb-label");
   const badge = node("span", "cvnb-badge");
-  const emu = node("span", "cvnb-emulated", "EMULATED");
-  emu.title = "made by the bundled local emulator, not the real service";
+  const emu = node("span", "cvnb-emulated", T("EMULATED"));
+  emu.title = T("made by the bundled local emulator, not the real service");
   const params = node("span", "cvnb-params");
   const ident = node("code", "cvnb-id");
-  ident.title = "this job's id: %cogvideo show / resume / stop take it";
+  ident.title = T("this job's id: %cogvideo show / resume / stop take it");
   head.append(label, badge, emu, params, ident);
   const prompt = node("div", "cvnb-prompt");
   const progress = node("div", "cvnb-progress");
@@ -124,33 +132,33 @@ async function render({ model: proxy, el }) {
   line.append(times, note);
   const error = node("div", "cvnb-error");
   const gone = node("div", "cvnb-gone",
-    "The kernel that ran this job is gone. In the new kernel, %load_ext cogvideo_nb offers Resume.");
+    T("The kernel that ran this job is gone. In the new kernel, %load_ext cogvideo_nb offers Resume."));
   const media = node("div", "cvnb-media");
   const meta = node("div", "cvnb-meta");
   const link = node("div", "cvnb-continues");
   const linkA = node("a");
-  link.append("continues ", linkA);
+  link.append(T("continues") + " ", linkA);
   // A rating: five stars and a short note, saved in the ledger (what %cogvideo report shows).
   const rate = node("div", "cvnb-rate");
   const stars = [1, 2, 3, 4, 5].map((i) => {
     const b = node("button", "cvnb-star", "☆");
-    b.title = `${i} of 5`;
+    b.title = T("{i} of 5", { i });
     b.dataset.value = String(i);
     return b;
   });
   const noteIn = node("input", "cvnb-note-input");
-  noteIn.placeholder = "a short note: what works, what does not";
+  noteIn.placeholder = T("a short note: what works, what does not");
   noteIn.maxLength = 500;
-  const saveNote = node("button", "cvnb-note-save", "Save note");
+  const saveNote = node("button", "cvnb-note-save", T("Save note"));
   const rateMsg = node("span", "cvnb-rate-msg");
   rate.append(...stars, noteIn, saveNote, rateMsg);
   const buttons = node("div", "cvnb-buttons");
-  const stop = node("button", "cvnb-stop", "Stop waiting");
-  stop.title = "CogVideoX cannot cancel a task: this stops waiting; Resume picks the same task up again";
-  const resume = node("button", "cvnb-resume", "Resume");
-  resume.title = "wait for the same task again (no new task, no new cost)";
-  const retry = node("button", "cvnb-retry", "Retry (new task)");
-  retry.title = "send the request again: a new task, generated (and paid) again";
+  const stop = node("button", "cvnb-stop", T("Stop waiting"));
+  stop.title = T("CogVideoX cannot cancel a task: this stops waiting; Resume picks the same task up again");
+  const resume = node("button", "cvnb-resume", T("Resume"));
+  resume.title = T("wait for the same task again (no new task, no new cost)");
+  const retry = node("button", "cvnb-retry", T("Retry (new task)"));
+  retry.title = T("send the request again: a new task, generated (and paid) again");
   const ask = node("span", "cvnb-ask");
   buttons.append(stop, resume, retry, ask);
   root.append(head, link, prompt, progress, line, error, gone, media, meta, rate, buttons);
@@ -201,13 +209,13 @@ async function render({ model: proxy, el }) {
     const now = Date.now() / 1000 - offset;
     const elapsed = (finished || now) - created;
     const expected = model.get("expected_at");
-    let text = `elapsed ${fmt(elapsed)}`;
+    let text = T("elapsed {time}", { time: fmt(elapsed) });
     let frac = null;
     if (kernelGone && !finished) {
-      text = "no longer followed";
+      text = T("no longer followed");
     } else if (expected && !finished) {
       const left = expected - now;
-      text += left > 0 ? ` · ETA ${fmt(left)}` : " · any moment now";
+      text += " · " + (left > 0 ? T("ETA {time}", { time: fmt(left) }) : T("any moment now"));
       const start = model.get("submitted_at") || created;
       frac = Math.min(0.97, (now - start) / Math.max(0.1, expected - start));
     }
@@ -243,7 +251,7 @@ async function render({ model: proxy, el }) {
     // At most twice the clip's own width: a small clip is not blown up to fill a wide page.
     v.addEventListener("loadedmetadata", () => { if (v.videoWidth) v.style.maxWidth = `${2 * v.videoWidth}px`; });
     entry.video = v;
-    const save = node("a", "cvnb-save", `save ${name}`);
+    const save = node("a", "cvnb-save", T("save {name}", { name }));
     save.download = name;
     media.replaceChildren(v, save);
     const url = serverUrl(model.get("video_path"), model.get("video_rel"));
@@ -260,7 +268,7 @@ async function render({ model: proxy, el }) {
   function onMsg(msg, buffers) {
     if (!msg || msg.kind !== "video" || msg.name !== entry.name || !entry.video) return;
     if (!msg.ok || !buffers || !buffers.length) {
-      meta.textContent = `${model.get("meta_text")} · too large to play here: open the file`;
+      meta.textContent = `${model.get("meta_text")} · ${T("too large to play here: open the file")}`;
       return;
     }
     if (entry.blob) URL.revokeObjectURL(entry.blob);
@@ -275,7 +283,7 @@ async function render({ model: proxy, el }) {
     root.dataset.kernel = kernelGone ? "gone" : "live";
     label.textContent = model.get("label") || "";
     label.hidden = !model.get("label");
-    badge.textContent = status;
+    badge.textContent = T(STATUS_WORD[status] || status);
     badge.style.background = STATUS_COLOR[status] || "#6e7781";
     emu.hidden = !model.get("emulated");
     params.textContent = model.get("params_text");
@@ -294,7 +302,7 @@ async function render({ model: proxy, el }) {
     resume.hidden = !(status === "detached" || status === "unknown") || kernelGone;
     retry.hidden = !open || kernelGone;
     const asking = model.get("retry_ask") || "";
-    retry.textContent = asking ? "Confirm: retry (paid)" : "Retry (new task)";
+    retry.textContent = asking ? T("Confirm: retry (paid)") : T("Retry (new task)");
     ask.textContent = asking;
     ask.hidden = !asking || retry.hidden;
     const from = model.get("continues");

@@ -30,14 +30,17 @@ from .._cost import PaidJobsError
 from .._engine import Engine
 from .._errors import CogVideoError
 from .._html import job_html, make_poster, params_text, under_root, unserved, warm_posters
+from .._i18n import language
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._ending import ESM_NOTEBOOK, mark
+from ._words import STATUS_WORDS, page_text
 
 __all__ = ["MAX_TRANSFER_BYTES", "POSTER", "JobCard", "static_bundle"]
 
 _HERE = Path(__file__).parent
 # A video outside the server's root is sent once through the kernel, up to this size.
+_CARD_JS = (_HERE / "_card.js").read_text("utf-8")
 POSTER = "\x00poster\x00"  # stands for the poster in ``static_html`` (it is in ``poster`` already)
 MAX_TRANSFER_BYTES = 256 << 20
 warm_posters()  # cards make posters: import Pillow with this module (at %load_ext), not later
@@ -49,7 +52,7 @@ def static_bundle(html_text: str, plain: str) -> dict[str, str]:
 
 
 class JobCard(anywidget.AnyWidget):
-    _esm = ESM_NOTEBOOK + (_HERE / "_card.js").read_text("utf-8")
+    _esm = ESM_NOTEBOOK + _CARD_JS
     _css = _HERE / "_card.css"
 
     mid = traitlets.Unicode("").tag(sync=True)  # its own model id: the page listens beyond the view
@@ -85,6 +88,7 @@ class JobCard(anywidget.AnyWidget):
     # alone (an old kernel's card of a job resumed here); a retry keeps it.
     shows = traitlets.Unicode("").tag(sync=True)
     static_html = traitlets.Unicode("").tag(sync=True)  # what those outputs end as; "" until then
+    text: traitlets.Dict[str, str] = traitlets.Dict({}).tag(sync=True)  # its words (see _words)
 
     def __init__(
         self, job: Job, engine: Engine, *, parts: list[tuple[str, bool]] | None = None, group: str = ""
@@ -92,6 +96,7 @@ class JobCard(anywidget.AnyWidget):
         # A snapshot first (this thread owns the card until it is subscribed) ...
         super().__init__(group=group, prompt_parts=[list(p) for p in parts or []], **self._light(job))
         self.mid = self.model_id
+        self.text = page_text(_CARD_JS, language()[0], STATUS_WORDS)  # the language in force now
         self.shows = f"job:{job.id}"
         self.display_id = f"cvnb-{job.id}"  # the first job's, as ``shows``: a retry keeps the output
         self.job = job

@@ -19,6 +19,8 @@ from .. import _pipeline
 from .._cost import PaidJobsError
 from .._engine import Engine, get_engine
 from .._errors import CogVideoError
+from .._i18n import language as i18n_language
+from .._i18n import t
 from .._models import DEFAULT_MODEL, MODELS, OPTIONS
 from .._report import enhance_html
 from .._request import image_to_url
@@ -38,18 +40,39 @@ PARTS = (
 )
 
 
+_STOPS = ".,;:!?。，；：！？、"
+
+
+def _cjk(ch: str) -> bool:
+    return "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\uff00" <= ch <= "\uffef"
+
+
 def assemble(parts: dict[str, str]) -> str:
-    """Join the filled parts in teaching order into one prompt."""
-    chunks = [parts.get(name, "").strip().rstrip(".,;") for name, _, _ in PARTS]
-    text = ", ".join(c for c in chunks if c)
-    return text[:1].upper() + text[1:] + ("." if text else "")
+    """Join the filled parts in teaching order into one prompt, the way each language writes:
+    Chinese parts with "，" and a closing "。", Latin ones with ", " and "."; a part's own
+    closing punctuation is dropped, so nothing is doubled."""
+    chunks = [c for name, _, _ in PARTS if (c := parts.get(name, "").strip().rstrip(_STOPS).strip())]
+    if not chunks:
+        return ""
+    text = chunks[0]
+    for chunk in chunks[1:]:
+        text += ("，" if _cjk(text[-1]) or _cjk(chunk[0]) else ", ") + chunk
+    return text[:1].upper() + text[1:] + ("。" if _cjk(text[-1]) else ".")
 
 
-GENERATE, CONFIRM = "Generate", "Confirm: generate (paid)"
+GENERATE, CONFIRM = "Generate", "Confirm: generate (paid)"  # message ids: t(GENERATE, lang)
 # What a saved notebook keeps of the form (a reopened notebook has no kernel behind it to draw
 # the form; its results are saved in the output below it).
 _NOTE = "The prompt form: run this cell to open it. Its results are saved in the output below."
-SAVED_FORM = {"text/html": f'<div class="cvnb-saved-form"><i>{_NOTE}</i></div>', "text/plain": _NOTE}
+
+
+def saved_form(lang: str) -> dict[str, str]:
+    """What a saved notebook keeps of the form: a note in the form's language."""
+    note = t(_NOTE, lang)
+    return {"text/html": f'<div class="cvnb-saved-form"><i>{note}</i></div>', "text/plain": note}
+
+
+SAVED_FORM = saved_form("en")
 # The whole width less ipywidgets' 2 px margin on each side ("100%" overflows the output by it).
 FULL = "calc(100% - 4px)"
 
@@ -61,24 +84,30 @@ def _default(value: Any) -> tuple[str, str]:
 
 
 class PromptForm(w.VBox):  # type: ignore[misc]
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(self, engine: Engine | None = None, *, language: str | None = None) -> None:
         self._engine = engine
+        self.lang = lang = i18n_language(language)[0]  # the form's words, fixed when it is made
         self.fields = {
-            name: w.Text(placeholder=f"e.g. {example}", description=name.capitalize(), tooltip=hint,
+            name: w.Text(placeholder=t("e.g. {example}", lang, example=t(example, lang)),
+                         description=t(name.capitalize(), lang), tooltip=t(hint, lang),
                          layout=w.Layout(width=FULL), style={"description_width": "70px"})
             for name, hint, example in PARTS
         }  # fmt: skip
         self.hints = w.HTML(
-            "<small>" + " · ".join(f"<b>{n}</b>: {h.lower()}" for n, h, _ in PARTS) + "</small>"
+            "<small>"
+            + " · ".join(f"<b>{t(n.capitalize(), lang)}</b>: {t(h, lang)}" for n, h, _ in PARTS)
+            + "</small>"
         )
-        self.prompt = w.Textarea(description="Prompt", layout=w.Layout(width=FULL, height="70px"),
+        self.prompt = w.Textarea(description=t("Prompt", lang), layout=w.Layout(width=FULL, height="70px"),
                                  style={"description_width": "70px"})  # fmt: skip
         self.counter = w.HTML()
         self.kept = w.HTML()
-        self.use_parts = w.Button(description="Use the parts", tooltip="replace your edits by the parts")
+        self.use_parts = w.Button(
+            description=t("Use the parts", lang), tooltip=t("replace your edits by the parts", lang)
+        )
         self.use_parts.layout.display = "none"
         self._assembled = ""  # what the builder last wrote; anything else in the box is the user's
-        self.model = w.Dropdown(options=list(MODELS), value=DEFAULT_MODEL, description="Model")
+        self.model = w.Dropdown(options=list(MODELS), value=DEFAULT_MODEL, description=t("Model", lang))
         # One control per catalogue option; the model decides which show and what they offer.
         self.controls: dict[str, Any] = {
             name: w.Checkbox(value=False, description=opt.help.split(" (")[0].capitalize())
@@ -89,15 +118,19 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.size, self.fps = self.controls["size"], self.controls["fps"]
         self.duration, self.quality = self.controls["duration"], self.controls["quality"]
         self.audio = self.controls["with_audio"]
-        self.image = w.FileUpload(accept="image/png,image/jpeg", multiple=False, description="First frame")
-        self.last_frame = w.FileUpload(
-            accept="image/png,image/jpeg", multiple=False, description="Last frame"
+        self.image = w.FileUpload(
+            accept="image/png,image/jpeg", multiple=False, description=t("First frame", lang)
         )
-        self.references = w.FileUpload(accept="image/png,image/jpeg", multiple=True, description="References")
+        self.last_frame = w.FileUpload(
+            accept="image/png,image/jpeg", multiple=False, description=t("Last frame", lang)
+        )
+        self.references = w.FileUpload(
+            accept="image/png,image/jpeg", multiple=True, description=t("References", lang)
+        )
         self.thumb = w.Image(format="png", layout=w.Layout(max_height="72px", display="none"))
-        self.remove = w.Button(description="Remove", icon="times", tooltip="no first frame")
+        self.remove = w.Button(description=t("Remove", lang), icon="times", tooltip=t("no first frame", lang))
         self.remove.layout.display = "none"
-        self.submit = w.Button(description=GENERATE, button_style="primary", icon="film")
+        self.submit = w.Button(description=t(GENERATE, lang), button_style="primary", icon="film")
         self.message = w.HTML()
         self.results = Slot()  # the cards, in an output of their own below the form
         self._asking: tuple[Any, ...] | None = None  # what a paid Generate waits to confirm
@@ -115,7 +148,7 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self._choices()
         self._count()
         self.enhance = w.Checkbox(
-            value=False, description="Enhance first (free chat model)", indent=False,
+            value=False, description=t("Enhance first (free chat model)", lang), indent=False,
             layout=w.Layout(width="auto"), style={"description_width": "initial"},
             tooltip="an LLM rewrites the prompt into the long, detailed kind CogVideoX was trained on",
         )  # fmt: skip
@@ -138,7 +171,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         text = assemble({k: f.value for k, f in self.fields.items()})
         mine = self.prompt.value.strip() not in ("", self._assembled.strip())
         if mine and not force:
-            self.kept.value = "<small>your edits to the prompt are kept</small>"
+            kept = t("your edits to the prompt are kept", self.lang)
+            self.kept.value = f"<small>{kept}</small>"
             self.use_parts.layout.display = None
             return
         self._assembled = text
@@ -150,7 +184,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         limit = MODELS[self.model.value].max_prompt
         n = len(self.prompt.value.strip())
         color = "#cf222e" if n > limit else "#57606a"
-        self.counter.value = f'<small style="color:{color}">{n} / {limit} characters</small>'
+        said = t("{n} / {limit} characters", self.lang, n=n, limit=limit)
+        self.counter.value = f'<small style="color:{color}">{said}</small>'
         self._can_send()
 
     def _can_send(self) -> None:
@@ -233,8 +268,11 @@ class PromptForm(w.VBox):  # type: ignore[misc]
     def _ipython_display_(self) -> None:
         """The form, and below it an output of its own for the cards (a display id), which
         becomes static HTML when they have all ended: what a saved notebook keeps."""
-        display(super()._repr_mimebundle_(), raw=True, metadata=mark("form", saved=SAVED_FORM))
+        display(super()._repr_mimebundle_(), raw=True, metadata=mark("form", saved=self.saved_note()))
         self.results.display()
+
+    def saved_note(self) -> dict[str, str]:
+        return saved_form(self.lang)
 
     @property
     def cards(self) -> list[JobCard]:
@@ -248,7 +286,7 @@ class PromptForm(w.VBox):  # type: ignore[misc]
 
     def _reset_confirm(self) -> None:
         self._asking = None
-        self.submit.description, self.submit.button_style = GENERATE, "primary"
+        self.submit.description, self.submit.button_style = t(GENERATE, self.lang), "primary"
 
     def _wanted(self) -> tuple[Any, ...]:
         return (self.prompt.value, self.model.value, self.enhance.value, tuple(self._options().items()))
@@ -268,10 +306,12 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         confirmed = self._asking is not None and self._asking == self._wanted()
         try:
             plans = self._plans()
-            jobs = _pipeline.start(self._engine or get_engine, plans, yes=confirmed, how=f"click {CONFIRM!r}")
+            jobs = _pipeline.start(
+                self._engine or get_engine, plans, yes=confirmed, how=f"click {t(CONFIRM, self.lang)!r}"
+            )
         except PaidJobsError as exc:  # a question, not a failure: the button becomes the answer
             self._asking = self._wanted()
-            self.submit.description, self.submit.button_style = CONFIRM, "warning"
+            self.submit.description, self.submit.button_style = t(CONFIRM, self.lang), "warning"
             self.message.value = f'<span style="color:#9a6700">{html.escape(exc.message)}</span>'
             return
         except CogVideoError as exc:

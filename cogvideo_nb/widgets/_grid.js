@@ -4,6 +4,11 @@ async function render({ model: proxy, el }) {
   // Listen on the model itself, not the view's proxy: the bar outlives its view.
   const model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const group = model.get("group");
+  const T = (message, values = {}) => {  // words from the kernel's catalogue (the `text` trait)
+    let said = (model.get("text") || {})[message] || message;
+    for (const [k, v] of Object.entries(values)) said = said.split(`{${k}}`).join(String(v));
+    return said;
+  };
   const page = (window.__cvnb ||= { cards: new Set(), grids: new Map(), started: false });
   let bar = page.grids.get(group);
   if (!bar || bar.isConnected) {
@@ -16,29 +21,29 @@ async function render({ model: proxy, el }) {
       Array.from(document.querySelectorAll("video.cvnb-video, video.cvnb-static-video"))
         .filter((v) => v.dataset.cvnbGroup === group);
     const actions = {
-      "Play all": (v) => v.play().catch(() => {}),
-      "Pause all": (v) => v.pause(),
-      "Restart all": (v) => { v.currentTime = 0; v.play().catch(() => {}); },
+      play: [T("Play all"), (v) => v.play().catch(() => {})],
+      pause: [T("Pause all"), (v) => v.pause()],
+      restart: [T("Restart all"), (v) => { v.currentTime = 0; v.play().catch(() => {}); }],
     };
     const title = document.createElement("b");
     title.textContent = model.get("title");
     bar.append(title);
-    for (const [name, act] of Object.entries(actions)) {
+    for (const [name, [label, act]] of Object.entries(actions)) {
       const b = document.createElement("button");
-      b.textContent = name;
-      b.className = "cvnb-" + name.split(" ")[0].toLowerCase() + "-all";
+      b.textContent = label;
+      b.className = `cvnb-${name}-all`;
       b.addEventListener("click", () => {
         const vs = videos();
         vs.forEach(act);
-        status.textContent = `${vs.length} video(s)`;
+        status.textContent = T("{n} video(s)", { n: vs.length });
       });
       bar.append(b);
     }
     // Export: one labelled MP4 of the finished clips plus a contact sheet, made by the kernel.
     const exp = document.createElement("button");
-    exp.textContent = "Export";
+    exp.textContent = T("Export");
     exp.className = "cvnb-export";
-    exp.title = "one MP4 of the finished clips side by side, labelled, plus a contact-sheet PNG";
+    exp.title = T("one MP4 of the finished clips side by side, labelled, plus a contact-sheet PNG");
     exp.addEventListener("click", () => {
       try { model.send({ action: "export" }); } catch (e) { exp.hidden = true; } // its kernel is gone
     });

@@ -20,24 +20,30 @@ from IPython.display import display, update_display
 from .._engine import Engine
 from .._errors import CogVideoError
 from .._html import GRID_COLUMNS, diff_parts, grid_html, rel_url
+from .._i18n import language, t
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._card import JobCard, static_bundle
 from ._ending import ESM_NOTEBOOK, Ending, mark
+from ._words import page_text
 
 __all__ = ["CompareGrid"]
 
 _HERE = Path(__file__).parent
 
 
+_GRID_JS = (_HERE / "_grid.js").read_text("utf-8")
+
+
 class _GridControls(anywidget.AnyWidget):
-    _esm = ESM_NOTEBOOK + (_HERE / "_grid.js").read_text("utf-8")
+    _esm = ESM_NOTEBOOK + _GRID_JS
     _css = _HERE / "_card.css"
     mid = traitlets.Unicode("").tag(sync=True)  # its own model id: the bar outlives its view
     group = traitlets.Unicode("").tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     export_status = traitlets.Unicode("").tag(sync=True)
     export_url = traitlets.Unicode("").tag(sync=True)
+    text: traitlets.Dict[str, str] = traitlets.Dict({}).tag(sync=True)  # its words (see _words)
 
 
 def _export(grid: CompareGrid) -> None:
@@ -67,13 +73,15 @@ class CompareGrid(w.VBox):  # type: ignore[misc]
     def __init__(self, jobs: list[Job], engine: Engine, *, title: str = "") -> None:
         self.group = uuid.uuid4().hex[:12]
         parts = diff_parts([j.prompt for j in jobs])
-        self.title = title or f"{len(jobs)} to compare"
+        self.title = title or t("{n} to compare", n=len(jobs))
         self.cards = [
             JobCard(job, engine, parts=p, group=self.group) for job, p in zip(jobs, parts, strict=True)
         ]
         grid = w.GridBox(self.cards, layout=w.Layout(grid_template_columns=GRID_COLUMNS, grid_gap="8px"))
         self.engine = engine
-        self.controls = _GridControls(group=self.group, title=self.title)
+        self.controls = _GridControls(
+            group=self.group, title=self.title, text=page_text(_GRID_JS, language()[0])
+        )
         self.controls.mid = self.controls.model_id
         self.controls.on_msg(self._on_msg)
         self.display_id = f"cvnb-grid-{self.group}"

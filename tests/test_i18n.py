@@ -1,0 +1,143 @@
+"""The message catalogue: every word in English and Simplified Chinese, chosen by one rule."""
+
+from __future__ import annotations
+
+import gettext
+import io
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+import cogvideo_nb
+from cogvideo_nb import Engine
+from cogvideo_nb._config import set_overrides
+from cogvideo_nb._i18n import DOMAIN, LOCALE_DIR, REASONS, language, set_page_language, t
+from cogvideo_nb.magic_commands import config_text
+from cogvideo_nb.widgets import CompareGrid, JobCard
+from cogvideo_nb.widgets._form import _NOTE, CONFIRM, GENERATE, PARTS, PromptForm, assemble
+from cogvideo_nb.widgets._words import STATUS_WORDS, messages_in
+
+PACKAGE = Path(cogvideo_nb.__file__).parent
+PO = LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{DOMAIN}.po"
+_T_CALL = re.compile(r'\bt\(\s*"((?:[^"\\]|\\.)*)"')
+_SLOTS = re.compile(r"\{(\w*)\}")
+
+
+def used_messages() -> set[str]:
+    """Every message the toolkit says: t("...") in Python, T("...") in page code, and the
+    messages held in constants (form parts, statuses, the language's reasons)."""
+    found: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        found |= {m.encode().decode("unicode_escape") for m in _T_CALL.findall(path.read_text("utf-8"))}
+    for path in PACKAGE.rglob("*.js"):
+        found |= set(messages_in(path.read_text("utf-8")))
+    for name, hint, example in PARTS:
+        found |= {name.capitalize(), hint, example}
+    return found | set(STATUS_WORDS) | set(REASONS) | {GENERATE, CONFIRM, _NOTE}
+
+
+def test_every_message_has_both_languages_and_the_same_placeholders() -> None:
+    catalog = read_po(PO.open("rb"))
+    zh = {str(m.id): m for m in catalog if m.id}  # no plural forms here: every id is one string
+    missing = sorted(used_messages() - set(zh))
+    assert missing == [], f"no Chinese for: {missing}"
+    for message in zh.values():
+        assert message.string and not message.fuzzy, f"untranslated: {message.id!r}"
+        said, shown = str(message.id), str(message.string)
+        assert sorted(_SLOTS.findall(said)) == sorted(_SLOTS.findall(shown)), said
+    unused = sorted(set(zh) - used_messages())
+    assert unused == [], f"in the catalogue but never said: {unused}"
+
+
+def test_the_shipped_mo_is_the_po_compiled() -> None:
+    """The .mo is what runs: one compiled from an older .po would show stale or missing words."""
+    buf = io.BytesIO()
+    write_mo(buf, read_po(PO.open("rb")))
+    buf.seek(0)
+    fresh = gettext.GNUTranslations(buf)
+    shipped = gettext.translation(DOMAIN, LOCALE_DIR, languages=["zh"])
+    words = {k: v for k, v in shipped._catalog.items() if k}  # type: ignore[attr-defined]
+    assert words == {k: v for k, v in fresh._catalog.items() if k}, "run scripts/i18n.sh"  # type: ignore[attr-defined]
+
+
+def test_which_language_explicit_then_config_then_env_then_page_then_locale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for var in ("COGVIDEO_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    set_page_language(None)
+    assert language() == ("en", REASONS[3])
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert language() == ("zh", REASONS[2])
+    set_page_language("en-US")
+    try:
+        assert language() == ("en", REASONS[1])  # the page outranks the kernel's locale
+        monkeypatch.setenv("COGVIDEO_LANG", "zh-Hans")
+        assert language() == ("zh", REASONS[0])
+        set_overrides(language="en")  # %config CogVideoMagics.language
+        assert language() == ("en", REASONS[0])
+        assert language("zh") == ("zh", REASONS[0])  # an argument outranks everything
+    finally:
+        set_page_language(None)
+        set_overrides(language=None)
+    with pytest.raises(cogvideo_nb.ConfigError, match="en or zh"):
+        language("fr")
+
+
+def test_the_form_joins_chinese_parts_the_chinese_way() -> None:
+    parts = {"subject": "一只柴犬", "motion": "在草地上奔跑。", "scene": "公园草坪，",
+             "light": "阳光明媚，蓝天", "style": "慢镜头，电影感"}  # fmt: skip
+    assert assemble(parts) == "一只柴犬，在草地上奔跑，公园草坪，阳光明媚，蓝天，慢镜头，电影感。"
+    assert assemble({"subject": "a red fox.", "motion": "trots"}) == "A red fox, trots."
+    assert assemble({"subject": "一只柴犬", "style": "cinematic"}) == "一只柴犬，cinematic."
+    assert assemble({}) == ""
+
+
+def test_the_form_speaks_the_language_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    form = PromptForm()
+    assert [f.description for f in form.fields.values()] == ["主体", "动作", "场景", "光线/氛围", "风格"]
+    assert form.submit.description == "生成" and form.prompt.description == "提示词"
+    assert form.counter.value.endswith("0 / 512 字</small>")
+    assert "运行这个单元格" in form.saved_note()["text/plain"]
+    assert PromptForm(language="en").submit.description == "Generate"
+
+
+def test_page_words_come_from_the_catalogue_not_from_literals() -> None:
+    """Page code shows no word of its own: every text, title and placeholder goes through T()."""
+    for name in ("_card.js", "_grid.js"):
+        source = (PACKAGE / "widgets" / name).read_text("utf-8")
+        literal = re.findall(r"""(?:textContent|title|placeholder)\s*[+]?=\s*["'`][A-Za-z]""", source)
+        as_text = re.findall(r'node\("[a-z]+", "[^"]*", "[A-Za-z]', source)
+        assert literal == [] and as_text == [], (name, literal, as_text)
+        assert all(t(m, "zh") != m for m in messages_in(source)), name
+
+
+def test_english_stays_english() -> None:
+    assert all(t(m, "en") == m for m in used_messages())
+
+
+def test_a_card_and_a_grid_carry_their_words_in_the_language_in_force(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    jobs = [engine.submit("一只柴犬在草地上奔跑，阳光明媚，蓝天"), engine.submit("一只柴犬在雪地上奔跑")]
+    card = JobCard(jobs[0], engine)
+    card_js = (PACKAGE / "widgets" / "_card.js").read_text("utf-8")
+    assert set(messages_in(card_js)) | set(STATUS_WORDS) == set(card.text)  # every word it shows
+    assert card.text["Stop waiting"] == "停止等待" and card.text["stopped waiting"] == "已停止等待"
+    grid = CompareGrid(jobs, engine)
+    assert grid.controls.text["Play all"] == "全部播放" and grid.title == "2 个对比"
+    assert all(j.wait_done(30) for j in jobs)
+
+
+def test_config_says_which_language_and_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("COGVIDEO_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    assert "language: en (the default)" in config_text()
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    said = config_text()
+    assert "界面语言：zh（已指定" in said and "平台：" in said and "API Key：未设置" in said
