@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ._diff import diff_parts
+from ._i18n import t
 from ._jobs import Job, JobStatus
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "poster_data_url",
     "rel_url",
     "server_root",
+    "status_word",
     "under_root",
     "unserved",
     "warm_posters",
@@ -187,6 +189,12 @@ def poster_data_url(cover: Path | None, width: int = 480) -> str | None:
     return p.url if p else None
 
 
+def status_word(status: JobStatus) -> str:
+    """What a person reads for a status, in the language in force ("detached" is the code's word
+    for "stopped waiting")."""
+    return t("stopped waiting" if status is JobStatus.DETACHED else status.value)
+
+
 def params_text(job: Job) -> str:
     """The parameters the user set, as plain text (``model=cogvideox-flash · fps=60``)."""
     return " · ".join(f"{k}={v}" for k, v in job.request.params().items() if v is not None)
@@ -197,8 +205,10 @@ def _prompt_html(job: Job, parts: Sequence[tuple[str, bool]] | None) -> str:
     if not parts:
         return e(job.prompt)
     return "".join(
-        f'<mark style="background:#fff8c5;color:#1f2328;border-radius:3px">{e(t)}</mark>' if differs else e(t)
-        for t, differs in parts
+        f'<mark style="background:#fff8c5;color:#1f2328;border-radius:3px">{e(text)}</mark>'
+        if differs
+        else e(text)
+        for text, differs in parts
     )
 
 
@@ -208,11 +218,13 @@ def origin_bits(job: Job, *, short: bool = False, rating: bool = False) -> list[
     e, cut = html.escape, 60 if short else None
     bits = []
     if job.original_prompt:
-        bits.append(f"enhanced from: {e(job.original_prompt[:cut])}")
+        bits.append(e(t("enhanced from: {prompt}", prompt=job.original_prompt[:cut])))
     if job.continues:
         tail = e(job.continues[-8:])
         bits.append(
-            f"continues {tail}" if short else f'continues <a href="#cvnb-card-{e(job.continues)}">{tail}</a>'
+            f"{e(t('continues'))} {tail}"
+            if short
+            else f'{e(t("continues"))} <a href="#cvnb-card-{e(job.continues)}">{tail}</a>'
         )
     if rating and job.rating:
         bits.append("★" * job.rating + (f" {e(job.rating_note[:60])}" if job.rating_note else ""))
@@ -245,7 +257,7 @@ def job_html(
     label = f"<b>{e(job.label)}</b> · " if job.label else ""
     emulated = (
         '<span style="background:#cf222e;color:#fff;border-radius:4px;padding:1px 6px;'
-        'font-size:11px;margin-left:6px">EMULATED</span>'
+        f'font-size:11px;margin-left:6px">{e(t("EMULATED"))}</span>'
         if job.emulated
         else ""
     )
@@ -254,10 +266,10 @@ def job_html(
         f'<span style="white-space:nowrap">{e(p)}</span>' for p in params_text(job).split(" · ")
     )
     head = (
-        f'<div style="font-size:12px;color:{MUTED}"><code title="the id every lookup takes">'
+        f'<div style="font-size:12px;color:{MUTED}"><code title="{e(t("the id every lookup takes"))}">'
         f"{e(job.short_id)}</code> · {label}{params}"
         f'<span style="background:{color};color:#fff;border-radius:10px;padding:1px 8px;margin-left:6px">'
-        f"{e(job.status.value)}</span>{emulated}</div>"
+        f"{e(status_word(job.status))}</span>{emulated}</div>"
         f'<div style="margin:6px 0;white-space:pre-wrap" title="{e(job.prompt)}">'
         f"{_prompt_html(job, parts)}</div>{_origin_html(job)}"
     )
@@ -268,29 +280,37 @@ def job_html(
         poster_attr = f' poster="{cover.url}"' if cover else ""
         # At most twice the clip's own width: a 426 px clip is not blown up to fill a wide page.
         limit = f"max-width:{2 * cover.width}px;" if cover else ""
-        took = f" · server took {job.run_seconds:.0f} s" if job.run_seconds else ""
+        took = (
+            f" · {t('server took {seconds} s', seconds=f'{job.run_seconds:.0f}')}" if job.run_seconds else ""
+        )
         body = (
             f'<video class="cvnb-static-video" src="{src}" controls muted playsinline preload="metadata"'
             f'{poster_attr} data-cvnb-name="{e(job.video_path.name)}" data-cvnb-group="{e(group)}" '
             f'style="width:100%;{limit}border-radius:6px;background:#000;display:block"></video>'
             f'<div style="font-size:12px;color:{MUTED};overflow-wrap:anywhere">'
             f'<a href="{src}" target="_blank" style="color:{LINK}">{e(job.video_path.name)}</a>'
-            f" · task {e(job.task_id or '')}{e(took)} · sha256 {e((job.video_sha256 or '')[:12])}"
-            f"<br>saved at <code>{e(os.path.abspath(job.video_path))}</code></div>"
+            f" · {e(t('task {task}', task=job.task_id or ''))}{e(took)}"
+            f" · sha256 {e((job.video_sha256 or '')[:12])}"
+            f"<br>{e(t('saved at'))} <code>{e(os.path.abspath(job.video_path))}</code></div>"
         )
         if why := unserved(job.video_path):
-            body += f'<div style="color:{MUTED};font-size:12px">{e(why)}</div>'
+            body += f'<div style="color:{MUTED};font-size:12px">{e(t(why))}</div>'
         if job.note:  # e.g. the cover could not be fetched
             body += f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
 
     elif job.status is JobStatus.FAILED:
-        body = f'<div style="color:var(--jp-error-color1,#cf222e)">{e(job.error or "failed")}</div>'
+        body = f'<div style="color:var(--jp-error-color1,#cf222e)">{e(job.error or t("failed"))}</div>'
     elif job.note:
         body = f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
     if job.status is JobStatus.DETACHED and job.task_id:
         body += (
-            f'<div style="font-size:12px;color:{MUTED}">task {e(job.task_id)} kept: '
-            f"<code>%cogvideo resume {e(job.short_id)}</code> picks it up</div>"
+            f'<div style="font-size:12px;color:{MUTED}">'
+            + t(
+                "task {task} kept: {command} picks it up",
+                task=e(job.task_id),
+                command=f"<code>%cogvideo resume {e(job.short_id)}</code>",
+            )
+            + "</div>"
         )
     return (
         f'<div class="cvnb-static" data-cvnb-{"copy" if copy else "job"}="{e(job.id)}" '
@@ -310,7 +330,7 @@ def grid_html(jobs: Sequence[Job], *, title: str = "", group: str = "") -> str:
         else ""
     )
     return (
-        f'<div class="cvnb-static-grid" data-cvnb-group="{html.escape(group)}">{head}{_GRID_BAR}'
+        f'<div class="cvnb-static-grid" data-cvnb-group="{html.escape(group)}">{head}{_grid_bar()}'
         f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:8px">{cells}</div></div>'
     )
 
@@ -318,20 +338,23 @@ def grid_html(jobs: Sequence[Job], *, title: str = "", group: str = "") -> str:
 # A saved grid's Play all / Pause all / Restart all: hidden, and shown by its script, which runs
 # only where the page trusts the output (a notebook you saved, nbconvert's HTML); elsewhere the
 # script is dropped and no dead control is left. A constant: nothing of a job's goes in it.
-_GRID_BAR = (
-    '<div class="cvnb-static-controls" style="display:none;gap:6px;margin:4px 0;'
-    'font:12px system-ui,sans-serif">'
-    '<button data-cvnb-act="play">Play all</button><button data-cvnb-act="pause">Pause all</button>'
-    '<button data-cvnb-act="restart">Restart all</button></div>'
-    "<script>(function (s) {"
-    " var g = s && s.closest('.cvnb-static-grid'); var bar = g && g.querySelector('.cvnb-static-controls');"
-    " if (!bar) return; bar.style.display = 'flex';"
-    " bar.addEventListener('click', function (e) { var act = e.target.getAttribute('data-cvnb-act');"
-    "  if (!act) return; g.querySelectorAll('video').forEach(function (v) {"
-    "   if (act === 'pause') { v.pause(); return; } if (act === 'restart') v.currentTime = 0;"
-    "   v.muted = true; var p = v.play(); if (p) p.catch(function () {}); }); });"
-    "})(document.currentScript)</script>"
-)
+def _grid_bar() -> str:
+    return (
+        '<div class="cvnb-static-controls" style="display:none;gap:6px;margin:4px 0;'
+        'font:12px system-ui,sans-serif">'
+        f'<button data-cvnb-act="play">{html.escape(t("Play all"))}</button>'
+        f'<button data-cvnb-act="pause">{html.escape(t("Pause all"))}</button>'
+        f'<button data-cvnb-act="restart">{html.escape(t("Restart all"))}</button></div>'
+        "<script>(function (s) {"
+        " var g = s && s.closest('.cvnb-static-grid');"
+        " var bar = g && g.querySelector('.cvnb-static-controls');"
+        " if (!bar) return; bar.style.display = 'flex';"
+        " bar.addEventListener('click', function (e) { var act = e.target.getAttribute('data-cvnb-act');"
+        "  if (!act) return; g.querySelectorAll('video').forEach(function (v) {"
+        "   if (act === 'pause') { v.pause(); return; } if (act === 'restart') v.currentTime = 0;"
+        "   v.muted = true; var p = v.play(); if (p) p.catch(function () {}); }); });"
+        "})(document.currentScript)</script>"
+    )
 
 
 # Columns of at least ~240 px, yet never fewer than two: at 700 px a grid is still a grid.

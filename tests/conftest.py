@@ -37,6 +37,11 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sys.pycache_prefix = prefix
     sys.dont_write_bytecode = False
+    # The toolkit's words follow the locale (_i18n): the suite speaks English unless a test
+    # chooses (COGVIDEO_LANG, language=), whatever the machine's LANG. Before the workers start.
+    os.environ.pop("COGVIDEO_LANG", None)
+    os.environ.pop("LC_MESSAGES", None)
+    os.environ["LANG"] = os.environ["LC_ALL"] = "C.UTF-8"
 
 
 _ENV = (
@@ -47,6 +52,7 @@ _ENV = (
     "COGVIDEO_OUTPUT_DIR",
     "COGVIDEO_CONCURRENCY",
     "COGVIDEO_PROVIDER",
+    "COGVIDEO_LANG",
 )
 
 

@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 import cogvideo_nb
 from cogvideo_nb import Engine
 from cogvideo_nb._config import set_overrides
+from cogvideo_nb._html import LINKED_ROOT, OUTSIDE_ROOT
 from cogvideo_nb._i18n import DOMAIN, LOCALE_DIR, REASONS, language, set_page_language, t
 from cogvideo_nb.magic_commands import config_text
 from cogvideo_nb.widgets import CompareGrid, JobCard
@@ -22,7 +23,7 @@ from cogvideo_nb.widgets._words import STATUS_WORDS, messages_in
 
 PACKAGE = Path(cogvideo_nb.__file__).parent
 PO = LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{DOMAIN}.po"
-_T_CALL = re.compile(r'\bt\(\s*"((?:[^"\\]|\\.)*)"')
+_T_CALL = re.compile(r"""\bt\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
 _SLOTS = re.compile(r"\{(\w*)\}")
 
 
@@ -31,12 +32,13 @@ def used_messages() -> set[str]:
     messages held in constants (form parts, statuses, the language's reasons)."""
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):
-        found |= {m.encode().decode("unicode_escape") for m in _T_CALL.findall(path.read_text("utf-8"))}
+        calls = _T_CALL.findall(path.read_text("utf-8"))
+        found |= {(double or single).encode().decode("unicode_escape") for double, single in calls}
     for path in PACKAGE.rglob("*.js"):
         found |= set(messages_in(path.read_text("utf-8")))
     for name, hint, example in PARTS:
         found |= {name.capitalize(), hint, example}
-    return found | set(STATUS_WORDS) | set(REASONS) | {GENERATE, CONFIRM, _NOTE}
+    return found | set(STATUS_WORDS) | set(REASONS) | {GENERATE, CONFIRM, _NOTE, OUTSIDE_ROOT, LINKED_ROOT}
 
 
 def test_every_message_has_both_languages_and_the_same_placeholders() -> None:
@@ -141,3 +143,19 @@ def test_config_says_which_language_and_why(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("COGVIDEO_LANG", "zh")
     said = config_text()
     assert "界面语言：zh（已指定" in said and "平台：" in said and "API Key：未设置" in said
+
+
+def test_a_saved_card_and_grid_are_written_in_the_language_in_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cogvideo_nb._html import grid_html, job_html
+
+    from .test_html import _done
+
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    card = job_html(_done(tmp_path / "a"))
+    assert "已完成" in card and "保存在" in card and "模拟" not in card  # not emulated: no badge
+    grid = grid_html([_done(tmp_path / "b"), _done(tmp_path / "c", prompt="一只柴犬")], title="2 个对比")
+    assert "全部播放" in grid and "Play all" not in grid
+    monkeypatch.setenv("COGVIDEO_LANG", "en")
+    assert "succeeded" in job_html(_done(tmp_path / "d")) and "saved at" in job_html(_done(tmp_path / "d"))
