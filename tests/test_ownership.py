@@ -129,11 +129,15 @@ def test_a_lost_lease_stops_the_old_owner_quietly(
         assert time.monotonic() < deadline
         job.wait_done(0.02)
 
+    frozen_at = threading.Event()
+
     async def sleep_hard() -> None:
+        frozen_at.set()
         time.sleep(1.5)  # the whole engine is frozen: no polls, no renewals
 
     frozen = threading.Thread(target=first.call, args=(sleep_hard(),))
     frozen.start()
+    assert frozen_at.wait(10)  # counted from the freeze itself: a busy machine may start it late
     time.sleep(0.6)  # past the lease
     second = Engine(settings, policy=fast_poll(), submit_gap=0)
     [adopted] = second.resume()
