@@ -26,15 +26,21 @@ _STATIC_JS = """([i]) => {
 }"""
 
 
-def test_a_page_reloaded_mid_job_ends_its_output_and_saves_it(notebook: Notebook, browser: Any) -> None:
-    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\na tram climbing a hill at dusk #seconds=6")
+def _saved_while_running(notebook: Notebook, prompt: str) -> Notebook:
+    """A job's cell run, and the notebook saved with its running card in it."""
+    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\n" + prompt)
     nb.run(0)
     nb.wait_ran(0)
     nb.run(1)
     _wait_cards(nb, 1, ("running",), timeout=20)
     nb.cell(0).locator(".jp-InputPrompt").click()
-    nb.page.keyboard.press("Control+s")  # saved with the running card in it
+    nb.page.keyboard.press("Control+s")
     nb.page.wait_for_timeout(1500)
+    return nb
+
+
+def test_a_page_reloaded_mid_job_ends_its_output_and_saves_it(notebook: Notebook, browser: Any) -> None:
+    nb = _saved_while_running(notebook, "a tram climbing a hill at dusk #seconds=6")
     nb.page.reload()
     nb.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     nb.wait_kernel_ready()
@@ -47,14 +53,7 @@ def test_a_page_reloaded_mid_job_ends_its_output_and_saves_it(notebook: Notebook
 
 
 def test_a_second_tab_saves_the_result_not_a_stale_widget(notebook: Notebook, browser: Any) -> None:
-    nb = notebook.open("%load_ext cogvideo_nb", "%%cogvideo\na kettle steaming on a stove #seconds=8")
-    nb.run(0)
-    nb.wait_ran(0)
-    nb.run(1)
-    _wait_cards(nb, 1, ("running",), timeout=20)
-    nb.cell(0).locator(".jp-InputPrompt").click()
-    nb.page.keyboard.press("Control+s")
-    nb.page.wait_for_timeout(1500)
+    nb = _saved_while_running(notebook, "a kettle steaming on a stove #seconds=8")
     # A second tab opens the saved notebook on the same kernel while the job runs.
     context = browser.new_context(viewport=VIEWPORT)
     try:
