@@ -17,6 +17,8 @@ from typing import Any
 from . import _cli_batch, _cli_lab, _pipeline
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
+from ._html import status_word
+from ._i18n import t
 from ._jobs import Job, JobStatus
 from ._models import MODELS, OPTIONS, option_values
 
@@ -78,7 +80,7 @@ def _batch(argv: Sequence[str]) -> int:
             jobs, as_json=args.json, out=sys.stdout, resume_hint=f"cogvideo --resume{out_flag}"
         )
     except CogVideoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(t("error: {error}", error=exc), file=sys.stderr)
         return 1
 
 
@@ -106,25 +108,29 @@ def _history(jobs: Sequence[Job], as_json: bool) -> None:
             print(json.dumps(job.to_dict(), ensure_ascii=False))
         return
     if not jobs:
-        print("no jobs yet in this folder")
+        print(t("no jobs yet in this folder"))
         return
     for job in jobs:
         when = time.strftime("%m-%d %H:%M", time.localtime(job.created_at))
         result = job.video_path.name if job.video_path else job.error or job.note or ""
         prompt = job.prompt if len(job.prompt) <= 40 else job.prompt[:39] + "…"
-        print(f"{job.short_id}  {job.status.value:<11} {when}  {prompt:<40}  {result}")
+        print(f"{job.short_id}  {status_word(job.status):<11} {when}  {prompt:<40}  {result}")
 
 
 def _report(job: Job, as_json: bool) -> None:
     if as_json:
         print(json.dumps(job.to_dict(), ensure_ascii=False))
         return
-    tag = " [EMULATED]" if job.emulated else ""
+    tag = f" [{t('EMULATED')}]" if job.emulated else ""
     if job.status is JobStatus.SUCCEEDED:
-        print(f"video: {job.video_path}{tag}")
-        print(f"cover: {job.cover_path}")
+        print(t("video: {path}", path=job.video_path) + tag)
+        print(t("cover: {path}", path=job.cover_path))
     else:
-        print(f"{job.status.value}: {job.prompt[:60]!r} {job.error or job.note or ''}{tag}", file=sys.stderr)
+        said = f"{status_word(job.status)}: {job.prompt[:60]!r} {job.error or job.note or ''}{tag}"
+        print(said, file=sys.stderr)
+
+
+_EXAMPLE = "python -m cogvideo_nb 'a red fox running through snow'"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not (args.prompts or args.resume or args.history):
         _parser().print_usage(sys.stderr)
-        print("give a prompt, e.g.: python -m cogvideo_nb 'a red fox running through snow'", file=sys.stderr)
+        print(t("give a prompt, e.g.: {example}", example=_EXAMPLE), file=sys.stderr)
         return 2
     try:
         plans = _pipeline.plan(args.prompts, _request_options(args), labels=[None] * len(args.prompts))
@@ -148,14 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             _history(engine.history(20), args.json)
             return 0
         if engine.emulated and not args.json:
+            var = engine.settings.platform.key_env
             print(
-                "no ZHIPUAI_API_KEY set: using the bundled emulator (results are EMULATED)", file=sys.stderr
+                t("no {var} set: using the bundled emulator (results are EMULATED)", var=var), file=sys.stderr
             )
         jobs = engine.resume() if args.resume else []
         jobs += _pipeline.start(engine, plans, yes=args.yes, how="add --yes")
         engine.wait(jobs)
     except CogVideoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(t("error: {error}", error=exc), file=sys.stderr)
         return 1
     for job in jobs:
         _report(job, args.json)

@@ -19,6 +19,8 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from ._errors import CogVideoError, ValidationError
+from ._html import status_word
+from ._i18n import t
 from ._jobs import Job, JobStatus
 from ._models import OPTIONS
 from ._pipeline import Plan, plan
@@ -77,9 +79,9 @@ def read_batch(lines: Iterable[str], defaults: dict[str, Any], source: str) -> l
 
 def _line(job: Job) -> str:
     if job.status is JobStatus.SUCCEEDED:  # the file name already carries the prompt's words
-        return f"done    {job.elapsed:5.0f}s  {job.video_path}"
+        return f"{t('done'):<7} {job.elapsed:5.0f}s  {job.video_path}"
     prompt = job.prompt if len(job.prompt) <= 50 else job.prompt[:49] + "…"
-    return f"{job.status.value:<7} {job.elapsed:5.0f}s  {prompt!r}: {job.error or job.note or ''}"
+    return f"{status_word(job.status):<7} {job.elapsed:5.0f}s  {prompt!r}: {job.error or job.note or ''}"
 
 
 def run_batch(jobs: list[Job], *, as_json: bool, out: TextIO, resume_hint: str, tick: float = 0.2) -> int:
@@ -88,7 +90,7 @@ def run_batch(jobs: list[Job], *, as_json: bool, out: TextIO, resume_hint: str, 
     started = time.monotonic()
     pending = list(jobs)
     bar = tqdm(total=len(jobs), unit="job", file=sys.stderr, disable=None, dynamic_ncols=True)
-    bar.set_description("EMULATED" if emulated else "generating")
+    bar.set_description(t("EMULATED") if emulated else t("generating"))
     try:
         while pending:
             for job in [j for j in pending if j.status.terminal]:
@@ -101,19 +103,20 @@ def run_batch(jobs: list[Job], *, as_json: bool, out: TextIO, resume_hint: str, 
                 time.sleep(tick)
     except KeyboardInterrupt:
         bar.close()
-        print(
-            f"\nstopped waiting: {len(pending)} of {len(jobs)} jobs still run on the server and stay "
-            f"in the ledger. Pick them up with: {resume_hint}",
-            file=sys.stderr,
-        )
+        said = t(
+            "stopped waiting: {left} of {total} jobs still run on the server and stay in the ledger. "
+            "Pick them up with: {command}",
+            left=len(pending), total=len(jobs), command=resume_hint,
+        )  # fmt: skip
+        print("\n" + said, file=sys.stderr)
         return 130
     bar.close()
     counts: dict[str, int] = {}
     for job in jobs:
-        counts[job.status.value] = counts.get(job.status.value, 0) + 1
+        counts[status_word(job.status)] = counts.get(status_word(job.status), 0) + 1
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    tag = " (EMULATED: no API key set)" if emulated else ""
-    print(f"{summary} in {time.monotonic() - started:.0f} s{tag}", file=sys.stderr)
+    said = t("{summary} in {seconds} s", summary=summary, seconds=f"{time.monotonic() - started:.0f}")
+    print(said + (t(" (EMULATED: no API key set)") if emulated else ""), file=sys.stderr)
     return 0 if all(j.status is JobStatus.SUCCEEDED for j in jobs) else 1
 
 

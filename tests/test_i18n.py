@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gettext
 import io
 import re
@@ -23,7 +24,6 @@ from cogvideo_nb.widgets._words import STATUS_WORDS, messages_in
 
 PACKAGE = Path(cogvideo_nb.__file__).parent
 PO = LOCALE_DIR / "zh" / "LC_MESSAGES" / f"{DOMAIN}.po"
-_T_CALL = re.compile(r"""\bt\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
 _SLOTS = re.compile(r"\{(\w*)\}")
 
 
@@ -31,9 +31,12 @@ def used_messages() -> set[str]:
     """Every message the toolkit says: t("...") in Python, T("...") in page code, and the
     messages held in constants (form parts, statuses, the language's reasons)."""
     found: set[str] = set()
-    for path in PACKAGE.rglob("*.py"):
-        calls = _T_CALL.findall(path.read_text("utf-8"))
-        found |= {(double or single).encode().decode("unicode_escape") for double, single in calls}
+    for path in PACKAGE.rglob("*.py"):  # every t("...") call, however its literal is written
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "t":
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    found.add(first.value)
     for path in PACKAGE.rglob("*.js"):
         found |= set(messages_in(path.read_text("utf-8")))
     for name, hint, example in PARTS:
@@ -159,3 +162,26 @@ def test_a_saved_card_and_grid_are_written_in_the_language_in_force(
     assert "全部播放" in grid and "Play all" not in grid
     monkeypatch.setenv("COGVIDEO_LANG", "en")
     assert "succeeded" in job_html(_done(tmp_path / "d")) and "saved at" in job_html(_done(tmp_path / "d"))
+
+
+def test_the_command_line_speaks_chinese_when_asked(tmp_path: Path) -> None:
+    """`python -m cogvideo_nb "一只柴犬在草地上奔跑"` and `cogvideo batch` under COGVIDEO_LANG=zh."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COGVIDEO_LANG": "zh", "COGVIDEO_EMULATOR_SECONDS": "0.3"}
+    env = {k: v for k, v in env.items() if not k.startswith(("ZHIPUAI_", "ZAI_"))}
+    run = [sys.executable, "-m", "cogvideo_nb"]
+    one = subprocess.run(
+        [*run, "一只柴犬在草地上奔跑"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert one.returncode == 0, one.stderr
+    assert "内置模拟器" in one.stderr and one.stdout.startswith("视频：") and "[模拟]" in one.stdout
+    (tmp_path / "prompts.txt").write_text("一只柴犬在雪地上奔跑\n", "utf-8")
+    batch = subprocess.run(
+        [*run, "batch", "prompts.txt"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert batch.returncode == 0, batch.stderr
+    assert "1 已完成，用时" in batch.stderr and "（模拟：未设置 API Key）" in batch.stderr
+    assert batch.stdout.startswith("完成")
