@@ -29,6 +29,7 @@ from . import _pipeline, magic_commands
 from ._config import resolve_settings, set_overrides
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
+from ._i18n import t
 from ._jobs import Job
 from ._ledger import Ledger
 from ._models import MODELS, OPTIONS, option_values
@@ -143,7 +144,7 @@ class CogVideoMagics(Magics):
         args = self._parse(line)
         prompts = [p.strip() for p in re.split(r"^\s*---+\s*$", cell, flags=re.M) if p.strip()]
         if not prompts:
-            raise UsageError("the cell is empty: write a prompt below %%cogvideo")
+            raise UsageError(t("the cell is empty: write a prompt below %%cogvideo"))
         engine = self._engine(args)
         try:
             plans = self._plan(args, prompts, self._continue(engine, args))
@@ -166,7 +167,7 @@ class CogVideoMagics(Magics):
             return False
         if os.environ.get("SERVER_SOFTWARE", "").startswith("voila/"):
             return False  # Voila keeps the kernel and the page: the cards stay live there
-        print("a headless run (no page to update this output later): waiting here for the results")
+        print(t("a headless run (no page to update this output later): waiting here for the results"))
         return True
 
     def _parse(self, line: str) -> Any:
@@ -211,7 +212,7 @@ class CogVideoMagics(Magics):
         if not args.continue_:
             return None
         if args.image:
-            raise UsageError("--continue starts from a job's last frame: leave out --image")
+            raise UsageError(t("--continue starts from a job's last frame: leave out --image"))
         ident = args.continue_.strip()
         if re.fullmatch(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", ident):
             value = self._image(ident)
@@ -287,9 +288,9 @@ def _offer_resume(ipython: Any) -> Any:
     from .widgets._slot import Slot
 
     n = len(unfinished)
-    said = f"<b>{n} job(s)</b> were still in flight when the last kernel stopped (their tasks are kept)."
-    text = w.HTML(f"{said} <code>%cogvideo resume</code> or:")
-    button = w.Button(description=f"Resume {n}", button_style="primary", icon="play")
+    said = t("{n} job(s) were still in flight when the last kernel stopped (their tasks are kept).", n=n)
+    text = w.HTML(f"{html.escape(said)} " + t("{command} or:", command="<code>%cogvideo resume</code>"))
+    button = w.Button(description=t("Resume {n}", n=n), button_style="primary", icon="play")
     message = w.HTML()
     slot = Slot()  # the resumed jobs' cards: a click has no cell to display them in
 
@@ -304,14 +305,15 @@ def _offer_resume(ipython: Any) -> Any:
             button.disabled = False
             return
         elsewhere = outputs.add_to(slot, jobs, engine)
-        message.value = f"resumed {len(jobs)} job(s)" + (
-            f"; {elsewhere} in their cards above" if elsewhere else ""
+        message.value = html.escape(
+            t("resumed {n} job(s)", n=len(jobs))
+            + (t("; {n} in their cards above", n=elsewhere) if elsewhere else "")
         )
 
     button.on_click(click)
     # What is saved of the notice is its text: a reopened notebook has no kernel to click with;
     # the resumed results are saved in the output below it and in their own cells.
-    saved = {"text/html": f"<div>{said}</div>", "text/plain": html.unescape(re.sub("<[^>]+>", "", said))}
+    saved = {"text/html": f"<div>{html.escape(said)}</div>", "text/plain": said}
     offer = w.HBox([text, button, message])
     display(offer, metadata=mark("resume-offer", saved=saved))
     slot.display()

@@ -21,7 +21,7 @@ from IPython.core.error import UsageError
 from ._config import resolve_settings
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
-from ._html import job_html, params_text
+from ._html import job_html, params_text, status_word
 from ._i18n import language, t
 from ._jobs import Job, JobStatus
 from ._study import origin_html, rate_text, report_link, stitch_html
@@ -137,12 +137,13 @@ def _status(outputs: Outputs, args: Any) -> Any:
     for j in engine.resumable():
         live.setdefault(j.id, j)
     if not live:
-        print("nothing in flight (%cogvideo history lists what has ended)")
+        print(t("nothing in flight (%cogvideo history lists what has ended)"))
         return None
-    counts = Counter(j.status.value for j in live.values())
+    counts = Counter(status_word(j.status) for j in live.values())
     summary = " · ".join(f"{n} {s}" for s, n in counts.most_common())
     jobs = sorted(live.values(), key=lambda j: j.created_at)
-    return HTML(f"<div><b>{len(jobs)} in flight</b>: {html.escape(summary)}</div>{table(jobs)}")
+    head = html.escape(t("{n} in flight", n=len(jobs)))
+    return HTML(f"<div><b>{head}</b>: {html.escape(summary)}</div>{table(jobs)}")
 
 
 def _history(outputs: Outputs, args: Any) -> Any:
@@ -162,11 +163,11 @@ def _config(outputs: Outputs, args: Any) -> None:
 def _stop(outputs: Outputs, args: Any) -> None:
     engine = get_engine()
     if not args.ids and not args.all:
-        raise UsageError("%cogvideo stop: give job ids (from %cogvideo status) or --all")
+        raise UsageError(t("%cogvideo stop: give job ids (from %cogvideo status) or --all"))
     jobs = engine.in_flight() if args.all else [find(engine, i) for i in args.ids]
     for job in jobs:
         engine.stop(job)
-    print(f"stopped waiting for {len(jobs)} job(s); their tasks are kept: %cogvideo resume ID")
+    print(t("stopped waiting for {n} job(s); their tasks are kept: %cogvideo resume ID", n=len(jobs)))
 
 
 def _wait(outputs: Outputs, args: Any) -> None:
@@ -224,7 +225,12 @@ def _resume(outputs: Outputs, args: Any) -> None:
                 job.task_id is None or job.error_type == "TaskFailedError"
             )
             if job.status is JobStatus.SUCCEEDED or final:
-                raise UsageError(f"job {job.short_id} has {job.status.value}: nothing to resume")
+                said = t(
+                    "job {id} has {status}: nothing to resume",
+                    id=job.short_id,
+                    status=status_word(job.status),
+                )
+                raise UsageError(said)
         running = engine.in_flight()
         jobs = [job if job in running else engine.reattach(job) for job in jobs]
     else:
@@ -233,16 +239,19 @@ def _resume(outputs: Outputs, args: Any) -> None:
         stopped = [j for j in engine.resumable(include_stopped=True) if j.stopped]
         if stopped:
             print(
-                f"nothing was interrupted; {len(stopped)} job(s) you stopped waiting for can be "
-                f"resumed (same task, no new cost): %cogvideo resume --all, or %cogvideo resume ID"
+                t(
+                    "nothing was interrupted; {n} job(s) you stopped waiting for can be resumed "
+                    "(same task, no new cost): %cogvideo resume --all, or %cogvideo resume ID",
+                    n=len(stopped),
+                )
             )
         else:
-            print("nothing to resume: every job in the ledger has ended")
+            print(t("nothing to resume: every job in the ledger has ended"))
         return
     with_cards = [j for j in jobs if j.id in outputs.cards]
     new = [j for j in jobs if j.id not in outputs.cards]
     if with_cards:
-        print(f"resumed {len(with_cards)} job(s) in their cards above")
+        print(t("resumed {n} job(s) in their cards above", n=len(with_cards)))
     if new:
         outputs.show(new, engine, title="resumed")
     if args.wait:

@@ -185,3 +185,20 @@ def test_the_command_line_speaks_chinese_when_asked(tmp_path: Path) -> None:
     assert batch.returncode == 0, batch.stderr
     assert "1 已完成，用时" in batch.stderr and "（模拟：未设置 API Key）" in batch.stderr
     assert batch.stdout.startswith("完成")
+
+
+def test_the_magic_says_its_errors_and_notes_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "cogvideo_nb")
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    with pytest.raises(UsageError, match="单元格是空的"):
+        shell.run_cell_magic("cogvideo", "", "   ")
+    with pytest.raises(UsageError, match="请给出任务编号"):
+        shell.run_line_magic("cogvideo", "stop")
+    with capture_output() as out:
+        shell.run_line_magic("cogvideo", "config")
+    assert "界面语言：zh" in out.stdout

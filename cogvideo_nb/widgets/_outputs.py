@@ -14,7 +14,8 @@ from IPython.core.display import HTML
 from IPython.display import display
 
 from .._engine import Engine
-from .._html import job_html
+from .._html import job_html, status_word
+from .._i18n import t
 from .._jobs import Job
 from ._bridge import BRIDGE
 from ._card import JobCard
@@ -59,7 +60,7 @@ class Outputs:
         try:
             engine.wait(jobs)
         except KeyboardInterrupt:
-            print("stopped waiting here; the jobs go on in the background (%cogvideo status)")
+            print(t("stopped waiting here; the jobs go on in the background (%cogvideo status)"))
             return
         BRIDGE.flush()  # every card has drawn the end
         # From this cell, so headless runners (nbclient) record it too: every ended output not yet
@@ -74,17 +75,16 @@ class Outputs:
         # Each result once: a job shown above ends there; only one with no output here (a job
         # resumed from the ledger, another kernel's) gets its result in this cell.
         if not jobs:
-            print("nothing in flight: every job shown here has ended")
+            print(t("nothing in flight: every job shown here has ended"))
             return
         unseen = [j for j in jobs if j.id not in self.cards]
         for job in unseen:
             display(HTML(job_html(job, copy=True)))
         if len(unseen) < len(jobs):
-            counts = Counter(j.status.value for j in jobs if j.id in self.cards)
+            counts = Counter(status_word(j.status) for j in jobs if j.id in self.cards)
             ended = ", ".join(f"{n} {status}" for status, n in counts.most_common())
-            print(
-                f"{len(jobs) - len(unseen)} job(s) ended ({ended}): their results are in their outputs above"
-            )
+            n = len(jobs) - len(unseen)
+            print(t("{n} job(s) ended ({ended}): their results are in their outputs above", n=n, ended=ended))
 
     def clear(self) -> None:
         self.cards.clear()
