@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ._errors import ValidationError
+from ._i18n import t, tn
 from ._models import MODELS
 from ._request import VideoRequest
 
@@ -45,9 +46,10 @@ def check_cost(requests: Iterable[VideoRequest], *, yes: bool, how: str = "pass 
     """Raise :class:`PaidJobsError` when paid jobs would start unconfirmed; returns their number."""
     count, text = paid_summary(requests)
     if count and not yes:
-        plural = "job" if count == 1 else "jobs"
-        raise PaidJobsError(
-            f"this would start {count} paid {plural} ({text}; {PRICE_HINT}); {how} to go ahead",
-            count=count,
-        )
+        said = tn(
+            "this would start {n} paid job ({models}; {price}); {how} to go ahead",
+            "this would start {n} paid jobs ({models}; {price}); {how} to go ahead",
+            count, models=text, price=t(PRICE_HINT), how=how,
+        )  # fmt: skip
+        raise PaidJobsError(said, count=count)
     return count

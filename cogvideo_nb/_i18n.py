@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "REASONS", "language", "set_page_language", "t"]
+__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "REASONS", "language", "set_page_language", "t", "tn"]
 
 DOMAIN = "cogvideo_nb"
 LANGUAGES = ("en", "zh")
@@ -66,3 +66,9 @@ def t(message: str, lang: str | None = None, /, **values: Any) -> str:
     """``message`` in the language in force (or ``lang``), its placeholders filled."""
     text = _catalogue(lang or language()[0]).gettext(message)
     return text.format(**values) if values else text
+
+
+def tn(singular: str, plural: str, n: int, lang: str | None = None, /, **values: Any) -> str:
+    """A message that depends on a count (``{n}`` is filled with it): Chinese has one form."""
+    text = _catalogue(lang or language()[0]).ngettext(singular, plural, n)
+    return text.format(n=n, **values)

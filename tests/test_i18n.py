@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 import cogvideo_nb
 from cogvideo_nb import Engine
 from cogvideo_nb._config import set_overrides
+from cogvideo_nb._cost import PRICE_HINT
 from cogvideo_nb._html import LINKED_ROOT, OUTSIDE_ROOT
 from cogvideo_nb._i18n import DOMAIN, LOCALE_DIR, REASONS, language, set_page_language, t
 from cogvideo_nb.magic_commands import config_text
@@ -33,26 +34,33 @@ def used_messages() -> set[str]:
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):  # every t("...") call, however its literal is written
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "t":
-                first = node.args[0] if node.args else None
-                if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                    found.add(first.value)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("t", "tn"):
+                said = node.args[: 1 if node.func.id == "t" else 2]  # tn: singular and plural
+                found |= {a.value for a in said if isinstance(a, ast.Constant) and isinstance(a.value, str)}
     for path in PACKAGE.rglob("*.js"):
         found |= set(messages_in(path.read_text("utf-8")))
     for name, hint, example in PARTS:
         found |= {name.capitalize(), hint, example}
-    return found | set(STATUS_WORDS) | set(REASONS) | {GENERATE, CONFIRM, _NOTE, OUTSIDE_ROOT, LINKED_ROOT}
+    constants = {GENERATE, CONFIRM, _NOTE, OUTSIDE_ROOT, LINKED_ROOT, PRICE_HINT}
+    return found | set(STATUS_WORDS) | set(REASONS) | constants
 
 
 def test_every_message_has_both_languages_and_the_same_placeholders() -> None:
     catalog = read_po(PO.open("rb"))
-    zh = {str(m.id): m for m in catalog if m.id}  # no plural forms here: every id is one string
+    zh: dict[str, list[str]] = {}  # every English form (a plural's two) -> its Chinese forms
+    for m in catalog:
+        if not m.id:
+            continue
+        assert m.string and not m.fuzzy, f"untranslated: {m.id!r}"
+        forms = list(m.string) if isinstance(m.string, tuple) else [str(m.string)]
+        for said in m.id if isinstance(m.id, tuple) else [m.id]:
+            zh[str(said)] = forms
     missing = sorted(used_messages() - set(zh))
     assert missing == [], f"no Chinese for: {missing}"
-    for message in zh.values():
-        assert message.string and not message.fuzzy, f"untranslated: {message.id!r}"
-        said, shown = str(message.id), str(message.string)
-        assert sorted(_SLOTS.findall(said)) == sorted(_SLOTS.findall(shown)), said
+    for said, forms in zh.items():
+        for shown in forms:
+            assert all(f.strip() for f in forms), f"untranslated: {said!r}"
+            assert sorted(_SLOTS.findall(said)) == sorted(_SLOTS.findall(shown)), said
     unused = sorted(set(zh) - used_messages())
     assert unused == [], f"in the catalogue but never said: {unused}"
 
@@ -202,3 +210,19 @@ def test_the_magic_says_its_errors_and_notes_in_chinese(monkeypatch: pytest.Monk
     with capture_output() as out:
         shell.run_line_magic("cogvideo", "config")
     assert "界面语言：zh" in out.stdout
+
+
+def test_the_cost_guard_asks_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cogvideo_nb import build_request
+    from cogvideo_nb._cost import PaidJobsError, check_cost
+
+    paid = [build_request("一只柴犬", model="cogvideox-3")] * 2
+    with pytest.raises(PaidJobsError, match=r"this would start 2 paid jobs \(2 x cogvideox-3"):
+        check_cost(paid, yes=False, how="add --yes")
+    with pytest.raises(PaidJobsError, match=r"this would start 1 paid job \(1 x"):
+        check_cost(paid[:1], yes=False, how="add --yes")
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    with pytest.raises(
+        PaidJobsError, match="这将启动 2 个付费任务（2 x cogvideox-3；每个视频约 1 元）；如确认，请 add --yes"
+    ):
+        check_cost(paid, yes=False, how="add --yes")
