@@ -71,10 +71,12 @@ def rel_url(path: Path | None) -> str | None:
     return "/".join(quote(part, safe="") if part != ".." else part for part in Path(rel).parts)
 
 
+@functools.cache
 def server_root() -> Path | None:
     """The root of the Jupyter server that started this kernel, from the file every server
     writes for its clients (``jpserver-<pid>.json`` in the runtime folder; the kernel's parent
-    is the server). None outside Jupyter, or for a kernel started some other way."""
+    is the server). None outside Jupyter, or for a kernel started some other way. Read once: the
+    parent is this process's for life, and every card and history row asks."""
     try:
         from jupyter_core.paths import jupyter_runtime_dir
 
@@ -116,7 +118,7 @@ def unserved(path: Path) -> str | None:
     root = server_root()
     if root is None:
         return None
-    if under_root(path) is None:  # a video saved with --out elsewhere
+    if under_root(path) is None:  # a video saved with --out elsewhere (server_root: cached)
         return OUTSIDE_ROOT
     if root.is_symlink():
         return LINKED_ROOT

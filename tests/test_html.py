@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,39 +50,52 @@ def test_static_links_are_url_quoted(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert unquote(src) == f"{name}/a-kite.mp4"  # the browser asks for exactly this file
 
 
-def test_a_video_the_jupyter_server_cannot_serve_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``--out`` outside the server's root: live cards play it through the kernel, but a reopened
-    notebook cannot; the saved card says why, instead of a player that 404s without a word. The
-    root is the one the kernel's server wrote in its runtime file."""
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A Jupyter runtime folder of the test's own, where a fake server may write its file; the
+    root the kernel read once (``server_root`` caches it) is forgotten before and after."""
+    from cogvideo_nb._html import server_root
+
+    folder = tmp_path / "runtime"
+    folder.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(folder))
+    server_root.cache_clear()
+    yield folder
+    server_root.cache_clear()
+
+
+def _serve(runtime: Path, root: Path) -> None:
+    """A Jupyter server (this process's parent) with ``root``, as the kernel will read it."""
     import json
     import os
 
-    root, runtime = tmp_path / "root", tmp_path / "runtime"
-    runtime.mkdir()
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
+    from cogvideo_nb._html import server_root
+
+    (runtime / f"jpserver-{os.getppid()}.json").write_text(json.dumps({"root_dir": str(root)}))
+    server_root.cache_clear()
+
+
+def test_a_video_the_jupyter_server_cannot_serve_says_so(tmp_path: Path, runtime: Path) -> None:
+    """``--out`` outside the server's root: live cards play it through the kernel, but a reopened
+    notebook cannot; the saved card says why, instead of a player that 404s without a word. The
+    root is the one the kernel's server wrote in its runtime file."""
+    root = tmp_path / "root"
     outside = _done(tmp_path / "elsewhere")
     assert "outside the Jupyter server" not in job_html(outside)  # no server: nothing to say
-    (runtime / f"jpserver-{os.getppid()}.json").write_text(json.dumps({"root_dir": str(root)}))
+    _serve(runtime, root)
     assert "outside the Jupyter server" in job_html(outside)
     assert "outside the Jupyter server" not in job_html(_done(root / "lessons" / "outs"))
 
 
-def test_a_symlinked_server_root_is_found_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_symlinked_server_root_is_found_and_named(tmp_path: Path, runtime: Path) -> None:
     """The server names its root by a link; the kernel's folder resolved through it: the path
     under the root is found by real paths (the page's own prefix check failed here)."""
-    import json
-    import os
-
     from cogvideo_nb._html import under_root
 
-    real, link, runtime = tmp_path / "real", tmp_path / "link", tmp_path / "runtime"
+    real, link = tmp_path / "real", tmp_path / "link"
     real.mkdir()
     link.symlink_to(real, target_is_directory=True)
-    runtime.mkdir()
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
-    (runtime / f"jpserver-{os.getppid()}.json").write_text(json.dumps({"root_dir": str(link)}))
+    _serve(runtime, link)
     job = _done(real / "week 1" / "outs")
     assert under_root(job.video_path) == "week 1/outs/a-kite.mp4"  # type: ignore[arg-type]
     page = job_html(job)

@@ -20,7 +20,7 @@ from cogvideo_nb._html import LINKED_ROOT, OUTSIDE_ROOT
 from cogvideo_nb._i18n import DOMAIN, LOCALE_DIR, REASONS, language, set_page_language, t
 from cogvideo_nb.magic_commands import config_text
 from cogvideo_nb.widgets import CompareGrid, JobCard
-from cogvideo_nb.widgets._form import _NOTE, CONFIRM, GENERATE, PARTS, PromptForm, assemble
+from cogvideo_nb.widgets._form import _NOTE, CONFIRM, GENERATE, PARTS, PromptForm, assemble, saved_form
 from cogvideo_nb.widgets._words import STATUS_WORDS, messages_in
 
 PACKAGE = Path(cogvideo_nb.__file__).parent
@@ -115,7 +115,7 @@ def test_the_form_speaks_the_language_in_force(monkeypatch: pytest.MonkeyPatch) 
     assert [f.description for f in form.fields.values()] == ["主体", "动作", "场景", "光线/氛围", "风格"]
     assert form.submit.description == "生成" and form.prompt.description == "提示词"
     assert form.counter.value.endswith("0 / 512 字</small>")
-    assert "运行这个单元格" in form.saved_note()["text/plain"]
+    assert "运行这个单元格" in saved_form(form.lang)["text/plain"]
     assert PromptForm(language="en").submit.description == "Generate"
 
 

@@ -106,12 +106,7 @@ async function render({ model: proxy, el }) {
   // The proxy's listeners die with this view; the model itself lives as long as the kernel's
   // widget, so the card listens on it and can keep going after being adopted.
   let model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
-  // Every word from the kernel's catalogue (the `text` trait: English message -> its translation).
-  const T = (message, values = {}) => {
-    let said = (model.get("text") || {})[message] || message;
-    for (const [k, v] of Object.entries(values)) said = said.split(`{${k}}`).join(String(v));
-    return said;
-  };
+  const T = cvnbWords(() => model); // every word from the kernel's catalogue
   const root = node("div", "cvnb-card");
   const head = node("div", "cvnb-head");
   const label = node("span", "cvnb-label");

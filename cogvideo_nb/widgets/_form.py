@@ -268,11 +268,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
     def _ipython_display_(self) -> None:
         """The form, and below it an output of its own for the cards (a display id), which
         becomes static HTML when they have all ended: what a saved notebook keeps."""
-        display(super()._repr_mimebundle_(), raw=True, metadata=mark("form", saved=self.saved_note()))
+        display(super()._repr_mimebundle_(), raw=True, metadata=mark("form", saved=saved_form(self.lang)))
         self.results.display()
-
-    def saved_note(self) -> dict[str, str]:
-        return saved_form(self.lang)
 
     @property
     def cards(self) -> list[JobCard]:

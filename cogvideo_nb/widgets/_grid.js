@@ -4,11 +4,7 @@ async function render({ model: proxy, el }) {
   // Listen on the model itself, not the view's proxy: the bar outlives its view.
   const model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const group = model.get("group");
-  const T = (message, values = {}) => {  // words from the kernel's catalogue (the `text` trait)
-    let said = (model.get("text") || {})[message] || message;
-    for (const [k, v] of Object.entries(values)) said = said.split(`{${k}}`).join(String(v));
-    return said;
-  };
+  const T = cvnbWords(() => model); // every word from the kernel's catalogue
   const page = (window.__cvnb ||= { cards: new Set(), grids: new Map(), started: false });
   let bar = page.grids.get(group);
   if (!bar || bar.isConnected) {

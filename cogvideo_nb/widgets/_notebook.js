@@ -9,6 +9,17 @@
 //
 // Where a page has no notebook model (Voila, a console, nbconvert's HTML), this does nothing.
 
+// The words a page module shows, each as T(message, placeholders): the translations come
+// from the kernel's catalogue in the widget's `text` trait (widgets/_words.py); `current` gives
+// the model to read (a card follows a new one after a restart).
+function cvnbWords(current) {
+  return (message, values = {}) => {
+    let said = (current().get("text") || {})[message] || message;
+    for (const [k, v] of Object.entries(values)) said = said.split(`{${k}}`).join(String(v));
+    return said;
+  };
+}
+
 function cvnbNotebook(manager) {
   try {
     const model = manager && manager.context && manager.context.model;
