@@ -39,16 +39,21 @@ def _saved_while_running(notebook: Notebook, prompt: str) -> Notebook:
     return nb
 
 
-def test_a_page_reloaded_mid_job_ends_its_output_and_saves_it(notebook: Notebook, browser: Any) -> None:
-    nb = _saved_while_running(notebook, "a tram climbing a hill at dusk #seconds=6")
-    nb.page.reload()
+def _ends_and_saves(nb: Notebook) -> None:
+    """In a page just (re)loaded: the job's output ends as the video, and is saved so."""
     nb.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     nb.wait_kernel_ready()
-    # the same kernel draws the card again, which ends its output when the job ends
     _wait_cards(nb, 1, ("succeeded",), timeout=60)
     nb.page.wait_for_function(_STATIC_JS, arg=[1], timeout=30_000, polling=200)
     nb.shot()
     save_until_static(nb, videos=1)
+
+
+def test_a_page_reloaded_mid_job_ends_its_output_and_saves_it(notebook: Notebook, browser: Any) -> None:
+    nb = _saved_while_running(notebook, "a tram climbing a hill at dusk #seconds=6")
+    nb.page.reload()
+    # the same kernel draws the card again, which ends its output when the job ends
+    _ends_and_saves(nb)
     reopened_everywhere(browser, nb, videos=1, apps=("lab",))  # NB7: test_nb7.py reloads there
 
 
@@ -59,13 +64,8 @@ def test_a_second_tab_saves_the_result_not_a_stale_widget(notebook: Notebook, br
     try:
         second = Notebook(lab=nb.lab, page=context.new_page(), scenario=f"{nb.scenario}-tab2", path=nb.path)
         second.page.goto(nb.lab.url(nb.path, f"tab2-{uuid.uuid4().hex[:8]}"))
-        second.page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-        second.wait_kernel_ready()
-        _wait_cards(second, 1, ("succeeded",), timeout=60)
-        second.page.wait_for_function(_STATIC_JS, arg=[1], timeout=30_000, polling=200)
-        second.shot()
         # Saving from the second tab used to write its widget and stale snapshot over the result.
-        save_until_static(second, videos=1)
+        _ends_and_saves(second)
     finally:
         context.close()
     reopened_everywhere(browser, nb, videos=1, apps=("notebook",))  # saved in Lab, opened in NB7
