@@ -15,7 +15,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "REASONS", "language", "set_page_language", "t", "tn"]
+__all__ = [
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "REASONS",
+    "N_",
+    "language",
+    "set_page_language",
+    "t",
+    "tn",
+]
 
 DOMAIN = "cogvideo_nb"
 LANGUAGES = ("en", "zh")
@@ -60,6 +70,12 @@ def _catalogue(code: str) -> gettext.NullTranslations:
     if code == "en":
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[code])
+
+
+def N_(message: str) -> str:
+    """Mark a message said later (an option's help, a constant): gettext's convention, so the
+    catalogue test finds it; ``t(...)`` translates it where it is shown."""
+    return message
 
 
 def t(message: str, lang: str | None = None, /, **values: Any) -> str:

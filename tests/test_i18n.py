@@ -34,8 +34,12 @@ def used_messages() -> set[str]:
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):  # every t("...") call, however its literal is written
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("t", "tn"):
-                said = node.args[: 1 if node.func.id == "t" else 2]  # tn: singular and plural
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("t", "tn", "N_")
+            ):
+                said = node.args[: 2 if node.func.id == "tn" else 1]  # tn: singular and plural
                 found |= {a.value for a in said if isinstance(a, ast.Constant) and isinstance(a.value, str)}
     for path in PACKAGE.rglob("*.js"):
         found |= set(messages_in(path.read_text("utf-8")))
