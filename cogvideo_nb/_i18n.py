@@ -4,14 +4,19 @@ Messages are English text with ``{name}`` placeholders; ``locale/zh/LC_MESSAGES/
 holds their Chinese, and the ``.mo`` beside it is what runs (made from the ``.po`` by Babel:
 ``scripts/i18n.sh``; a test fails when the two differ). Which language: an explicit choice
 (``language=``, ``%config CogVideoMagics.language``, ``COGVIDEO_LANG``) > the language the page
-is set to (JupyterLab / Notebook 7, told by the page) > the kernel's locale (``LANG``) > English.
+is shown in (JupyterLab / Notebook 7: a widget view tells the kernel) > the language JupyterLab is
+set to (its settings file, read by a kernel before any view has spoken: the form and the first
+cell's words come first) > the kernel's locale (``LANG``) > English.
 """
 
 from __future__ import annotations
 
 import functools
 import gettext
+import json
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +39,62 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 REASONS = (
     "chosen: language=, %config CogVideoMagics.language or COGVIDEO_LANG",
     "the page's language",
+    "JupyterLab's language setting",
     "the kernel's locale (LANG)",
     "the default",
 )
 _page: dict[str, str] = {}  # the page's language, as the UI layer last heard it
+_PLUGIN = "@jupyterlab/translation-extension:plugin"
+_LOCALE = re.compile(r'"locale"\s*:\s*"([^"]*)"')  # the settings file is JSON5: comments allowed
+
+
+def _code(tag: str | None) -> str | None:
+    code = (tag or "").lower().replace("-", "_").split("_")[0]
+    return code if code in LANGUAGES else None
 
 
 def set_page_language(tag: str | None) -> None:
     """What the page says its language is (``zh-CN``, ``en``); the UI layer calls this."""
-    code = (tag or "").lower().replace("-", "_").split("_")[0]
-    if code in LANGUAGES:
+    code = _code(tag)
+    if code:
         _page["language"] = code
     else:
         _page.pop("language", None)
+
+
+@functools.cache
+def _setting_in(path: Path, mtime: float) -> str | None:
+    """The locale a Lab settings file chooses ("" where it leaves the default), None if none."""
+    try:
+        text = path.read_text("utf-8")
+        if path.suffix == ".json":  # overrides.json: the admin's defaults, plain JSON
+            return str(json.loads(text).get(_PLUGIN, {}).get("locale", "")) or None
+        found = _LOCALE.search(text)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found.group(1) if found else None
+
+
+def _lab_setting() -> str | None:
+    """The language JupyterLab and Notebook 7 are set to (Settings > Language), as their server
+    stores it: the user's choice, else the admin's ``overrides.json``. Only in a kernel: a
+    terminal has no page, so the CLI never follows it."""
+    if "ipykernel" not in sys.modules:
+        return None
+    config = Path(os.environ.get("JUPYTER_CONFIG_DIR") or Path.home() / ".jupyter")
+    user = Path(os.environ.get("JUPYTERLAB_SETTINGS_DIR") or config / "lab" / "user-settings")
+    for path in (
+        user / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings",
+        Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json",
+    ):
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            continue
+        locale = _setting_in(path, mtime)
+        if locale is not None:  # "default" is a choice too: the server's language, not ours
+            return _code(locale)
+    return None
 
 
 def language(explicit: str | None = None) -> tuple[str, str]:
@@ -58,11 +106,14 @@ def language(explicit: str | None = None) -> tuple[str, str]:
         return str(chosen), REASONS[0]
     if "language" in _page:
         return _page["language"], REASONS[1]
+    lab = _lab_setting()
+    if lab is not None:
+        return lab, REASONS[2]
     for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(var, "")
         if value:
-            return ("zh" if value.lower().startswith("zh") else "en"), REASONS[2]
-    return "en", REASONS[3]
+            return ("zh" if value.lower().startswith("zh") else "en"), REASONS[3]
+    return "en", REASONS[4]
 
 
 @functools.cache

@@ -20,13 +20,19 @@ export UV_PYTHON_DOWNLOADS=never UV_PYTHON="$PYTHON" UV_NO_PROGRESS=1
 latest=0
 if [ "${1:-}" = "--latest" ]; then latest=1; shift; fi
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian's chromium for the browser tests (never a browser downloaded by playwright), and a CJK
+# font so Chinese pages render as text, not boxes, in their screenshots.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
+  || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "chromium is missing and cannot be installed here: browser tests will fail" >&2
+    echo "${missing[*]} missing and cannot be installed here: browser tests will fail" >&2
   fi
 fi
 # uv itself, pinned, in a small tools environment of its own.

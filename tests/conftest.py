@@ -38,8 +38,10 @@ def pytest_configure(config: pytest.Config) -> None:
     sys.pycache_prefix = prefix
     sys.dont_write_bytecode = False
     # The toolkit's words follow the locale (_i18n): the suite speaks English unless a test
-    # chooses (COGVIDEO_LANG, language=), whatever the machine's LANG. Before the workers start.
+    # chooses (COGVIDEO_LANG, language=), whatever the machine's LANG or JupyterLab's language
+    # setting (read by kernels: here an empty folder). Before the workers start.
     os.environ.pop("COGVIDEO_LANG", None)
+    os.environ["JUPYTERLAB_SETTINGS_DIR"] = str(Path(sys.prefix) / "no-lab-settings")
     os.environ.pop("LC_MESSAGES", None)
     os.environ["LANG"] = os.environ["LC_ALL"] = "C.UTF-8"
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import gettext
 import io
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,23 +82,36 @@ def test_the_shipped_mo_is_the_po_compiled() -> None:
     assert words == {k: v for k, v in fresh._catalog.items() if k}, "run scripts/i18n.sh"  # type: ignore[attr-defined]
 
 
-def test_which_language_explicit_then_config_then_env_then_page_then_locale(
-    monkeypatch: pytest.MonkeyPatch,
+def test_which_language_explicit_then_config_then_env_then_page_then_lab_then_locale(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    import ipykernel  # noqa: F401  (in sys.modules, as in a kernel: the Lab setting counts there)
+
     for var in ("COGVIDEO_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("JUPYTERLAB_SETTINGS_DIR", str(tmp_path))
     set_page_language(None)
-    assert language() == ("en", REASONS[3])
+    assert language() == ("en", REASONS[4])
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
-    assert language() == ("zh", REASONS[2])
-    set_page_language("en-US")
+    assert language() == ("zh", REASONS[3])
+    setting = tmp_path / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
+    setting.parent.mkdir(parents=True)
+    setting.write_text('{\n  // Language\n  "locale": "default"\n}')  # JSON5, as Lab writes it
+    assert language() == ("zh", REASONS[3])  # "default" is the server's language: the locale decides
+    setting.write_text('{\n  // Language\n  "locale": "en_US"\n}')
+    os.utime(setting, (1, 1))  # read again when it changes (by its mtime), not once per process
+    assert language() == ("en", REASONS[2])  # Lab set to English outranks the kernel's locale
+    monkeypatch.delitem(sys.modules, "ipykernel")
+    assert language() == ("zh", REASONS[3])  # a terminal (the CLI) has no page: the locale
+    monkeypatch.setitem(sys.modules, "ipykernel", ipykernel)
+    set_page_language("zh-CN")
     try:
-        assert language() == ("en", REASONS[1])  # the page outranks the kernel's locale
-        monkeypatch.setenv("COGVIDEO_LANG", "zh-Hans")
-        assert language() == ("zh", REASONS[0])
-        set_overrides(language="en")  # %config CogVideoMagics.language
+        assert language() == ("zh", REASONS[1])  # what the page is shown in outranks its setting
+        monkeypatch.setenv("COGVIDEO_LANG", "en")
         assert language() == ("en", REASONS[0])
-        assert language("zh") == ("zh", REASONS[0])  # an argument outranks everything
+        set_overrides(language="zh")  # %config CogVideoMagics.language
+        assert language() == ("zh", REASONS[0])
+        assert language("en") == ("en", REASONS[0])  # an argument outranks everything
     finally:
         set_page_language(None)
         set_overrides(language=None)
@@ -148,6 +163,33 @@ def test_a_card_and_a_grid_carry_their_words_in_the_language_in_force(
     assert card.text["Stop waiting"] == "停止等待" and card.text["stopped waiting"] == "已停止等待"
     grid = CompareGrid(jobs, engine)
     assert grid.controls.text["Play all"] == "全部播放" and grid.title == "2 个对比"
+    assert all(j.wait_done(30) for j in jobs)
+
+
+def test_a_view_tells_the_kernel_its_pages_language(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card or grid view reports <html lang> (JupyterLab in Chinese: "zh-CN"): the view's words
+    turn Chinese, and so does what the kernel says next, over its locale but under a choice."""
+    from cogvideo_nb.widgets._bridge import BRIDGE
+
+    monkeypatch.delenv("COGVIDEO_LANG", raising=False)
+    jobs = [engine.submit("a red fox"), engine.submit("a grey fox")]
+    card, grid = JobCard(jobs[0], engine), CompareGrid(jobs, engine)
+    assert card.text["Stop waiting"] == "Stop waiting"
+    try:
+        card._handle_custom_msg({"page_language": "zh-CN"}, [])  # what the page's comm delivers
+        BRIDGE.flush()
+        assert card.text["Stop waiting"] == "停止等待" and language()[0] == "zh"
+        assert t("{n} to compare", n=2) == "2 个对比"  # the kernel's next words
+        set_page_language(None)
+        grid.controls._handle_custom_msg({"page_language": "en"}, [])
+        BRIDGE.flush()
+        assert grid.controls.text["Play all"] == "Play all" and language() == ("en", REASONS[1])
+        monkeypatch.setenv("COGVIDEO_LANG", "zh")  # a choice outranks the page
+        card._handle_custom_msg({"page_language": "en-US"}, [])
+        BRIDGE.flush()
+        assert card.text["Stop waiting"] == "停止等待"
+    finally:
+        set_page_language(None)
     assert all(j.wait_done(30) for j in jobs)
 
 

@@ -107,6 +107,7 @@ async function render({ model: proxy, el }) {
   // widget, so the card listens on it and can keep going after being adopted.
   let model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const T = cvnbWords(() => model); // every word from the kernel's catalogue
+  cvnbTellLanguage(model);
   const root = node("div", "cvnb-card");
   const head = node("div", "cvnb-head");
   const label = node("span", "cvnb-label");

@@ -30,11 +30,11 @@ from .._cost import PaidJobsError
 from .._engine import Engine
 from .._errors import CogVideoError
 from .._html import job_html, make_poster, params_text, under_root, unserved, warm_posters
-from .._i18n import language
+from .._i18n import language, t
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._ending import ESM_NOTEBOOK, mark
-from ._words import STATUS_WORDS, page_text
+from ._words import STATUS_WORDS, heard_page, page_text
 
 __all__ = ["MAX_TRANSFER_BYTES", "POSTER", "JobCard", "static_bundle"]
 
@@ -96,7 +96,7 @@ class JobCard(anywidget.AnyWidget):
         # A snapshot first (this thread owns the card until it is subscribed) ...
         super().__init__(group=group, prompt_parts=[list(p) for p in parts or []], **self._light(job))
         self.mid = self.model_id
-        self.text = page_text(_CARD_JS, language()[0], STATUS_WORDS)  # the language in force now
+        self._speak()
         self.shows = f"job:{job.id}"
         self.display_id = f"cvnb-{job.id}"  # the first job's, as ``shows``: a retry keeps the output
         self.job = job
@@ -174,15 +174,22 @@ class JobCard(anywidget.AnyWidget):
 
     @staticmethod
     def _meta(job: Job) -> str:
-        took = f" · server took {job.run_seconds:.0f} s" if job.run_seconds else ""
+        took = (
+            f" · {t('server took {seconds} s', seconds=f'{job.run_seconds:.0f}')}" if job.run_seconds else ""
+        )
         why = unserved(job.video_path) if job.video_path is not None else None
         where = f" · {why}" if why else ""
-        return f"{job.video_path} · task {job.task_id}{took}{where}"
+        return f"{job.video_path} · {t('task {task}', task=job.task_id)}{took}{where}"
 
     # -- buttons (main thread) -> the UI thread ----------------------------------------------------
+    def _speak(self) -> None:
+        self.text = page_text(_CARD_JS, language()[0], STATUS_WORDS)  # the language in force now
+
     def _on_click(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
         action = content.get("action")
-        if action == "stop":
+        if heard_page(content):  # its words again, in the page's language if that changed it
+            BRIDGE.post(self._speak)
+        elif action == "stop":
             self.engine.stop(self.job)
         elif action == "resume":
             BRIDGE.post(self.resume)

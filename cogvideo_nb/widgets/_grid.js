@@ -5,6 +5,7 @@ async function render({ model: proxy, el }) {
   const model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const group = model.get("group");
   const T = cvnbWords(() => model); // every word from the kernel's catalogue
+  cvnbTellLanguage(model);
   const page = (window.__cvnb ||= { cards: new Set(), grids: new Map(), started: false });
   let bar = page.grids.get(group);
   if (!bar || bar.isConnected) {

@@ -20,12 +20,12 @@ from IPython.display import display, update_display
 from .._engine import Engine
 from .._errors import CogVideoError
 from .._html import GRID_COLUMNS, diff_parts, grid_html, rel_url
-from .._i18n import language, t
+from .._i18n import language, t, tn
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._card import JobCard, static_bundle
 from ._ending import ESM_NOTEBOOK, Ending, mark
-from ._words import page_text
+from ._words import heard_page, page_text
 
 __all__ = ["CompareGrid"]
 
@@ -54,13 +54,13 @@ def _export(grid: CompareGrid) -> None:
     controls = grid.controls
     jobs = [c.job for c in grid.cards if c.job.status is JobStatus.SUCCEEDED]
     if not jobs:
-        controls.export_status = "nothing to export yet: no finished video in this grid"
+        controls.export_status = t("nothing to export yet: no finished video in this grid")
         return
-    controls.export_status = f"exporting {len(jobs)} clips…"
+    controls.export_status = tn("exporting {n} clip…", "exporting {n} clips…", len(jobs))
     try:
         out = tile(jobs, grid.engine.output_dir / f"grid-{grid.group}.mp4", columns=min(len(jobs), 3))
     except CogVideoError as exc:
-        controls.export_status = f"export failed: {exc}"
+        controls.export_status = t("export failed: {error}", error=exc)
         return
     with controls.hold_sync():
         controls.export_url = rel_url(out) or ""
@@ -90,7 +90,9 @@ class CompareGrid(w.VBox):  # type: ignore[misc]
         self.add_class("cvnb-grid")
 
     def _on_msg(self, _: Any, content: dict[str, Any], buffers: list[bytes]) -> None:
-        if content.get("action") == "export":
+        if heard_page(content):  # its words again, in the page's language if that changed it
+            BRIDGE.post(lambda: setattr(self.controls, "text", page_text(_GRID_JS, language()[0])))
+        elif content.get("action") == "export":
             BRIDGE.post(lambda: _export(self))
 
     def show(self) -> None:

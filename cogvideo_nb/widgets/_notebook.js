@@ -20,6 +20,18 @@ function cvnbWords(current) {
   };
 }
 
+// The language the page is shown in (JupyterLab and Notebook 7 set <html lang> from Settings >
+// Language), told to the kernel once per widget manager (one kernel in one page): what the kernel
+// says next is in it. Only in a page with a notebook model: Voila's template says "en" regardless.
+const cvnbTold = new WeakSet();
+function cvnbTellLanguage(model) {
+  const manager = model.widget_manager;
+  const lang = document.documentElement.lang;
+  if (!lang || !manager || cvnbTold.has(manager) || !cvnbNotebook(manager)) return;
+  cvnbTold.add(manager);
+  try { model.send({ page_language: lang }); } catch (e) { /* its kernel is gone */ }
+}
+
 function cvnbNotebook(manager) {
   try {
     const model = manager && manager.context && manager.context.model;

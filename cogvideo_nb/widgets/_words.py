@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .._i18n import t
+from typing import Any
 
-__all__ = ["STATUS_WORDS", "messages_in", "page_text"]
+from .._i18n import set_page_language, t
+
+__all__ = ["STATUS_WORDS", "heard_page", "messages_in", "page_text"]
 
 # What a person reads for each job status (the badge); "detached" is the code's word.
 STATUS_WORDS = (
@@ -29,3 +31,13 @@ def messages_in(source: str) -> list[str]:
 def page_text(source: str, lang: str, extra: Iterable[str] = ()) -> dict[str, str]:
     """English message -> its translation, for every word the page module shows."""
     return {m: t(m, lang) for m in [*messages_in(source), *extra]}
+
+
+def heard_page(content: dict[str, Any]) -> bool:
+    """A view's report of the language its page is shown in (``cvnbTellLanguage``): from now on
+    the page's language counts (``_i18n.language``). True if the message was that report."""
+    tag = content.get("page_language")
+    if not isinstance(tag, str):
+        return False
+    set_page_language(tag)
+    return True

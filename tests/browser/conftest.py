@@ -67,6 +67,7 @@ _DROP_VARS = (
     "JUPYTER_RUNTIME_DIR",
     "JUPYTER_TOKEN",
     "JUPYTER_PLATFORM_DIRS",
+    "JUPYTERLAB_SETTINGS_DIR",
     "IPYTHONDIR",
 )
 
@@ -257,10 +258,10 @@ _KERNEL_JS = """() => {
   const e = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
   return e ? e.dataset.status : null;
 }"""
-_READY_JS = """() => {
+_READY_JS = """() => {  // (Lab in English or, with its language pack, in Chinese)
   const e = document.querySelector('.jp-Notebook-ExecutionIndicator');
   const bar = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem')).map((n) => n.textContent);
-  return !!e && e.dataset.status === 'idle' && bar.some((t) => /\\|\\s*Idle\\s*$/.test(t));
+  return !!e && e.dataset.status === 'idle' && bar.some((t) => /\\|\\s*(Idle|空闲)\\s*$/.test(t));
 }"""
 _RAN_JS = """([i]) => {
   const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[i];
