@@ -85,7 +85,7 @@ def test_the_shipped_mo_is_the_po_compiled() -> None:
 def test_which_language_explicit_then_config_then_env_then_page_then_lab_then_locale(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import ipykernel  # noqa: F401  (in sys.modules, as in a kernel: the Lab setting counts there)
+    import ipykernel  # in sys.modules, as in a kernel: the Lab setting counts there
 
     for var in ("COGVIDEO_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
         monkeypatch.delenv(var, raising=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-
 from typing import Any
 
 from .._i18n import set_page_language, t

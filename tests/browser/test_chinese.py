@@ -66,7 +66,7 @@ def test_lab_in_chinese_speaks_chinese_and_in_english_stays_english(
     nb = notebook.open(*SOURCES)
     assert nb.page.evaluate("document.documentElement.lang") == "zh-CN"
     assert nb.page.get_by_text("文件", exact=True).count() >= 1  # Lab's own menu, from its pack
-    card, grid, form, error, config = run_all(nb)[1:]
+    card, grid, _, error, config = run_all(nb)[1:]
     zh = lambda message, **values: t(message, "zh", **values)  # noqa: E731
     assert zh("succeeded") in card and zh("EMULATED") in card and "succeeded" not in card
     assert zh("{n} to compare", n=2) in grid and zh("Play all") in grid and "Play all" not in grid
@@ -88,7 +88,7 @@ def test_lab_in_chinese_speaks_chinese_and_in_english_stays_english(
     try:
         en = Notebook(lab=lab, page=context.new_page(), scenario="chinese_en").open(*SOURCES)
         assert en.page.evaluate("document.documentElement.lang") == "en"
-        card, grid, form, error, config = run_all(en)[1:]
+        card, grid, _, error, config = run_all(en)[1:]
         assert "succeeded" in card and "EMULATED" in card  # (the prompt and its file name stay Chinese)
         assert zh("succeeded") not in card and zh("EMULATED") not in card
         assert "2 to compare" in grid and "Play all" in grid
