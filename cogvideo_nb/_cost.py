@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from ._errors import ValidationError
-from ._i18n import t, tn
+from ._i18n import N_, t, tn
 from ._models import MODELS
 from ._request import VideoRequest
 
@@ -42,14 +42,15 @@ def paid_summary(requests: Iterable[VideoRequest]) -> tuple[int, str]:
     return sum(counts.values()), text
 
 
-def check_cost(requests: Iterable[VideoRequest], *, yes: bool, how: str = "pass yes=True") -> int:
-    """Raise :class:`PaidJobsError` when paid jobs would start unconfirmed; returns their number."""
+def check_cost(requests: Iterable[VideoRequest], *, yes: bool, how: str = N_("pass yes=True")) -> int:
+    """Raise :class:`PaidJobsError` when paid jobs would start unconfirmed; returns their number.
+    ``how`` says how to confirm: a catalogue message (``N_``), said in the language in force."""
     count, text = paid_summary(requests)
     if count and not yes:
         said = tn(
             "this would start {n} paid job ({models}; {price}); {how} to go ahead",
             "this would start {n} paid jobs ({models}; {price}); {how} to go ahead",
-            count, models=text, price=t(PRICE_HINT), how=how,
+            count, models=text, price=t(PRICE_HINT), how=t(how),
         )  # fmt: skip
         raise PaidJobsError(said, count=count)
     return count

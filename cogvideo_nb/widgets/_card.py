@@ -30,7 +30,7 @@ from .._cost import PaidJobsError
 from .._engine import Engine
 from .._errors import CogVideoError
 from .._html import job_html, make_poster, params_text, under_root, unserved, warm_posters
-from .._i18n import language, t
+from .._i18n import N_, language, t
 from .._jobs import Job, JobStatus
 from ._bridge import BRIDGE
 from ._ending import ESM_NOTEBOOK, mark
@@ -231,7 +231,7 @@ class JobCard(anywidget.AnyWidget):
         confirmed, self.retry_ask = bool(self.retry_ask), ""
         try:
             new = _pipeline.start(
-                self.engine, [_pipeline.retry_plan(self.job)], yes=confirmed, how="click Retry again"
+                self.engine, [_pipeline.retry_plan(self.job)], yes=confirmed, how=N_("click Retry again")
             )
         except PaidJobsError as exc:
             self.retry_ask = exc.message

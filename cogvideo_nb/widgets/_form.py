@@ -150,7 +150,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.enhance = w.Checkbox(
             value=False, description=t("Enhance first (free chat model)", lang), indent=False,
             layout=w.Layout(width="auto"), style={"description_width": "initial"},
-            tooltip="an LLM rewrites the prompt into the long, detailed kind CogVideoX was trained on",
+            tooltip=t("an LLM rewrites the prompt into the long, detailed kind CogVideoX was trained on",
+                      lang),
         )  # fmt: skip
         flags = [c for c in self.controls.values() if isinstance(c, w.Checkbox)]
         options = w.HBox([self.model, *(c for c in self.controls.values() if c not in flags)],
@@ -303,9 +304,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         confirmed = self._asking is not None and self._asking == self._wanted()
         try:
             plans = self._plans()
-            jobs = _pipeline.start(
-                self._engine or get_engine, plans, yes=confirmed, how=f"click {t(CONFIRM, self.lang)!r}"
-            )
+            how = t("click “{button}”", self.lang, button=t(CONFIRM, self.lang))
+            jobs = _pipeline.start(self._engine or get_engine, plans, yes=confirmed, how=how)
         except PaidJobsError as exc:  # a question, not a failure: the button becomes the answer
             self._asking = self._wanted()
             self.submit.description, self.submit.button_style = t(CONFIRM, self.lang), "warning"
