@@ -36,11 +36,34 @@ from ._jobs import Job, JobStatus
 from ._ledger_rows import SCHEMA_VERSION, encode, job_from_row, journaled, migrate
 from ._owners import LIVE_OWNERS, new_owner, owner_alive
 
-__all__ = ["JOURNAL_DIR", "Ledger"]
+__all__ = ["JOURNAL_DIR", "Ledger", "waits_in"]
 
 log = logging.getLogger("cogvideo_nb")
 JOURNAL_DIR = ".cogvideo-jobs"
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def waits_in(path: str | Path, limit: int = 2000) -> list[tuple[str, float]]:
+    """(duration key, seconds from submission to the video on disk) of the latest succeeded jobs
+    in the ledger at ``path``, watched from start to end (a resumed job has no run_seconds): what
+    a plan's estimate (``_estimate``) counts a job's wait by. Read-only, without a Ledger: a dry
+    run creates no folder, file or owner, and a missing or unreadable ledger is no history."""
+    try:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=2)
+    except sqlite3.Error:
+        return []
+    try:
+        rows = db.execute(
+            "SELECT duration_key, finished_at - submitted_at FROM jobs WHERE status = ? AND "
+            "run_seconds IS NOT NULL AND submitted_at IS NOT NULL AND finished_at IS NOT NULL "
+            "ORDER BY finished_at DESC LIMIT ?",
+            (JobStatus.SUCCEEDED.value, limit),
+        ).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        db.close()
+    return [(str(k), float(s)) for k, s in rows if isinstance(s, (int, float))]
 
 
 def _corrupt(exc: sqlite3.Error) -> bool:
