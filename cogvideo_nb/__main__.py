@@ -18,7 +18,8 @@ from . import _cli_batch, _cli_lab, _pipeline
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._html import status_word
-from ._i18n import t
+from ._i18n import N_, language, t
+from ._i18n_argparse import Lazy, Parser
 from ._jobs import Job, JobStatus
 from ._models import MODELS, OPTIONS, option_values
 
@@ -27,11 +28,11 @@ __all__ = ["main"]
 
 def _add_request_options(p: argparse.ArgumentParser) -> None:
     # names are case-insensitive, like the platform's: checked by build_request, not argparse
-    p.add_argument("--model", default=None, help=f"one of: {', '.join(MODELS)}")
+    p.add_argument("--model", default=None, help=Lazy(N_("one of: {models}"), models=", ".join(MODELS)))
     add_option_flags(p)
-    p.add_argument("--image", help="first frame: a PNG/JPEG path, an http(s) URL, a data URL or Base64")
-    p.add_argument("--last-frame", help="last frame (models taking first + last): path or URL")
-    p.add_argument("--reference", action="append", help="a reference image (vidu2-reference); repeatable")
+    p.add_argument("--image", help=N_("first frame: a PNG/JPEG path, an http(s) URL, a data URL or Base64"))
+    p.add_argument("--last-frame", help=N_("last frame (models taking first + last): path or URL"))
+    p.add_argument("--reference", action="append", help=N_("a reference image (vidu2-reference); repeatable"))
 
 
 def _request_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -41,29 +42,30 @@ def _request_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", help="output folder (default ./cogvideo_outputs)")
-    p.add_argument("--concurrency", type=int)
-    p.add_argument("--json", action="store_true", help="print one JSON object per job")
-    p.add_argument("--yes", action="store_true", help="go ahead with paid models (asked otherwise)")
+    p.add_argument("--out", help=N_("output folder (default ./cogvideo_outputs)"))
+    p.add_argument("--concurrency", type=int, help=N_("tasks in flight at once"))
+    p.add_argument("--json", action="store_true", help=N_("print one JSON object per job"))
+    p.add_argument("--yes", action="store_true", help=N_("go ahead with paid models (asked otherwise)"))
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    """Its words are said when shown, in the language in force (Parser: help and errors)."""
+    p = Parser(
         prog="cogvideo",
-        description=__doc__.splitlines()[0],
-        epilog="more: `cogvideo lab --help`, `cogvideo batch --help`",
+        description=N_("Generate headless: save MP4 + cover, print their paths."),
+        epilog=N_("more: `cogvideo lab --help`, `cogvideo batch --help`"),
     )
-    p.add_argument("prompts", nargs="*", help="one or more prompts (each becomes one video)")
+    p.add_argument("prompts", nargs="*", help=N_("one or more prompts (each becomes one video)"))
     _add_request_options(p)
     _add_engine_options(p)
-    p.add_argument("--resume", action="store_true", help="finish jobs a crash or restart left behind")
-    p.add_argument("--history", action="store_true", help="list recent jobs")
+    p.add_argument("--resume", action="store_true", help=N_("finish jobs a crash or restart left behind"))
+    p.add_argument("--history", action="store_true", help=N_("list recent jobs"))
     return p
 
 
 def _batch_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="cogvideo batch", description=(_cli_batch.__doc__ or "").split("\n")[0])
-    p.add_argument("file", help="prompts, one per line or as JSON lines ('-' reads standard input)")
+    p = Parser(prog="cogvideo batch", description=N_("Many prompts from a file, for scripts and classrooms."))
+    p.add_argument("file", help=N_("prompts, one per line or as JSON lines ('-' reads standard input)"))
     _add_request_options(p)
     _add_engine_options(p)
     return p
@@ -93,7 +95,8 @@ def add_option_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per catalogue option; the values each model takes are checked by build_request."""
     for name, opt in OPTIONS.items():
         values = ", ".join(map(str, option_values(name))) if opt.kind is not bool else ""
-        text = f"{opt.help}" + (f"; one of: {values} (per model)" if values else "")
+        said = Lazy(opt.help)
+        text = Lazy(N_("{help}; one of: {values} (per model)"), help=said, values=values) if values else said
         if opt.kind is bool:
             parser.add_argument(f"--{opt.flag}", dest=name, action=argparse.BooleanOptionalAction,
                                 default=None, help=text)  # fmt: skip
@@ -130,13 +133,18 @@ def _report(job: Job, as_json: bool) -> None:
         print(said, file=sys.stderr)
 
 
-_EXAMPLE = "python -m cogvideo_nb 'a red fox running through snow'"
+_EXAMPLE = N_("a red fox running through snow")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["lab"]:
         return _cli_lab.lab_main(argv[1:])
+    try:  # the words of everything below; a bad COGVIDEO_LANG is said once, in English
+        language()
+    except CogVideoError as exc:
+        print(t("error: {error}", "en", error=exc), file=sys.stderr)
+        return 2
     if argv[:1] == ["batch"]:
         return _batch(argv[1:])
     if argv[:1] == ["generate"]:  # explicit form, for a prompt that is literally "lab" or "batch"
@@ -144,7 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not (args.prompts or args.resume or args.history):
         _parser().print_usage(sys.stderr)
-        print(t("give a prompt, e.g.: {example}", example=_EXAMPLE), file=sys.stderr)
+        example = f"python -m cogvideo_nb {shlex.quote(t(_EXAMPLE))}"
+        print(t("give a prompt, e.g.: {example}", example=example), file=sys.stderr)
         return 2
     try:
         plans = _pipeline.plan(args.prompts, _request_options(args), labels=[None] * len(args.prompts))

@@ -43,18 +43,23 @@ def _line_plan(text: str, defaults: dict[str, Any]) -> Plan:
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValidationError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+        raise ValidationError(
+            t("not valid JSON ({problem} at column {column})", problem=exc.msg, column=exc.colno)
+        ) from None
     except ValueError:  # Python's int-string limit: a number literal of thousands of digits
         limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
-        raise ValidationError(f"not valid JSON (a number of more than {limit} digits)") from None
+        raise ValidationError(
+            t("not valid JSON (a number of more than {limit} digits)", limit=limit)
+        ) from None
     except RecursionError:
-        raise ValidationError("not valid JSON (nested too deeply)") from None
+        raise ValidationError(t("not valid JSON (nested too deeply)")) from None
     if not isinstance(row, dict):
-        raise ValidationError('a JSON line must be an object like {"prompt": "..."}')
+        raise ValidationError(t('a JSON line must be an object like {"prompt": "..."}'))
     unknown = sorted(set(row) - _OPTIONS - {"prompt"})
     if unknown:
+        options = ", ".join(["prompt", *sorted(_OPTIONS)])
         raise ValidationError(
-            f"unknown option {unknown[0]!r}; options: prompt, {', '.join(sorted(_OPTIONS))}"
+            t("unknown option {name}; options: {options}", name=repr(unknown[0]), options=options)
         )
     prompt = row.pop("prompt", None)
     return plan([prompt], {**defaults, **row})[0]
@@ -73,15 +78,16 @@ def read_batch(lines: Iterable[str], defaults: dict[str, Any], source: str) -> l
         except ValidationError as exc:
             raise ValidationError(f"{source}:{number}: {exc.message}", field=exc.field) from None
     if not requests:
-        raise ValidationError(f"{source} holds no prompts (one per line, or JSON lines)")
+        raise ValidationError(t("{source} holds no prompts (one per line, or JSON lines)", source=source))
     return requests
 
 
 def _line(job: Job) -> str:
+    took = t("{seconds} s", seconds=f"{job.elapsed:5.0f}")
     if job.status is JobStatus.SUCCEEDED:  # the file name already carries the prompt's words
-        return f"{t('done'):<7} {job.elapsed:5.0f}s  {job.video_path}"
+        return f"{t('done'):<7} {took}  {job.video_path}"
     prompt = job.prompt if len(job.prompt) <= 50 else job.prompt[:49] + "…"
-    return f"{status_word(job.status):<7} {job.elapsed:5.0f}s  {prompt!r}: {job.error or job.note or ''}"
+    return f"{status_word(job.status):<7} {took}  {prompt!r}: {job.error or job.note or ''}"
 
 
 def run_batch(jobs: list[Job], *, as_json: bool, out: TextIO, resume_hint: str, tick: float = 0.2) -> int:
@@ -89,7 +95,7 @@ def run_batch(jobs: list[Job], *, as_json: bool, out: TextIO, resume_hint: str, 
     emulated = any(j.emulated for j in jobs)
     started = time.monotonic()
     pending = list(jobs)
-    bar = tqdm(total=len(jobs), unit="job", file=sys.stderr, disable=None, dynamic_ncols=True)
+    bar = tqdm(total=len(jobs), unit=t("job"), file=sys.stderr, disable=None, dynamic_ncols=True)
     bar.set_description(t("EMULATED") if emulated else t("generating"))
     try:
         while pending:
@@ -135,11 +141,17 @@ def read_source(path: str) -> tuple[list[str], str]:
             with Path(path).open("rb") as f:
                 data = f.read(MAX_BATCH_BYTES + 1)
     except OSError as exc:
-        raise CogVideoError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise CogVideoError(
+            t("cannot read {source}: {error}", source=source, error=exc.strerror or exc)
+        ) from None
     if len(data) > MAX_BATCH_BYTES:
         raise CogVideoError(
-            f"{source} is over {MAX_BATCH_BYTES // 2**20} MiB; a batch file holds prompts "
-            "(give images as paths or URLs, not inline)"
+            t(
+                "{source} is over {size} MiB; a batch file holds prompts "
+                "(give images as paths or URLs, not inline)",
+                source=source,
+                size=MAX_BATCH_BYTES // 2**20,
+            )
         )
     if isinstance(data, str):  # text already: build_request refuses what UTF-8 cannot carry
         return data.splitlines(), source
@@ -151,7 +163,8 @@ def _decode(line: bytes, source: str, number: int) -> str:
         return line.decode("utf-8")
     except UnicodeDecodeError as exc:
         column = len(line[: exc.start].decode("utf-8")) + 1  # the text before it decodes
-        raise ValidationError(
-            f"{source}:{number}: not valid UTF-8 (byte 0x{line[exc.start]:02x} at column {column}); "
-            "save the file as UTF-8"
-        ) from None
+        said = t(
+            "{source}:{number}: not valid UTF-8 (byte {byte} at column {column}); save the file as UTF-8",
+            source=source, number=number, byte=f"0x{line[exc.start]:02x}", column=column,
+        )  # fmt: skip
+        raise ValidationError(said) from None

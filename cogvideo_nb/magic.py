@@ -21,7 +21,7 @@ from IPython.core.display import HTML
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class, no_var_expand
 from IPython.core.magic import line_magic as _line_magic
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import MagicHelpFormatter, argument, kwds, magic_arguments
 from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
 
@@ -29,7 +29,8 @@ from . import _pipeline, magic_commands
 from ._config import resolve_settings, set_overrides
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
-from ._i18n import t
+from ._i18n import N_, t
+from ._i18n_argparse import Formatter, Lazy, argparse_message
 from ._jobs import Job
 from ._ledger import Ledger
 from ._models import MODELS, OPTIONS, option_values
@@ -46,11 +47,16 @@ def _catalogue_options(func: Any) -> Any:
     for name, opt in reversed(OPTIONS.items()):
         if opt.kind is bool:
             func = argument(f"--{opt.flag}", dest=name, action=argparse.BooleanOptionalAction,
-                            default=None, help=opt.help)(func)  # fmt: skip
+                            default=None, help=Lazy(opt.help))(func)  # fmt: skip
         else:
             values = ", ".join(map(str, option_values(name)))
-            func = argument(f"--{opt.flag}", dest=name, help=f"{opt.help}; per model, of: {values}")(func)
+            said = Lazy(N_("{help}; one of: {values} (per model)"), help=Lazy(opt.help), values=values)
+            func = argument(f"--{opt.flag}", dest=name, help=said)(func)
     return func
+
+
+class _MagicFormatter(MagicHelpFormatter, Formatter):
+    """IPython's help layout for a magic, its words in the language in force."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -72,6 +78,9 @@ _NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 line_magic: Any = _line_magic
 
 
+# %%cogvideo's help: IPython shows it as the magic's description (the options follow).
+_CELL_HELP = N_("Generate a video from the cell's prompt; several prompts (split by ---) make a grid.")
+
 _PUSHED = ("provider", "base_url", "output_dir", "concurrency", "timeout", "model", "language")
 
 
@@ -82,17 +91,26 @@ class CogVideoMagics(Magics):
     The API key is deliberately not one: ``%config`` prints values back. Set ZHIPUAI_API_KEY.
     """
 
-    base_url = Unicode(None, allow_none=True, help="API base URL (default: the provider's)").tag(config=True)
-    provider = Unicode(None, allow_none=True, help="platform: bigmodel or zai").tag(config=True)
-    output_dir = Unicode(None, allow_none=True, help="where videos are saved").tag(config=True)
-    concurrency = Int(None, allow_none=True, help="tasks in flight at once").tag(config=True)
-    timeout = Float(None, allow_none=True, help="seconds to wait for one task").tag(config=True)
-    model = Unicode(None, allow_none=True, help="default model").tag(config=True)
+    base_url = Unicode(None, allow_none=True, help=N_("API base URL (default: the provider's)")).tag(
+        config=True
+    )
+    provider = Unicode(None, allow_none=True, help=N_("platform: bigmodel or zai")).tag(config=True)
+    output_dir = Unicode(None, allow_none=True, help=N_("where videos are saved")).tag(config=True)
+    concurrency = Int(None, allow_none=True, help=N_("tasks in flight at once")).tag(config=True)
+    timeout = Float(None, allow_none=True, help=N_("seconds to wait for one task")).tag(config=True)
+    model = Unicode(None, allow_none=True, help=N_("default model")).tag(config=True)
     language = Unicode(
         None,
         allow_none=True,
-        help="the toolkit's words: en or zh (default: the page's, else the kernel's locale)",
+        help=N_("the toolkit's words: en or zh (default: the page's, else the kernel's locale)"),
     ).tag(config=True)
+
+    @classmethod
+    def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: str | None = None) -> str:
+        """``%config CogVideoMagics`` says each setting's help in the language in force."""
+        if helptext is None and trait.help:
+            helptext = t(trait.help)
+        return str(super().class_get_trait_help(trait, inst, helptext))
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell, **kwargs)
@@ -122,25 +140,32 @@ class CogVideoMagics(Magics):
     # -- %%cogvideo --------------------------------------------------------------------------------
     @no_var_expand
     @magic_arguments()
-    @argument("--model", help=f"one of: {', '.join(MODELS)}")
+    @kwds(description=_CELL_HELP)
+    @argument("--model", help=Lazy(N_("one of: {models}"), models=", ".join(MODELS)))
     @_catalogue_options
-    @argument("--image", help="first frame: PATH, http(s) URL, or {var} holding a path, bytes or PIL image")
-    @argument("--last-frame", help="last frame (first + last frame models): PATH, URL or {var}")
-    @argument("--reference", action="append", default=[], help="reference image (repeatable): PATH|URL|{var}")
-    @argument("--vary", action="append", default=[], help="key=v1,v2: one cell per value (repeatable)")
-    @argument("--concurrency", type=int, help="tasks in flight at once")
-    @argument("--out", help="output folder (default ./cogvideo_outputs)")
-    @argument("--wait", action="store_true", help="block until every job ends (headless runs always do)")
-    @argument("--title", help="a title for the grid")
-    @argument("--enhance", action="store_true", help="rewrite the prompt with the free chat model first")
-    @argument("--n", type=int, default=1, help="run the same request N times (1-4): the spread of results")
     @argument(
-        "--continue", dest="continue_", metavar="ID", help="start from the last frame of job ID or {job}"
+        "--image", help=N_("first frame: PATH, http(s) URL, or {var} holding a path, bytes or PIL image")
     )
-    @argument("--yes", action="store_true", help="go ahead with paid models (asked otherwise)")
+    @argument("--last-frame", help=N_("last frame (first + last frame models): PATH, URL or {var}"))
+    @argument(
+        "--reference", action="append", default=[], help=N_("reference image (repeatable): PATH|URL|{var}")
+    )
+    @argument("--vary", action="append", default=[], help=N_("key=v1,v2: one cell per value (repeatable)"))
+    @argument("--concurrency", type=int, help=N_("tasks in flight at once"))
+    @argument("--out", help=N_("output folder (default ./cogvideo_outputs)"))
+    @argument("--wait", action="store_true", help=N_("block until every job ends (headless runs always do)"))
+    @argument("--title", help=N_("a title for the grid"))
+    @argument("--enhance", action="store_true", help=N_("rewrite the prompt with the free chat model first"))
+    @argument(
+        "--n", type=int, default=1, help=N_("run the same request N times (1-4): the spread of results")
+    )
+    @argument(
+        "--continue", dest="continue_", metavar="ID", help=N_("start from the last frame of job ID or {job}")
+    )
+    @argument("--yes", action="store_true", help=N_("go ahead with paid models (asked otherwise)"))
     @cell_magic
     def cogvideo(self, line: str, cell: str) -> None:
-        """Generate a video from the cell's prompt; several prompts (split by ---) make a grid."""
+        # Its help (`%%cogvideo?`): _CELL_HELP and the options, in the language in force (getdoc).
         args = self._parse(line)
         prompts = [p.strip() for p in re.split(r"^\s*---+\s*$", cell, flags=re.M) if p.strip()]
         if not prompts:
@@ -175,8 +200,13 @@ class CogVideoMagics(Magics):
         try:
             words = shlex.split(line)
         except ValueError as exc:
-            raise UsageError(f"could not read options {line!r}: {exc}") from None
-        return self.cogvideo.parser.parse_args(words)
+            raise UsageError(
+                t("could not read options {line}: {error}", line=repr(line), error=exc)
+            ) from None
+        try:
+            return self.cogvideo.parser.parse_args(words)
+        except UsageError as exc:  # IPython's parser raises argparse's own message: said ours
+            raise UsageError(argparse_message(str(exc))) from None
 
     def _fill(self, text: str, extra: Mapping[str, str]) -> str:
         ns = self.shell.user_ns if self.shell is not None else {}
@@ -187,12 +217,21 @@ class CogVideoMagics(Magics):
                 return extra[name]
             if name not in ns:
                 raise UsageError(
-                    f"{{{name}}} is not defined in the notebook (use {{{{ }}}} for a literal brace)"
+                    t(
+                        "{variable} is not defined in the notebook (use {escape} for a literal brace)",
+                        variable=f"{{{name}}}",
+                        escape="{{ }}",
+                    )
                 )
             try:
                 return str(ns[name])
             except Exception as exc:  # the user's object: its __str__ may raise anything
-                raise UsageError(f"{{{name}}} could not be turned into text: {_describe(exc)}") from None
+                said = t(
+                    "{variable} could not be turned into text: {error}",
+                    variable=f"{{{name}}}",
+                    error=_describe(exc),
+                )
+                raise UsageError(said) from None
 
         return _NAME.sub(sub, text).replace("{{", "{").replace("}}", "}")
 
@@ -203,7 +242,9 @@ class CogVideoMagics(Magics):
         if m:
             ns = self.shell.user_ns if self.shell is not None else {}
             if m.group(1) not in ns:
-                raise UsageError(f"{spec}: {m.group(1)} is not defined in the notebook")
+                raise UsageError(
+                    t("{spec}: {name} is not defined in the notebook", spec=spec, name=m.group(1))
+                )
             return ns[m.group(1)]
         return self._fill(spec, {})
 
@@ -229,7 +270,8 @@ class CogVideoMagics(Magics):
             key = key.strip()
             options = [v.strip() for v in values.split(",") if v.strip()]
             if not sep or not key or len(options) < 2:
-                raise UsageError(f"--vary needs key=value1,value2 (at least two values), got {spec!r}")
+                said = t("--vary needs key=value1,value2 (at least two values), got {spec}", spec=repr(spec))
+                raise UsageError(said)
             axes.append((key, options))
         image = self._image(args.image)
         if source is not None:
@@ -263,6 +305,13 @@ class CogVideoMagics(Magics):
         unique start or end of a job id or task id).
         """
         return magic_commands.run(self.outputs, line)
+
+
+# `%%cogvideo?` and `%cogvideo?` in the language in force: IPython asks a magic's getdoc() before
+# its docstring (which IPython makes from the parser at import, in English, for help() and IDEs).
+CogVideoMagics.cogvideo.parser.formatter_class = _MagicFormatter
+CogVideoMagics.cogvideo.getdoc = CogVideoMagics.cogvideo.parser.format_help
+CogVideoMagics.cogvideo_line.getdoc = magic_commands.PARSER.format_help
 
 
 def _offer_resume(ipython: Any) -> Any:

@@ -22,7 +22,8 @@ from ._config import resolve_settings
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._html import job_html, params_text, status_word
-from ._i18n import language, t
+from ._i18n import N_, language, t
+from ._i18n_argparse import Parser, argparse_message
 from ._jobs import Job, JobStatus
 from ._study import origin_html, rate_text, report_link, stitch_html
 from .widgets._bridge import BRIDGE
@@ -35,13 +36,15 @@ class _Help(Exception):
     """``-h`` was asked: argparse printed the help; nothing else to do."""
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(Parser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} -h)")
+        raise UsageError(
+            t("{prog}: {message} (see {prog} -h)", prog=self.prog, message=argparse_message(message))
+        )
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if status:
-            raise UsageError(message or f"{self.prog}: error")
+            raise UsageError(message or t("{prog}: error", prog=self.prog))
         raise _Help
 
 
@@ -52,49 +55,54 @@ def _positive(text: str) -> int:
     shown = repr(text) if len(text) <= 30 else repr(text[:29] + "…")
     digits = text.lstrip("0")
     if not (text.isascii() and text.isdigit()) or not digits:  # isascii: '²' is a digit too
-        raise argparse.ArgumentTypeError(f"expected a number of rows (1 or more), got {shown}")
+        raise argparse.ArgumentTypeError(t("expected a number of rows (1 or more), got {shown}", shown=shown))
     if len(digits) > len(str(MAX_ROWS)) or int(digits) > MAX_ROWS:  # no int() of 5000 digits
-        raise argparse.ArgumentTypeError(f"at most {MAX_ROWS} rows, got {shown}")
+        raise argparse.ArgumentTypeError(t("at most {max} rows, got {shown}", max=MAX_ROWS, shown=shown))
     return int(digits)
 
 
 def _build() -> _Parser:
-    p = _Parser(prog="%cogvideo", description="Jobs of this output folder: look, resume, stop, wait.")
+    p = _Parser(
+        prog="%cogvideo", description=N_("Jobs of this output folder: look, resume, stop, wait."),
+        epilog=N_("%cogvideo COMMAND -h explains one command. IDs are those history shows "
+                  "(or any unique start or end of a job id or task id)."),
+    )  # fmt: skip
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
-    sub.add_parser("status", help="what is in flight, with counts", description="What is in flight.")
-    h = sub.add_parser("history", help="recent jobs, newest first", description="Recent jobs.")
-    h.add_argument("n", nargs="?", type=_positive, default=20, help="how many rows (default 20)")
-    s = sub.add_parser("show", help="one job: its card or its result", description="Show one job.")
-    s.add_argument("id", help="the id from history (or any unique start or end of a job or task id)")
+    sub.add_parser("status", help=N_("what is in flight, with counts"), description=N_("What is in flight."))
+    h = sub.add_parser("history", help=N_("recent jobs, newest first"), description=N_("Recent jobs."))
+    h.add_argument("n", nargs="?", type=_positive, default=20, help=N_("how many rows (default 20)"))
+    s = sub.add_parser("show", help=N_("one job: its card or its result"), description=N_("Show one job."))
+    s.add_argument("id", help=N_("the id from history (or any unique start or end of a job or task id)"))
     r = sub.add_parser(
-        "resume", help="wait again for interrupted or stopped jobs (same tasks, no new cost)",
-        description="Re-attach jobs (the same tasks, no new cost); with no id, those a restart interrupted.",
+        "resume", help=N_("wait again for interrupted or stopped jobs (same tasks, no new cost)"),
+        description=N_("Re-attach jobs (the same tasks, no new cost); "
+                       "with no id, those a restart interrupted."),
     )  # fmt: skip
-    r.add_argument("ids", nargs="*", metavar="ID", help="jobs to resume (default: every interrupted one)")
-    r.add_argument("--all", action="store_true", help="also jobs you stopped waiting for")
-    r.add_argument("--wait", action="store_true", help="block until they end")
-    st = sub.add_parser("stop", help="stop waiting (the task is kept: resume picks it up)")
+    r.add_argument("ids", nargs="*", metavar="ID", help=N_("jobs to resume (default: every interrupted one)"))
+    r.add_argument("--all", action="store_true", help=N_("also jobs you stopped waiting for"))
+    r.add_argument("--wait", action="store_true", help=N_("block until they end"))
+    st = sub.add_parser("stop", help=N_("stop waiting (the task is kept: resume picks it up)"))
     st.add_argument("ids", nargs="*", metavar="ID")
-    st.add_argument("--all", action="store_true", help="every job in flight")
-    w = sub.add_parser("wait", help="block until jobs end, leave their results as plain HTML")
-    w.add_argument("ids", nargs="*", metavar="ID", help="jobs to wait for (default: every one in flight)")
-    sub.add_parser("config", help="key set or not, service, output folder, limits")
-    sj = sub.add_parser("stitch", help="join finished clips into one MP4 (common size and fps)")
-    sj.add_argument("ids", nargs="+", metavar="ID", help="two or more finished jobs, in order")
-    sj.add_argument("--out", default="stitched.mp4", help="the MP4 to write (default stitched.mp4)")
+    st.add_argument("--all", action="store_true", help=N_("every job in flight"))
+    w = sub.add_parser("wait", help=N_("block until jobs end, leave their results as plain HTML"))
+    w.add_argument("ids", nargs="*", metavar="ID", help=N_("jobs to wait for (default: every one in flight)"))
+    sub.add_parser("config", help=N_("key set or not, service, output folder, limits"))
+    sj = sub.add_parser("stitch", help=N_("join finished clips into one MP4 (common size and fps)"))
+    sj.add_argument("ids", nargs="+", metavar="ID", help=N_("two or more finished jobs, in order"))
+    sj.add_argument("--out", default="stitched.mp4", help=N_("the MP4 to write (default stitched.mp4)"))
     rp = sub.add_parser(
-        "report", help="one self-contained HTML study: prompts, videos, ratings, notes",
-        description="Write the study report (default: the jobs this notebook's cells started).",
+        "report", help=N_("one self-contained HTML study: prompts, videos, ratings, notes"),
+        description=N_("Write the study report (default: the jobs this notebook's cells started)."),
     )  # fmt: skip
-    rp.add_argument("ids", nargs="*", metavar="ID", help="jobs to include (default: this session's)")
-    rp.add_argument("--out", default="study.html", help="the HTML file (videos go to <name>_files/)")
-    rp.add_argument("--embed", action="store_true", help="put the videos inside the HTML file")
-    rp.add_argument("--last", type=_positive, help="the last N jobs of the ledger instead")
-    rp.add_argument("--title", default="Prompt study")
-    ra = sub.add_parser("rate", help="rate a finished job 1-5, with a short note (kept in the ledger)")
+    rp.add_argument("ids", nargs="*", metavar="ID", help=N_("jobs to include (default: this session's)"))
+    rp.add_argument("--out", default="study.html", help=N_("the HTML file (videos go to <name>_files/)"))
+    rp.add_argument("--embed", action="store_true", help=N_("put the videos inside the HTML file"))
+    rp.add_argument("--last", type=_positive, help=N_("the last N jobs of the ledger instead"))
+    rp.add_argument("--title", default="Prompt study", help=N_("the report's title"))
+    ra = sub.add_parser("rate", help=N_("rate a finished job 1-5, with a short note (kept in the ledger)"))
     ra.add_argument("id")
     ra.add_argument("rating", type=int, choices=range(1, 6), metavar="1-5")
-    ra.add_argument("note", nargs="*", help="a short note")
+    ra.add_argument("note", nargs="*", help=N_("a short note"))
     commands = {
         "status": _status, "history": _history, "show": _show, "resume": _resume, "stop": _stop,
         "wait": _wait, "config": _config, "stitch": _stitch, "report": _report, "rate": _rate,
@@ -111,7 +119,7 @@ def run(outputs: Outputs, line: str) -> Any:
     try:
         words = shlex.split(line)
     except ValueError as exc:
-        raise UsageError(f"%cogvideo: could not read {line!r}: {exc}") from None
+        raise UsageError(t("%cogvideo: could not read {line}: {error}", line=repr(line), error=exc)) from None
     if not words:
         PARSER.print_help()
         return None
@@ -178,13 +186,13 @@ def _wait(outputs: Outputs, args: Any) -> None:
 
 def _stitch(outputs: Outputs, args: Any) -> Any:
     if len(args.ids) < 2:
-        raise UsageError("%cogvideo stitch: give two or more finished jobs (ids from %cogvideo history)")
+        raise UsageError(t("%cogvideo stitch: give two or more finished jobs (ids from %cogvideo history)"))
     engine = get_engine()
     jobs = [find(engine, i) for i in args.ids]
     try:
         return HTML(stitch_html(jobs, args.out))
     except CogVideoError as exc:
-        raise UsageError(f"%cogvideo stitch: {exc}") from None
+        raise UsageError(t("{command}: {error}", command="%cogvideo stitch", error=exc)) from None
 
 
 def _report(outputs: Outputs, args: Any) -> Any:
@@ -198,7 +206,7 @@ def _report(outputs: Outputs, args: Any) -> Any:
     try:
         return HTML(report_link(jobs, args.out, title=args.title, embed=args.embed))
     except CogVideoError as exc:
-        raise UsageError(f"%cogvideo report: {exc}") from None
+        raise UsageError(t("{command}: {error}", command="%cogvideo report", error=exc)) from None
 
 
 def _rate(outputs: Outputs, args: Any) -> Any:
@@ -207,7 +215,7 @@ def _rate(outputs: Outputs, args: Any) -> Any:
     try:
         text = rate_text(engine, job, args.rating, args.note, [c.job for c in outputs.cards.values()])
     except CogVideoError as exc:
-        raise UsageError(f"%cogvideo rate: {exc}") from None
+        raise UsageError(t("{command}: {error}", command="%cogvideo rate", error=exc)) from None
     card = outputs.cards.get(job.id)
     if card is not None:  # the stars on its card follow
         BRIDGE.post(card.refresh_rating)
@@ -253,7 +261,7 @@ def _resume(outputs: Outputs, args: Any) -> None:
     if with_cards:
         print(t("resumed {n} job(s) in their cards above", n=len(with_cards)))
     if new:
-        outputs.show(new, engine, title="resumed")
+        outputs.show(new, engine, title=t("resumed"))
     if args.wait:
         outputs.wait_for(engine, jobs)
 
@@ -268,31 +276,31 @@ def _clip(text: str, limit: int = 90) -> str:
 
 
 def table(jobs: list[Job]) -> str:
-    if not jobs:
-        return "<i>no jobs yet</i>"
+    lang = language()[0]  # once for the table, not per row
     e = html.escape
+    if not jobs:
+        return f"<i>{e(t('no jobs yet', lang))}</i>"
     now = time.time()
     rows = []
     for j in jobs:
         result = str(j.video_path.name if j.video_path else j.error or j.note or "")
         when = time.strftime("%m-%d %H:%M", time.localtime(j.created_at))
+        took = t("{seconds} s", lang, seconds=f"{(j.finished_at or now) - j.created_at:.0f}")
         rows.append(
             f'<tr><td><code style="user-select:all" title="%cogvideo show {e(j.short_id)}">'
-            f"{e(j.short_id)}</code></td><td>{e(j.status.value)}</td>"
+            f"{e(j.short_id)}</code></td><td>{e(status_word(j.status))}</td>"
             f'<td style="text-align:left">{e(params_text(j))}</td>'
             f'<td style="text-align:left" title="{e(j.prompt)}">{e(_clip(j.prompt))}{origin_html(j)}</td>'
-            f"<td>{e(when)}</td><td>{(j.finished_at or now) - j.created_at:.0f} s</td>"
+            f"<td>{e(when)}</td><td>{e(took)}</td>"
             f'<td style="text-align:left">{e(result)}</td>'
             # One click shows the job, in any renderer (no script, no kernel needed), at a card's
             # width: the column widens rather than squeezing the card into it.
-            f'<td><details><summary>show</summary><div style="min-width:min(480px,80vw)">'
+            f'<td><details><summary>{e(t("show", lang))}</summary><div style="min-width:min(480px,80vw)">'
             f"{job_html(j, poster=False, copy=True)}</div></details></td></tr>"
         )
-    head = (
-        "<tr><th>id</th><th>status</th><th>parameters</th><th>prompt</th><th>created</th>"
-        "<th>took</th><th>result</th><th></th></tr>"
-    )
-    return f"<table>{head}{''.join(rows)}</table>"
+    words = (N_("id"), N_("status"), N_("parameters"), N_("prompt"), N_("created"), N_("took"), N_("result"))
+    head = "".join(f"<th>{e(t(w, lang))}</th>" for w in words) + "<th></th>"
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def config_text() -> str:

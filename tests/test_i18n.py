@@ -20,6 +20,7 @@ from cogvideo_nb._config import set_overrides
 from cogvideo_nb._cost import PRICE_HINT
 from cogvideo_nb._html import LINKED_ROOT, OUTSIDE_ROOT
 from cogvideo_nb._i18n import DOMAIN, LOCALE_DIR, REASONS, language, set_page_language, t
+from cogvideo_nb._models import OPTIONS
 from cogvideo_nb.magic_commands import config_text
 from cogvideo_nb.widgets import CompareGrid, JobCard
 from cogvideo_nb.widgets._form import _NOTE, CONFIRM, GENERATE, PARTS, PromptForm, assemble, saved_form
@@ -32,7 +33,8 @@ _SLOTS = re.compile(r"\{(\w*)\}")
 
 def used_messages() -> set[str]:
     """Every message the toolkit says: t("...") in Python, T("...") in page code, and the
-    messages held in constants (form parts, statuses, the language's reasons)."""
+    messages held in constants (form parts, statuses, the language's reasons, the request
+    options' help that the magic's and the command line's flags show)."""
     found: set[str] = set()
     for path in PACKAGE.rglob("*.py"):  # every t("...") call, however its literal is written
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
@@ -48,6 +50,7 @@ def used_messages() -> set[str]:
     for name, hint, example in PARTS:
         found |= {name.capitalize(), hint, example}
     constants = {GENERATE, CONFIRM, _NOTE, OUTSIDE_ROOT, LINKED_ROOT, PRICE_HINT}
+    constants |= {option.help for option in OPTIONS.values()}
     return found | set(STATUS_WORDS) | set(REASONS) | constants
 
 
@@ -272,3 +275,65 @@ def test_the_cost_guard_asks_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None
         PaidJobsError, match="这将启动 2 个付费任务（2 x cogvideox-3；每个视频约 1 元）；如确认，请 add --yes"
     ):
         check_cost(paid, yes=False, how="add --yes")
+
+
+def test_command_line_help_and_usage_errors_speak_chinese(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cogvideo --help`, `cogvideo batch` without its file and the emulator's help, under zh."""
+    from cogvideo_nb.__main__ import main
+    from cogvideo_nb.emulator.__main__ import main as emulator_main
+
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert done.value.code == 0 and out.startswith("用法：cogvideo [-h]")
+    for message in ("one or more prompts (each becomes one video)", "show this help message and exit"):
+        assert t(message, "zh") in out
+    assert t("frames per second", "zh") + "；可选值（因模型而异）：30, 60" in out  # an option's values
+    assert "位置参数" in out and "options" not in out and "prompts (each" not in out
+    with pytest.raises(SystemExit) as done:
+        main(["batch"])
+    err = capsys.readouterr().err
+    said = t("the following arguments are required: {names}", "zh", names="file")
+    assert done.value.code == 2 and err.endswith(f"cogvideo batch：错误：{said}\n") and "用法：" in err
+    with pytest.raises(SystemExit):
+        emulator_main(["--help"])
+    out = capsys.readouterr().out
+    assert "CogVideoX 异步视频 API 的本地模拟器" in out and t("0 picks a free port (default)", "zh") in out
+    monkeypatch.setenv("COGVIDEO_LANG", "fr")  # a bad choice of language is said once, not a traceback
+    assert main(["--help"]) == 2
+    assert capsys.readouterr().err.startswith("error: bad value 'fr' for $COGVIDEO_LANG")
+
+
+def test_a_bad_batch_file_is_said_in_chinese(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cogvideo_nb.__main__ import main
+
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    monkeypatch.chdir(tmp_path)
+    Path("p.txt").write_text('一只柴犬在雪地上奔跑\n{"prompt": "一只猫", "colour": "red"}\n', "utf-8")
+    assert main(["batch", "p.txt"]) == 1
+    err = capsys.readouterr().err
+    options = t("unknown option {name}; options: {options}", "zh", name="'colour'", options="prompt, ")
+    assert err.startswith(t("error: {error}", "zh", error=f"p.txt:2: {options}"))
+    assert err.startswith("错误：p.txt:2: 未知选项 'colour'；可用选项：prompt, ")
+    Path("p.txt").write_bytes(b"a fox\n\xff\n")
+    assert main(["batch", "p.txt"]) == 1
+    assert "p.txt:2：不是有效的 UTF-8（第 1 列的字节 0xff）" in capsys.readouterr().err
+    assert main(["batch", "none.txt"]) == 1
+    assert capsys.readouterr().err.startswith("错误：无法读取 none.txt：")
+    assert not (tmp_path / "cogvideo_outputs").exists()  # nothing was sent, no engine was made
+
+
+def test_argparse_words_it_does_not_know_stay_as_argparse_said_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cogvideo_nb._i18n_argparse import Lazy, argparse_message
+
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    assert argparse_message("not allowed with argument --x") == "not allowed with argument --x"
+    assert argparse_message("argument --n: invalid int value: 'x'") == "参数 --n：无效的 int 值：'x'"
+    said = Lazy("{help}; one of: {values} (per model)", help=Lazy("frames per second"), values="30, 60")
+    assert said == "frames per second; one of: 30, 60 (per model)"  # English until it is said
+    assert said.now() == "帧率（每秒帧数）；可选值（因模型而异）：30, 60"

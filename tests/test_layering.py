@@ -58,10 +58,22 @@ ENGINE = frozenset({
 LAYERS: list[tuple[str, frozenset[str]]] = [
     # Pure definitions every layer shares: errors, settings, the model catalogue, a request and
     # its validation, the wire format, the retry policy, the prompt diff, and the message catalogue
-    # every layer speaks through.
+    # every layer speaks through (with argparse's help and errors said through it).
     (
         "foundation",
-        frozenset({"_errors", "_config", "_models", "_request", "_wire", "_retry", "_diff", "_i18n"}),
+        frozenset(
+            {
+                "_errors",
+                "_config",
+                "_models",
+                "_request",
+                "_wire",
+                "_retry",
+                "_diff",
+                "_i18n",
+                "_i18n_argparse",
+            }
+        ),
     ),
     # A stand-in for the service: built on the foundation's model catalogue, beside the client.
     ("emulator", frozenset({"emulator"})),

@@ -14,6 +14,7 @@ from PIL import Image
 
 from cogvideo_nb import JobStatus
 from cogvideo_nb._config import resolve
+from cogvideo_nb._i18n import t
 from cogvideo_nb.emulator import Emulator
 from cogvideo_nb.magic import CogVideoMagics
 from cogvideo_nb.widgets._bridge import BRIDGE
@@ -441,3 +442,69 @@ def test_the_restart_notice_resumes_into_an_output_of_its_own_that_ends_static(
     assert WIDGET in updates[0].data  # the live card
     assert updates[-1].metadata == {"cogvideo_nb": {"shows": key, "final": True}}
     assert "<video" in updates[-1].data["text/html"] and WIDGET not in updates[-1].data
+
+
+# -- in Chinese (COGVIDEO_LANG=zh): usage errors, the history table, help ---------------------------
+def test_a_usage_error_of_percent_cogvideo_is_said_in_chinese(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("cogvideo", "dance")
+    said = str(info.value)
+    inner = t("argument {argument}: {problem}", "zh", argument="COMMAND", problem="@")
+    before, after = t("{prog}: {message} (see {prog} -h)", "zh", prog="%cogvideo", message=inner).split("@")
+    # %cogvideo：参数 COMMAND：...（见 %cogvideo -h）
+    assert said.startswith(before) and said.endswith(after), said
+    assert "无效的选择：'dance'（可选：'status', 'history'" in said  # argparse's own words, said ours
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic("cogvideo", "history abc")
+    assert t("expected a number of rows (1 or more), got {shown}", "zh", shown="'abc'") in str(info.value)
+    assert "行数应为" in str(info.value)
+    with pytest.raises(UsageError, match="缺少必需的参数：id"):
+        ip.run_line_magic("cogvideo", "show")
+    with capture_output() as out:
+        ip.run_line_magic("cogvideo", "")  # the commands, each with its help
+    assert out.stdout.startswith("用法：%cogvideo") and t("recent jobs, newest first", "zh") in out.stdout
+    assert "Recent" not in out.stdout and "options" not in out.stdout
+
+
+def test_the_history_table_is_headed_in_chinese(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    assert "还没有任务" in ip.run_line_magic("cogvideo", "history").data
+    with capture_output():
+        ip.run_cell_magic("cogvideo", "--wait", "一只柴犬在草地上奔跑")
+    table = ip.run_line_magic("cogvideo", "history").data
+    heads = re.findall(r"<th>([^<]*)</th>", table)
+    words = ("id", "status", "parameters", "prompt", "created", "took", "result")
+    assert heads == [t(w, "zh") for w in words] + [""]
+    assert heads[:4] == ["编号", "状态", "参数", "提示词"]
+    assert "<td>已完成</td>" in table and "<summary>查看</summary>" in table
+    assert re.search(r"<td>\d+ 秒</td>", table)
+
+
+def test_a_bad_cell_option_and_the_cell_help_are_said_in_chinese(
+    ip: InteractiveShell, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("cogvideo", "--bogus", "一只柴犬")
+    said = t("unrecognized arguments: {words}", "zh", words="--bogus")
+    assert str(info.value) == said == "无法识别的参数：--bogus"
+    with pytest.raises(UsageError, match=r"^参数 --n：无效的 int 值：'x'$"):
+        ip.run_cell_magic("cogvideo", "--n x", "一只柴犬")
+    with pytest.raises(UsageError, match="--vary 需要 key=value1,value2"):
+        ip.run_cell_magic("cogvideo", "--vary size", "一只柴犬")
+    with pytest.raises(UsageError, match=r"^笔记本中没有定义 \{ghost\}"):
+        ip.run_cell_magic("cogvideo", "", "一只{ghost}")
+    assert emulator.stats()["tasks"] == []
+    # %%cogvideo? asks the magic's getdoc(): the options' help in the language in force
+    doc = magics(ip).cogvideo.getdoc()
+    assert "用单元格中的提示词生成视频" in doc and t("a title for the grid", "zh") in doc
+    assert t("frames per second", "zh") in doc and "--fps FPS" in doc
+    assert "frames per second" in (CogVideoMagics.cogvideo.__doc__ or "")  # the docstring: English
+    with capture_output() as out:
+        ip.run_line_magic("config", "CogVideoMagics")
+    assert t("tasks in flight at once", "zh") in out.stdout

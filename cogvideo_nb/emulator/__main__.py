@@ -5,7 +5,6 @@ The first stdout line is the contract with the launcher: ``cogvideo emulator lis
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -13,33 +12,39 @@ import sys
 import threading
 from types import FrameType
 
+from .._i18n import N_
+from .._i18n_argparse import Parser
 from . import Emulator
 from ._config import EmulatorConfig, default_state_dir, parse_faults
 
 __all__ = ["main"]
 
+# The first line out, which the launcher reads (_process): a contract, never translated.
+LISTENING = "cogvideo emulator listening on"
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    # Help and errors in the language in force, said only when shown (Parser): serving never asks.
+    parser = Parser(
         prog="python -m cogvideo_nb.emulator",
-        description="Local emulator of the CogVideoX async video API. "
-        "Knobs default to COGVIDEO_EMULATOR_* env vars; flags override them.",
-    )
+        description=N_("Local emulator of the CogVideoX async video API. "
+                       "Knobs default to COGVIDEO_EMULATOR_* env vars; flags override them."),
+    )  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
-    parser.add_argument("--state-dir", help="task store (default: $COGVIDEO_EMULATOR_STATE "
-                        "or ~/.cache/cogvideo_nb/emulator)")  # fmt: skip
-    parser.add_argument("--seconds", type=float, help="fixed processing time per task")
-    parser.add_argument("--time-scale", type=float, help="multiplies processing times")
+    parser.add_argument("--port", type=int, default=0, help=N_("0 picks a free port (default)"))
+    parser.add_argument("--state-dir", help=N_("task store (default: $COGVIDEO_EMULATOR_STATE "
+                        "or ~/.cache/cogvideo_nb/emulator)"))  # fmt: skip
+    parser.add_argument("--seconds", type=float, help=N_("fixed processing time per task"))
+    parser.add_argument("--time-scale", type=float, help=N_("multiplies processing times"))
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--faults", help="e.g. p_500=0.1,p_429=0.05,p_drop_after=0.1")
+    parser.add_argument("--faults", help=N_("e.g. p_500=0.1,p_429=0.05,p_drop_after=0.1"))
     parser.add_argument(
         "--max-in-flight",
         type=int,
-        help="tasks PROCESSING per key and model (default: the catalogue's per-model limit)",
+        help=N_("tasks PROCESSING per key and model (default: the catalogue's per-model limit)"),
     )
-    parser.add_argument("--keys", help="comma-separated accepted API keys (default: any)")
-    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
+    parser.add_argument("--keys", help=N_("comma-separated accepted API keys (default: any)"))
+    parser.add_argument("--parent-pid", type=int, help=N_("exit when this process is gone"))
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
@@ -58,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
 
     emu = Emulator(config, args.host, args.port, args.state_dir or default_state_dir()).start()
-    print(f"cogvideo emulator listening on {emu.base_url}", flush=True)
+    print(f"{LISTENING} {emu.base_url}", flush=True)
 
     stop = threading.Event()
 
