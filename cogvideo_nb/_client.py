@@ -20,6 +20,7 @@ from ._client_base import BaseClient, Sent, grow
 from ._config import Secret, hide_key
 from ._errors import CogVideoError, NetworkError, WaitTimeoutError
 from ._files import cap_for, past_deadline, stream_async, stream_sync
+from ._i18n import t
 from ._request import VideoRequest
 from ._retry import RetryPolicy, RetryState
 from ._wire import Download, TaskState, parse_task
@@ -85,7 +86,8 @@ class Client(BaseClient):
             for chunk in response.iter_bytes():
                 grow(body, chunk)
                 if time.monotonic() > limit:
-                    raise NetworkError(f"no complete answer within {self.timeout:g} s")
+                    seconds = f"{self.timeout:g}"
+                    raise NetworkError(t("no complete answer within {seconds} s", seconds=seconds))
         return self._redact.answer(response, body)
 
     def submit(self, request: VideoRequest | str | None = None, **options: Any) -> TaskState:
@@ -115,8 +117,10 @@ class Client(BaseClient):
                 state = self.get(task_id, _deadline=deadline)
             except CogVideoError as exc:
                 if exc.retryable and time.monotonic() >= deadline:
+                    seconds = f"{timeout:g}"
                     raise WaitTimeoutError(
-                        f"task {task_id} not done after {timeout:g} s", task_id=task_id
+                        t("task {task} not done after {seconds} s", task=task_id, seconds=seconds),
+                        task_id=task_id,
                     ) from None
                 raise
             if self._next_poll(state, deadline, poll_interval, timeout):
@@ -198,7 +202,12 @@ class AsyncClient(BaseClient):
             try:
                 return await asyncio.wait_for(attempt(), max(limit, 0.0))
             except asyncio.TimeoutError:
-                cut = late() if late is not None else NetworkError(f"no complete answer within {limit:g} s")
+                shown = f"{limit:g}"
+                cut = (
+                    late()
+                    if late is not None
+                    else NetworkError(t("no complete answer within {seconds} s", seconds=shown))
+                )
                 reached = reached or (sent is not None and sent.reached(cut))
                 delay = self._retry_delay(state, cut, unknown=reached, deadline=deadline)
             except (httpx.HTTPError, httpx.InvalidURL, CogVideoError) as exc:
@@ -258,8 +267,10 @@ class AsyncClient(BaseClient):
             try:
                 state = await asyncio.wait_for(self.get(task_id), max(0.0, deadline - time.monotonic()))
             except asyncio.TimeoutError:
+                seconds = f"{timeout:g}"
                 raise WaitTimeoutError(
-                    f"task {task_id} not done after {timeout:g} s", task_id=task_id
+                    t("task {task} not done after {seconds} s", task=task_id, seconds=seconds),
+                    task_id=task_id,
                 ) from None
             if self._next_poll(state, deadline, poll_interval, timeout):
                 return state

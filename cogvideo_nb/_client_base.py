@@ -29,6 +29,7 @@ from ._errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from ._i18n import t
 from ._redact import BearerAuth, Redactor
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy, RetryState
@@ -58,7 +59,7 @@ def serve_keyless_with(start: LocalService) -> None:
 
 def _local_url() -> str:
     if not _local_service:
-        raise ConfigError("no API key and no base URL, and no local service to stand in for the API")
+        raise ConfigError(t("no API key and no base URL, and no local service to stand in for the API"))
     return _local_service[0]().rstrip("/")
 
 
@@ -114,7 +115,7 @@ def may_have_reached(exc: BaseException) -> bool:
 def grow(body: bytearray, chunk: bytes) -> None:
     body.extend(chunk)
     if len(body) > MAX_ANSWER_BYTES:  # counted after decompression: a gzip bomb stops here
-        raise ProtocolError(f"the server's answer is over {MAX_ANSWER_BYTES} bytes; not reading it")
+        raise ProtocolError(t("the server's answer is over {n} bytes; not reading it", n=MAX_ANSWER_BYTES))
 
 
 class BaseClient:
@@ -165,8 +166,13 @@ class BaseClient:
         if key is None and not self.emulated:
             platform = self._settings.platform
             raise ConfigError(
-                f"no API key for {self._base_url}: set {platform.key_env} or pass api_key=... "
-                f"(a {platform.title} key: a key works only on its own platform)"
+                t(
+                    "no API key for {url}: set {var} or pass api_key=... (a {platform} key: a key works "
+                    "only on its own platform)",
+                    url=self._base_url,
+                    var=platform.key_env,
+                    platform=platform.title,
+                )
             )
         return key.reveal() if key is not None else _EMULATOR_TOKEN
 
@@ -202,7 +208,8 @@ class BaseClient:
 
     def _poll_args(self, task_id: str) -> dict[str, Any]:
         if not isinstance(task_id, str) or usable_task_id(task_id) is None:
-            raise ValidationError(f"bad task id {task_id!r:.60}", field="task_id")
+            shown = f"{task_id!r:.60}"
+            raise ValidationError(t("bad task id {shown}", shown=shown), field="task_id")
         # Percent-encoded, dots included: an id is one path segment, never '..', '?' or '#'.
         quoted = urllib.parse.quote(task_id, safe="").replace(".", "%2E")
         return {
@@ -224,17 +231,24 @@ class BaseClient:
         if isinstance(exc, _UNSENDABLE):
             # the request itself cannot leave (bad scheme, illegal header): no retry fixes it
             # h11 quotes the offending header (the key, escaped past the redactor's reach): not shown
-            shown = "an illegal header (is the API key one line?)" if isinstance(
+            shown = t("an illegal header (is the API key one line?)") if isinstance(
                 exc, httpx.LocalProtocolError) else str(exc)  # fmt: skip
             error: CogVideoError = ConfigError(
-                f"the request cannot be sent ({type(exc).__name__}): {shown}; retrying cannot help"
+                t(
+                    "the request cannot be sent ({kind}): {shown}; retrying cannot help",
+                    kind=type(exc).__name__,
+                    shown=shown,
+                )
             )
         elif isinstance(exc, CogVideoError):
             error = exc
         else:
             said = str(exc).strip()  # some (a TLS or connect failure) say nothing at all
+            kind = type(exc).__name__
             error = NetworkError(
-                f"network problem talking to the API ({type(exc).__name__})" + (f": {said}" if said else "")
+                t("network problem talking to the API ({kind}): {said}", kind=kind, said=said)
+                if said
+                else t("network problem talking to the API ({kind})", kind=kind)
             )
             del said
         del exc  # a library's message may echo the key; keep it out of this frame's locals
@@ -255,8 +269,15 @@ class BaseClient:
         if self._finished(state):
             return True
         if time.monotonic() + poll_interval > deadline:
+            seconds = f"{timeout:g}"
             raise WaitTimeoutError(
-                f"task {state.id} still {state.status.value} after {timeout:g} s", task_id=state.id
+                t(
+                    "task {task} still {status} after {seconds} s",
+                    task=state.id,
+                    status=state.status.value,
+                    seconds=seconds,
+                ),
+                task_id=state.id,
             )
         return False
 
@@ -264,7 +285,9 @@ class BaseClient:
         if state.status is TaskStatus.FAIL:
             raise self._redact.error(
                 TaskFailedError(
-                    f"task {state.id} failed: {state.fail_reason}", task_id=state.id, detail=state.raw
+                    t("task {task} failed: {reason}", task=state.id, reason=state.fail_reason),
+                    task_id=state.id,
+                    detail=state.raw,
                 )
             )
         return state.status is TaskStatus.SUCCESS

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._errors import ConfigError
+from ._i18n import N_, fallback_language, read_choice_with, t
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -79,14 +80,15 @@ class Secret:
         return self._value
 
     def _fault(self) -> str | None:
-        """What makes this no usable key, in words that never quote it (None: nothing)."""
+        """What makes this no usable key, in words that never quote it (None: nothing): a
+        message with a ``{where}`` placeholder, translated where it is said."""
         if not isinstance(self._value, str):
-            return "must be a string"
+            return N_("{where} must be a string")
         text = self._value.strip()
         if not text:
-            return "is empty"
+            return N_("{where} is empty")
         if any(c.isspace() or not c.isprintable() for c in text):
-            return "contains whitespace or control characters (the key is not shown)"
+            return N_("{where} contains whitespace or control characters (the key is not shown)")
         return None
 
     def _stripped(self) -> Secret:
@@ -107,34 +109,43 @@ class Secret:
         raise TypeError("a Secret is not pickled, so it cannot leak into a file")
 
 
+class _Refused(ValueError):
+    """A parser's refusal, said later: in the message that names the setting (``_coerce``), in
+    the language in force there (the language setting's own, in the one it falls back to)."""
+
+    def __init__(self, message: str, **values: Any) -> None:
+        super().__init__(message.format(**values))
+        self.message, self.values = message, values
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("must be a whole number")
+        raise _Refused(N_("must be a whole number"))
     if value < 1:
-        raise ValueError("must be at least 1")
+        raise _Refused(N_("must be at least 1"))
     return value
 
 
 def _positive_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError("must be a number of seconds")
+        raise _Refused(N_("must be a number of seconds"))
     number = float(value)  # "nan", "inf" and "1e999" parse: refused below
     if not math.isfinite(number) or number <= 0:
-        raise ValueError("must be a finite number of seconds above 0")
+        raise _Refused(N_("must be a finite number of seconds above 0"))
     return number
 
 
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a non-empty string")
+        raise _Refused(N_("must be a non-empty string"))
     return value.strip()
 
 
 def _folder(value: Any) -> Path:
     if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
-        raise ValueError("must be a folder path")
+        raise _Refused(N_("must be a folder path"))
     return Path(value)
 
 
@@ -142,14 +153,14 @@ def _language(value: Any) -> str:
     """``en`` or ``zh``; a locale or tag names one too (``zh_CN.UTF-8``, ``zh-Hans``, ``en-US``)."""
     code = _text(value).lower().replace("-", "_").split("_")[0].split(".")[0]
     if code not in ("en", "zh"):
-        raise ValueError("must be en or zh")
+        raise _Refused(N_("must be en or zh"))
     return code
 
 
 def _provider_name(value: Any) -> str:
     name = _text(value).lower().replace(".", "").replace("-", "")
     if name not in PROVIDERS:
-        raise ValueError(f"must be one of: {', '.join(PROVIDERS)}")
+        raise _Refused(N_("must be one of: {choices}"), choices=", ".join(PROVIDERS))
     return name
 
 
@@ -184,7 +195,10 @@ def set_overrides(**values: Any) -> None:
     hide_key_in(values)
     for name in values:
         if name not in _SETTINGS:
-            raise ConfigError(f"unknown setting {name!r}; known: {', '.join(_SETTINGS)}")
+            shown = repr(name)
+            raise ConfigError(
+                t("unknown setting {name}; known: {known}", name=shown, known=", ".join(_SETTINGS))
+            )
     checked = {n: _coerce(n, _SETTINGS[n], v) for n, v in values.items() if v is not None and v != ""}
     for name in values:
         if name in checked:
@@ -261,10 +275,10 @@ def _clean_key(value: Any, source: str | None) -> Secret:
     value = hide_key(value)
     where = f"${source}" if source else "api_key"
     if not isinstance(value, Secret):
-        raise ConfigError(f"{where} must be a string")
+        raise ConfigError(t("{where} must be a string", where=where))
     fault = value._fault()
     if fault is not None:
-        raise ConfigError(f"{where} {fault}")
+        raise ConfigError(t(fault, where=where))
     return value._stripped()
 
 
@@ -275,8 +289,14 @@ def _coerce(name: str, setting: _Setting, value: Any, source: str | None = None)
         return setting.parse(value)
     except (ValueError, TypeError, OverflowError) as exc:
         where = f"${source}" if source else name
-        shown = value if isinstance(value, (str, int, float)) else type(value).__name__
-        raise ConfigError(f"bad value {shown!r:.60} for {where}: {exc}") from None
+        bad = value if isinstance(value, (str, int, float)) else type(value).__name__
+        shown = f"{bad!r:.60}"
+        # a bad language cannot name the language to say so in: the page's or the locale's
+        lang = fallback_language()[0] if name == "language" else None
+        reason = t(exc.message, lang, **exc.values) if isinstance(exc, _Refused) else str(exc)
+        raise ConfigError(
+            t("bad value {shown} for {where}: {reason}", lang, shown=shown, where=where, reason=reason)
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -306,7 +326,7 @@ def resolve_settings(*, environ: Mapping[str, str] | None = None, **explicit: An
     hide_key_in(explicit)
     unknown = set(explicit) - set(_SETTINGS)
     if unknown:
-        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        raise ConfigError(t("unknown setting(s): {names}", names=", ".join(sorted(unknown))))
     provider, _ = infer_provider(explicit.get("provider"), environ=environ)
     values = {
         name: resolve(name, explicit.get(name), environ=environ, provider=provider)
@@ -319,3 +339,6 @@ def resolve_settings(*, environ: Mapping[str, str] | None = None, **explicit: An
     if values["base_url"] is not None:
         values["base_url"] = str(values["base_url"]).rstrip("/")
     return Settings(provider=provider, **values)
+
+
+read_choice_with(lambda explicit: resolve("language", explicit))  # the language _i18n speaks in

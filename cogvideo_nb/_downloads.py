@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import ConfigError, DownloadError
+from ._i18n import t
 from ._jobs import Job
 from ._owners import pid_alive
 from ._wire import Download
@@ -52,7 +53,8 @@ async def save_results(
     video_url, cover_url = job.video_url, job.cover_url
     for attempt in range(REFRESHES + 1):
         if cover_url and not web_url(cover_url):
-            note = f"the cover could not be fetched: the server sent an unusable URL {cover_url!r:.80}"
+            shown = f"{cover_url!r:.80}"
+            note = t("the cover could not be fetched: the server sent an unusable URL {shown}", shown=shown)
             cover_url = None
         try:
             await _fetch(client, job, out_dir, done, video_url, cover_url)
@@ -68,7 +70,7 @@ async def save_results(
                 continue
             if "video" not in done:
                 raise
-            note = f"the cover could not be saved: {exc.message}"
+            note = t("the cover could not be saved: {reason}", reason=exc.message)
             break
     video, cover = done["video"], done.get("cover")
     problem = await off(unplayable, video.path)
@@ -96,7 +98,7 @@ def unplayable(path: Path) -> str | None:
     try:
         size = path.stat().st_size
         if size == 0:
-            return "the server sent an empty video"
+            return t("the server sent an empty video")
         kinds = set()
         with path.open("rb") as f:
             pos = 0
@@ -109,12 +111,12 @@ def unplayable(path: Path) -> str | None:
                 elif length == 0:
                     length = size - pos  # the last box runs to the end of the file
                 if len(head) < 8 or length < 8 or pos + length > size or not _box_name(kind):
-                    return "the video is cut short or is not an MP4 file"
+                    return t("the video is cut short or is not an MP4 file")
                 kinds.add(kind)
                 pos += length
     except OSError as exc:
-        return f"the saved video cannot be read: {exc.strerror or exc}"
-    return None if b"moov" in kinds else "the video has no index (moov box): not a playable MP4"
+        return t("the saved video cannot be read: {reason}", reason=exc.strerror or exc)
+    return None if b"moov" in kinds else t("the video has no index (moov box): not a playable MP4")
 
 
 def _box_name(kind: bytes) -> bool:
@@ -131,7 +133,7 @@ async def _fetch(
 ) -> None:
     """Stream what ``done`` lacks, concurrently; keep what succeeded, raise the first failure."""
     if not video:
-        raise DownloadError("the task succeeded without a video URL")
+        raise DownloadError(t("the task succeeded without a video URL"))
     stem = file_stem(job)
     wanted = {"video": (video, ".mp4"), "cover": (cover, ".png")}
     todo = [(kind, url, ext) for kind, (url, ext) in wanted.items() if url and kind not in done]

@@ -25,6 +25,7 @@ from . import _local
 from ._client import AsyncClient
 from ._config import Settings, hide_key_in, resolve_settings
 from ._errors import CogVideoError, ValidationError, WaitTimeoutError
+from ._i18n import t
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
 from ._polling import PollPolicy
@@ -96,7 +97,9 @@ class Engine:
 
     def _open(self) -> None:
         if self._closed:
-            raise CogVideoError(f"the engine for {self.output_dir} is closed; get_engine() makes a new one")
+            raise CogVideoError(
+                t("the engine for {folder} is closed; get_engine() makes a new one", folder=self.output_dir)
+            )
 
     def update(self, settings: Settings) -> None:
         """Apply new settings live: concurrency and timeout at once, a new key or URL from the
@@ -177,8 +180,11 @@ class Engine:
         """The same request as a new task with a new request_id."""
         if job.status is JobStatus.UNKNOWN or (job.task_id is None and job.status is JobStatus.SUBMITTING):
             warnings.warn(
-                f"job {job.id}: the server may already have its task; a retry may create a second, paid "
-                "one (job.resume() asks again with the same request_id, which cannot)",
+                t(
+                    "job {job}: the server may already have its task; a retry may create a second, paid one "
+                    "(job.resume() asks again with the same request_id, which cannot)",
+                    job=job.id,
+                ),
                 stacklevel=2,
             )
         return self.submit(
@@ -189,10 +195,13 @@ class Engine:
     def rate(self, job: Job | str, rating: int | None, note: str | None = None) -> Job:
         """Keep a person's 1-5 rating and short note with the job, in the ledger (None clears)."""
         if rating is not None and (isinstance(rating, bool) or rating not in range(1, 6)):
-            raise ValidationError(f"rating must be 1 to 5, not {rating!r}", field="rating")
+            raise ValidationError(
+                t("rating must be 1 to 5, not {rating}", rating=repr(rating)), field="rating"
+            )
         if note is not None and len(note) > MAX_NOTE:
             raise ValidationError(
-                f"the note is {len(note)} characters; keep it under {MAX_NOTE}", field="note"
+                t("the note is {n} characters; keep it under {limit}", n=len(note), limit=MAX_NOTE),
+                field="note",
             )
         found = self.find(job) if isinstance(job, str) else job
         self.ledger.rate(found.id, rating, note)
@@ -213,8 +222,14 @@ class Engine:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not job.wait_done(left):
                 waiting = sum(not j.done for j in jobs)
+                seconds = f"{timeout:g}"
                 raise WaitTimeoutError(
-                    f"{waiting} of {len(jobs)} job(s) not done after {timeout:g} s; they go on",
+                    t(
+                        "{n} of {total} job(s) not done after {seconds} s; they go on",
+                        n=waiting,
+                        total=len(jobs),
+                        seconds=seconds,
+                    ),
                     task_id=job.task_id,
                 )
         return jobs
@@ -226,11 +241,20 @@ class Engine:
         ledger. No match, or several, is a ValidationError that says which."""
         found = self._matches(ident)
         if not found:
-            raise ValidationError(f"no job matches {ident!r} (the ids are in %cogvideo history)", field="job")
+            shown = repr(ident)
+            raise ValidationError(
+                t("no job matches {ident} (the ids are in %cogvideo history)", ident=shown), field="job"
+            )
         if len(found) > 1:
             some = ", ".join(j.short_id for j in found[:5])
             raise ValidationError(
-                f"{ident!r} matches {len(found)} jobs ({some}): give more of the id", field="job"
+                t(
+                    "{ident} matches {n} jobs ({some}): give more of the id",
+                    ident=repr(ident),
+                    n=len(found),
+                    some=some,
+                ),
+                field="job",
             )
         return found[0]
 

@@ -20,6 +20,7 @@ import httpx
 from ._client import AsyncClient, Client
 from ._config import Secret, hide_key
 from ._errors import ProtocolError, ValidationError
+from ._i18n import t
 from ._wire import raise_for_error
 
 __all__ = [
@@ -62,7 +63,7 @@ _TOKEN = re.compile(
 
 def _check(prompt: str) -> str:
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ValidationError("enhance needs a non-empty prompt", field="prompt")
+        raise ValidationError(t("enhance needs a non-empty prompt"), field="prompt")
     return prompt.strip()
 
 
@@ -110,13 +111,13 @@ def parse_chat(response: httpx.Response) -> str:
     try:
         data = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
-        raise ProtocolError("the chat answer is not valid JSON", retryable=True) from None
+        raise ProtocolError(t("the chat answer is not valid JSON"), retryable=True) from None
     try:
         content = data["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
-        raise ProtocolError("the chat answer has no choices[0].message.content") from None
+        raise ProtocolError(t("the chat answer has no choices[0].message.content")) from None
     if not isinstance(content, str) or not clean_reply(content):
-        raise ProtocolError("the chat model returned an empty prompt")
+        raise ProtocolError(t("the chat model returned an empty prompt"))
     return clean_reply(content)
 
 
@@ -195,9 +196,9 @@ def prompt_diff(original: str, enhanced: str) -> tuple[list[tuple[str, bool]], l
 
 
 def _runs(out: list[tuple[str, bool]], tokens: list[str], changed: bool) -> None:
-    for t in tokens:
-        flag = changed and not t.isspace()
+    for token in tokens:  # not "t": that is the message catalogue's
+        flag = changed and not token.isspace()
         if out and out[-1][1] == flag:
-            out[-1] = (out[-1][0] + t, flag)
+            out[-1] = (out[-1][0] + token, flag)
         else:
-            out.append((t, flag))
+            out.append((token, flag))

@@ -34,6 +34,8 @@ import json
 import time
 from typing import Any
 
+from ._i18n import N_, t
+
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -205,13 +207,13 @@ _BAD_REQUEST_CODES = frozenset({*range(1210, 1216), 1261})
 _RATE_CODES = frozenset({1302, 1303, 1305, 1312, 1313})
 # Codes whose plain reason the platform's message may not carry; said with it.
 _REASONS = {
-    1113: "account out of balance, retrying cannot help",
-    1309: "the plan has expired, retrying cannot help",
-    1310: "the plan's weekly or monthly cap is reached, retrying cannot help",
-    1311: "the plan does not include this model, retrying cannot help",
-    1312: "the model is overloaded; backing off (or switch model)",
-    1313: "throttled by the plan's fair-use policy; backing off",
-    1233: "no such task",
+    1113: N_("account out of balance, retrying cannot help"),
+    1309: N_("the plan has expired, retrying cannot help"),
+    1310: N_("the plan's weekly or monthly cap is reached, retrying cannot help"),
+    1311: N_("the plan does not include this model, retrying cannot help"),
+    1312: N_("the model is overloaded; backing off (or switch model)"),
+    1313: N_("throttled by the plan's fair-use policy; backing off"),
+    1233: N_("no such task"),
 }
 _SERVER_CODES = frozenset({500, 1200, 1230, 1234})
 
@@ -285,11 +287,12 @@ def error_from_response(
     cls = _error_class(status, code)
     if message is None:
         snippet = body[:200].decode("utf-8", "replace").strip()
-        message = snippet or f"HTTP {status} with an empty body"
+        message = snippet or t("HTTP {status} with an empty body", status=status)
+    # our words around the platform's own (its message is the server's, passed on as it came)
     if cls is ContentFilterError:
-        message = f"blocked by the platform's content filter: {message}"
+        message = t("blocked by the platform's content filter: {message}", message=message)
     elif code in _REASONS:
-        message = f"{_REASONS[code]}: {message}"
+        message = t("{reason}: {message}", reason=t(_REASONS[code]), message=message)
     return cls(
         message,
         status_code=status,

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ._i18n import N_
 from ._models import model_concurrency
 
 __all__ = ["BUSY_HOURS", "JobTime", "PlanTime", "busy_overlap", "estimate", "makespan"]
@@ -63,13 +64,14 @@ def _job_times(keys: Sequence[str], history: Iterable[tuple[str, float]]) -> lis
                 by[k].append(seconds)
     out = []
     for key in keys:
-        for k, basis in ((key, "same parameters"), (key.split("|")[0], "same model"), ("*", "any job")):
+        levels = ((key, N_("same parameters")), (key.split("|")[0], N_("same model")), ("*", N_("any job")))
+        for k, basis in levels:
             if by.get(k):
                 xs = by[k]
                 out.append(JobTime(_quantile(xs, 0.5), _quantile(xs, 0.9), len(xs), basis))
                 break
         else:
-            out.append(JobTime(None, None, 0, "no history"))
+            out.append(JobTime(None, None, 0, N_("no history")))
     return out
 
 

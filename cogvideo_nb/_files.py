@@ -20,6 +20,7 @@ from typing import IO, Any
 import httpx
 
 from ._errors import ConfigError, DownloadError
+from ._i18n import t
 from ._wire import Download
 
 __all__ = [
@@ -40,7 +41,7 @@ def cap_for(kind: str) -> int:
 
 
 def _unwritable(dest: Path, exc: OSError) -> ConfigError:
-    return ConfigError(f"cannot write {dest}: {exc.strerror or exc}")
+    return ConfigError(t("cannot write {path}: {reason}", path=dest, reason=exc.strerror or exc))
 
 
 def accept(response: httpx.Response, kind: str, max_bytes: int) -> str:
@@ -48,19 +49,24 @@ def accept(response: httpx.Response, kind: str, max_bytes: int) -> str:
     Pure, so the engine checks on its loop before reading a byte of the body."""
     if response.status_code in (403, 404, 410):
         raise DownloadError(
-            f"result URL refused with HTTP {response.status_code}; it has probably expired",
+            t("result URL refused with HTTP {code}; it has probably expired", code=response.status_code),
             status_code=response.status_code,
             expired=True,
         )
     if response.status_code >= 400:
         code = response.status_code
-        raise DownloadError(f"download failed with HTTP {code}", status_code=code)
+        raise DownloadError(t("download failed with HTTP {code}", code=code), status_code=code)
     ctype: str = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if not (ctype.startswith(_ACCEPT[kind]) or ctype in _NEUTRAL):
-        raise DownloadError(f"expected a {kind} file but the server sent {ctype!r}")
+        sent = repr(ctype)
+        raise DownloadError(
+            t("expected a video file but the server sent {sent}", sent=sent)
+            if kind == "video"
+            else t("expected an image file but the server sent {sent}", sent=sent)
+        )
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise DownloadError(f"file is {int(declared)} bytes, over the {max_bytes}-byte cap")
+        raise DownloadError(t("file is {n} bytes, over the {cap}-byte cap", n=int(declared), cap=max_bytes))
     return ctype
 
 
@@ -86,7 +92,7 @@ class FileSink:
         """Account for a chunk before it is written: the cap holds for decoded bytes too."""
         self.size += len(chunk)
         if self.size > self.max_bytes:
-            raise DownloadError(f"file grew over the {self.max_bytes}-byte cap")
+            raise DownloadError(t("file grew over the {cap}-byte cap", cap=self.max_bytes))
 
     def _open(self) -> IO[bytes]:
         if self._file is None:
@@ -140,7 +146,7 @@ class FileSink:
 
 def past_deadline(url: str) -> DownloadError:
     """A download's deadline passed (it bounds the whole call, so no retry follows)."""
-    return DownloadError(f"download of {url.split('?')[0]} passed its deadline", status_code=599)
+    return DownloadError(t("download of {url} passed its deadline", url=url.split("?")[0]), status_code=599)
 
 
 def stream_sync(

@@ -194,7 +194,7 @@ def poster_data_url(cover: Path | None, width: int = 480) -> str | None:
 def status_word(status: JobStatus) -> str:
     """What a person reads for a status, in the language in force ("detached" is the code's word
     for "stopped waiting")."""
-    return t("stopped waiting" if status is JobStatus.DETACHED else status.value)
+    return status.word
 
 
 def params_text(job: Job) -> str:

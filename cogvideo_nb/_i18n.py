@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ __all__ = [
     "LOCALE_DIR",
     "N_",
     "REASONS",
+    "fallback_language",
     "language",
+    "read_choice_with",
     "set_page_language",
     "t",
     "tn",
@@ -51,6 +54,17 @@ _LOCALE = re.compile(r'"locale"\s*:\s*"([^"]*)"')  # the settings file is JSON5:
 def _code(tag: str | None) -> str | None:
     code = (tag or "").lower().replace("-", "_").split("_")[0]
     return code if code in LANGUAGES else None
+
+
+# How the chosen language is read (argument > %config > COGVIDEO_LANG, checked like every
+# setting): the settings module says so when it loads. It speaks through this module, so this
+# one cannot import it (the layering allows no cycle).
+_choice: list[Callable[[Any], Any]] = []
+
+
+def read_choice_with(read: Callable[[Any], Any]) -> None:
+    """``read(explicit)``: the chosen language or None, a bad value a ConfigError (``_config``)."""
+    _choice[:] = [read]
 
 
 def set_page_language(tag: str | None) -> None:
@@ -99,11 +113,15 @@ def _lab_setting() -> str | None:
 
 def language(explicit: str | None = None) -> tuple[str, str]:
     """``(code, why)``: the language in force and what chose it (``%cogvideo config`` says)."""
-    from ._config import resolve  # checked like every setting: a bad value is a ConfigError
-
-    chosen = resolve("language", explicit)
+    chosen = _choice[0](explicit) if _choice else None
     if chosen is not None:
         return str(chosen), REASONS[0]
+    return fallback_language()
+
+
+def fallback_language() -> tuple[str, str]:
+    """The language when none is chosen: the page's, else the kernel's locale, else English (a
+    bad chosen language is refused in this one: it cannot be said in the language it fails to name)."""
     if "language" in _page:
         return _page["language"], REASONS[1]
     lab = _lab_setting()

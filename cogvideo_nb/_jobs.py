@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ._errors import CogVideoError, TaskFailedError, WaitTimeoutError
+from ._i18n import t
 from ._request import VideoRequest
 
 __all__ = [
@@ -45,6 +46,12 @@ class JobStatus(str, Enum):
     @property
     def terminal(self) -> bool:
         return self in TERMINAL
+
+    @property
+    def word(self) -> str:
+        """What a person reads for it, in the language in force ("detached" is the code's word
+        for "stopped waiting")."""
+        return t("stopped waiting" if self is JobStatus.DETACHED else self.value)
 
 
 TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.DETACHED, JobStatus.UNKNOWN})
@@ -159,8 +166,14 @@ class Job:
         """This job, done; raises TaskFailedError if it failed, WaitTimeoutError if it is not
         done within ``timeout`` or ended without a result (detached, outcome unknown)."""
         if not self._done.wait(timeout):
+            seconds = f"{timeout:g}"
             raise WaitTimeoutError(
-                f"job {self.short_id} still {self.status.value} after {timeout:g} s; it goes on",
+                t(
+                    "job {job} still {status} after {seconds} s; it goes on",
+                    job=self.short_id,
+                    status=self.status.word,
+                    seconds=seconds,
+                ),
                 task_id=self.task_id,
             )
         return raise_for(self)
@@ -179,7 +192,7 @@ class Job:
 
     def _control(self) -> Controller:
         if self.controller is None:
-            raise CogVideoError(f"job {self.short_id} is not attached to an engine; use resume()")
+            raise CogVideoError(t("job {job} is not attached to an engine; use resume()", job=self.short_id))
         return self.controller
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
@@ -221,7 +234,7 @@ class Job:
         """The ledger refused a write: end FAILED in memory, visibly, and wake every waiter."""
         message = error.message if isinstance(error, CogVideoError) else f"{type(error).__name__}: {error}"
         self.status = JobStatus.FAILED
-        self.error = f"could not record the job's state: {message}"
+        self.error = t("could not record the job's state: {reason}", reason=message)
         self.error_type = type(error).__name__
         self.expected_at = None
         self.finished_at = time.time()
@@ -266,14 +279,18 @@ def raise_for(job: Job) -> Job:
     """The job if it succeeded; otherwise the error that says how it ended."""
     if not job.done:
         raise WaitTimeoutError(
-            f"job {job.short_id} is still {job.status.value}: {job.note}", task_id=job.task_id
+            t("job {job} is still {status}: {note}", job=job.short_id, status=job.status.word, note=job.note),
+            task_id=job.task_id,
         )
     if job.status is JobStatus.FAILED:
-        raise TaskFailedError(f"job {job.short_id} failed: {job.error}", task_id=job.task_id)
+        raise TaskFailedError(
+            t("job {job} failed: {error}", job=job.short_id, error=job.error), task_id=job.task_id
+        )
     if job.status is JobStatus.DETACHED:
-        raise WaitTimeoutError(f"job {job.short_id} detached: {job.error or job.note}", task_id=job.task_id)
+        why = job.error or job.note
+        raise WaitTimeoutError(t("job {job} detached: {why}", job=job.short_id, why=why), task_id=job.task_id)
     if job.status is JobStatus.UNKNOWN:
-        raise WaitTimeoutError(f"job {job.short_id}: {job.note}", request_id=job.id)
+        raise WaitTimeoutError(t("job {job}: {note}", job=job.short_id, note=job.note), request_id=job.id)
     return job
 
 

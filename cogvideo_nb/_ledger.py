@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError, ValidationError
+from ._i18n import t
 from ._jobs import Job, JobStatus
 from ._ledger_rows import SCHEMA_VERSION, encode, job_from_row, journaled, migrate
 from ._owners import LIVE_OWNERS, new_owner, owner_alive
@@ -89,7 +90,10 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise ConfigError(f"cannot open the ledger's lock file {lock_path}: {exc.strerror or exc}") from None
+        reason = exc.strerror or exc
+        raise ConfigError(
+            t("cannot open the ledger's lock file {path}: {reason}", path=lock_path, reason=reason)
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -118,7 +122,10 @@ class Ledger:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise ConfigError(f"the output folder {folder} is not writable: {exc.strerror or exc}") from None
+            reason = exc.strerror or exc
+            raise ConfigError(
+                t("the output folder {folder} is not writable: {reason}", folder=folder, reason=reason)
+            ) from None
         # Open, migrate and repair one process at a time: two openers of a fresh folder must
         # not take each other's lock or half-added column for corruption, nor both repair.
         with _exclusive(self.path.with_name(self.path.name + ".lock")):
@@ -126,12 +133,16 @@ class Ledger:
                 self._db = self._open()
             except sqlite3.Error as exc:
                 if not _corrupt(exc):
-                    raise ConfigError(f"cannot open the ledger {self.path}: {exc}") from None
+                    raise ConfigError(
+                        t("cannot open the ledger {path}: {reason}", path=self.path, reason=exc)
+                    ) from None
                 aside = self._move_aside(exc)
                 try:
                     self._db = self._open()
                 except sqlite3.Error as again:
-                    raise ConfigError(f"cannot open the ledger {self.path}: {again}") from None
+                    raise ConfigError(
+                        t("cannot open the ledger {path}: {reason}", path=self.path, reason=again)
+                    ) from None
                 log.warning(
                     "the ledger %s was unreadable (%s); moved it to %s and started a fresh one",
                     self.path, exc, aside,
@@ -167,7 +178,12 @@ class Ledger:
                     os.replace(src, Path(str(aside) + suffix))
                 except OSError as err:
                     raise ConfigError(
-                        f"the ledger {self.path} is corrupt ({exc}) and cannot be moved aside: {err}"
+                        t(
+                            "the ledger {path} is corrupt ({problem}) and cannot be moved aside: {reason}",
+                            path=self.path,
+                            problem=exc,
+                            reason=err,
+                        )
                     ) from None
         return aside
 
@@ -186,7 +202,7 @@ class Ledger:
             try:
                 row = json.loads(path.read_text("utf-8"))
                 job = job_from_row(row)
-                job.note = "rebuilt from the journal: the ledger had lost this job"
+                job.note = t("rebuilt from the journal: the ledger had lost this job")
                 owner = row.get("owner") if isinstance(row.get("owner"), str) else None
                 self._write(job, journal=False, owner=owner, only_new=True)
                 count += 1
@@ -219,7 +235,9 @@ class Ledger:
             with self._lock:
                 cur = self._db.execute(sql + condition, args)
         except (sqlite3.Error, OSError) as exc:
-            raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
+            raise ConfigError(
+                t("could not write the ledger {path}: {reason}", path=self.path, reason=exc)
+            ) from None
         if cur.rowcount == 0:
             return False
         if journal and journaled(job):
@@ -250,7 +268,9 @@ class Ledger:
                         self._db.execute("ROLLBACK")
                     raise
             except (sqlite3.Error, OSError) as exc:
-                raise ConfigError(f"could not write the ledger {self.path}: {exc}") from None
+                raise ConfigError(
+                    t("could not write the ledger {path}: {reason}", path=self.path, reason=exc)
+                ) from None
         if journaled(job):
             self._journal(cols, body)
         return True
@@ -284,7 +304,9 @@ class Ledger:
             tmp.write_text(json.dumps(row), "utf-8")
             os.replace(tmp, self.journal / f"{cols['id']}.json")
         except OSError as exc:
-            raise ConfigError(f"could not write the job journal in {self.journal}: {exc}") from None
+            raise ConfigError(
+                t("could not write the job journal in {folder}: {reason}", folder=self.journal, reason=exc)
+            ) from None
 
     def rate(self, job_id: str, rating: int | None, note: str | None = None) -> None:
         """Store a 1-5 rating and note (checked by the engine). Only these two columns change (not
@@ -294,7 +316,7 @@ class Ledger:
                 "UPDATE jobs SET rating = ?, rating_note = ? WHERE id = ?", (rating, note or None, job_id)
             )
         if cur.rowcount == 0:
-            raise ValidationError(f"no job {job_id!r} in the ledger", field="job")
+            raise ValidationError(t("no job {job} in the ledger", job=repr(job_id)), field="job")
 
     # -- ownership -------------------------------------------------------------------------------
     def claim(self, job_id: str, status: JobStatus | None = None) -> bool:
@@ -406,7 +428,9 @@ class Ledger:
         try:
             return self._db.execute(sql, args)
         except sqlite3.Error as exc:
-            raise ConfigError(f"could not use the ledger {self.path}: {exc}") from None
+            raise ConfigError(
+                t("could not use the ledger {path}: {reason}", path=self.path, reason=exc)
+            ) from None
 
     def _select(self, where: str, args: tuple[Any, ...]) -> list[Job]:
         with self._lock:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError
+from ._i18n import t
 from ._jobs import Job, JobStatus
 from ._polling import duration_key
 from ._request import VideoRequest
@@ -110,7 +111,8 @@ def encode(job: Job) -> tuple[dict[str, Any], dict[str, Any]]:
     cols = {name: column_value(job, name) for name in MUTABLE}
     for name in ("video_url", "cover_url", "task_id", "error", "note"):
         if cols[name] is not None and not isinstance(cols[name], str):
-            raise ConfigError(f"refusing to record a non-text {name} ({type(cols[name]).__name__})")
+            kind = type(cols[name]).__name__
+            raise ConfigError(t("refusing to record a non-text {name} ({kind})", name=name, kind=kind))
     cols.update(
         id=job.id,
         request=json.dumps(body),

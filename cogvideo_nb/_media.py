@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from ._diff import diff_parts
 from ._errors import ValidationError
+from ._i18n import t
 from ._jobs import Job
 
 __all__ = ["Clip", "ClipInfo", "clip_info", "contact_sheet_path", "last_frame", "stitch", "tile"]
@@ -56,13 +57,17 @@ def _path(clip: Clip) -> Path:
     if isinstance(clip, Job):
         if clip.video_path is None or not Path(clip.video_path).is_file():
             raise ValidationError(
-                f"job {clip.id} has no video on disk (status {clip.status.value}); wait for it to finish",
+                t(
+                    "job {job} has no video on disk (status {status}); wait for it to finish",
+                    job=clip.id,
+                    status=clip.status.word,
+                ),
                 field="job",
             )
         return Path(clip.video_path)
     path = Path(os.fspath(clip)).expanduser()
     if not path.is_file():
-        raise ValidationError(f"video file not found: {path}", field="job")
+        raise ValidationError(t("video file not found: {path}", path=path), field="job")
     return path
 
 
@@ -70,7 +75,9 @@ def _open(path: Path) -> Any:
     try:
         return av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
-        raise ValidationError(f"{path.name} is not a readable video: {exc}", field="job") from None
+        raise ValidationError(
+            t("{name} is not a readable video: {reason}", name=path.name, reason=exc), field="job"
+        ) from None
 
 
 def clip_info(clip: Clip) -> ClipInfo:
@@ -78,7 +85,7 @@ def clip_info(clip: Clip) -> ClipInfo:
     path = _path(clip)
     with _open(path) as c:
         if not c.streams.video:
-            raise ValidationError(f"{path.name} has no video stream", field="job")
+            raise ValidationError(t("{name} has no video stream", name=path.name), field="job")
         v = c.streams.video[0]
         fps = float(v.average_rate or v.guessed_rate or 30)
         if v.duration is not None and v.time_base is not None:
@@ -125,7 +132,7 @@ def last_frame(job: Clip) -> Image.Image:
             for frame in c.decode(stream):
                 last = frame
     if last is None:
-        raise ValidationError(f"{path.name} has no decodable frame", field="job")
+        raise ValidationError(t("{name} has no decodable frame", name=path.name), field="job")
     image: Image.Image = last.to_image()
     return image.convert("RGB")
 
@@ -149,7 +156,7 @@ def _tmp(target: Path) -> Path:
 def _out_path(path: str | os.PathLike[str]) -> Path:
     out = Path(os.fspath(path)).expanduser()
     if out.suffix.lower() != ".mp4":
-        raise ValidationError(f"output must be an .mp4 file, not {out.name!r}", field="path")
+        raise ValidationError(t("output must be an .mp4 file, not {name}", name=repr(out.name)), field="path")
     return out
 
 
@@ -159,11 +166,11 @@ def _resampled(path: Path, fps: float, duration: float) -> Iterator[Any]:
     source = _frames(path)
     current = next(source, None)
     if current is None:
-        raise ValidationError(f"{path.name} has no decodable frame", field="job")
+        raise ValidationError(t("{name} has no decodable frame", name=path.name), field="job")
     upcoming = next(source, None)
     for k in range(n_out):
-        t = k / fps + 1e-6
-        while upcoming is not None and upcoming[0] <= t:
+        when = k / fps + 1e-6
+        while upcoming is not None and upcoming[0] <= when:
             current, upcoming = upcoming, next(source, None)
         yield current[1]
     source.close()
@@ -197,7 +204,7 @@ def stitch(
     """Join finished clips into one MP4, re-encoded to one size and frame rate (the first
     clip's unless given); sound is kept where a clip has it, silence fills where it has not."""
     if not jobs:
-        raise ValidationError("stitch needs at least one finished clip", field="jobs")
+        raise ValidationError(t("stitch needs at least one finished clip"), field="jobs")
     infos = [clip_info(_path(j)) for j in jobs]
     width, height = size or (infos[0].width, infos[0].height)
     width, height = _even(width), _even(height)
@@ -333,7 +340,7 @@ def tile(
     Shorter clips hold their last frame until the longest ends. Made for slides and handouts.
     """
     if not jobs:
-        raise ValidationError("tile needs at least one finished clip", field="jobs")
+        raise ValidationError(t("tile needs at least one finished clip"), field="jobs")
     infos = [clip_info(_path(j)) for j in jobs]
     n = len(infos)
     cols = max(1, min(columns or min(n, 3), n))
@@ -350,7 +357,7 @@ def tile(
     elif labels:
         texts = [str(t) for t in labels]
         if len(texts) != n:
-            raise ValidationError(f"{len(texts)} labels for {n} clips", field="labels")
+            raise ValidationError(t("{labels} labels for {n} clips", labels=len(texts), n=n), field="labels")
     overlays = [_label_overlay((cw, ch), r) for r in diff_parts(texts)] if texts else None
     rate = Fraction(max(i.fps for i in infos)).limit_denominator(1001)
     duration = max(i.duration for i in infos)

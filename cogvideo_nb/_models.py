@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._i18n import N_
+
 __all__ = [
     "COMMON_FIELDS", "DEFAULT_MODEL", "MAX_IMAGE_BYTES", "MODELS", "OPTIONS", "ImageRole",
     "ModelSpec", "Option", "get_model", "model_concurrency", "option_values",
@@ -29,23 +31,23 @@ class Option:
     name: str
     kind: type  # int, str or bool: what the wire carries
     flag: str  # the CLI / magic flag without dashes (``audio`` for with_audio)
-    help: str
+    help: str  # said later, through t(): the catalogue holds it (N_)
 
 
 # Display order for the CLI, the magic and the form; the wire names are the API's.
 OPTIONS: dict[str, Option] = {
     o.name: o
     for o in (
-        Option("size", str, "size", "WIDTHxHEIGHT from the model's list"),
-        Option("fps", int, "fps", "frames per second"),
-        Option("duration", int, "duration", "seconds"),
-        Option("quality", str, "quality", "speed or quality"),
-        Option("style", str, "style", "visual style (viduq1-text)"),
-        Option("aspect_ratio", str, "aspect-ratio", "frame shape (viduq1-text, vidu2-reference)"),
-        Option("movement_amplitude", str, "movement-amplitude", "how much moves (Vidu models)"),
-        Option("with_audio", bool, "audio", "AI sound effects"),
-        Option("watermark_enabled", bool, "watermark", "the platform's watermark (server default: on)"),
-        Option("off_peak", bool, "off-peak", "cheaper run in off-peak hours (Vidu models)"),
+        Option("size", str, "size", N_("WIDTHxHEIGHT from the model's list")),
+        Option("fps", int, "fps", N_("frames per second")),
+        Option("duration", int, "duration", N_("seconds")),
+        Option("quality", str, "quality", N_("speed or quality")),
+        Option("style", str, "style", N_("visual style (viduq1-text)")),
+        Option("aspect_ratio", str, "aspect-ratio", N_("frame shape (viduq1-text, vidu2-reference)")),
+        Option("movement_amplitude", str, "movement-amplitude", N_("how much moves (Vidu models)")),
+        Option("with_audio", bool, "audio", N_("AI sound effects")),
+        Option("watermark_enabled", bool, "watermark", N_("the platform's watermark (server default: on)")),
+        Option("off_peak", bool, "off-peak", N_("cheaper run in off-peak hours (Vidu models)")),
     )
 }
 

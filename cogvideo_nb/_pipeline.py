@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ._cost import check_cost
 from ._engine import Engine
 from ._errors import CogVideoError, ValidationError
+from ._i18n import t
 from ._models import OPTIONS, get_model
 from ._request import VideoRequest, build_request, new_request_id
 
@@ -94,7 +95,9 @@ def plan(
             for key, value in combo:
                 if key == "enhance":  # --vary enhance=off,on: the prompt as written and rewritten
                     if value.lower() not in _TRUE + _FALSE:
-                        raise ValidationError(f"--vary enhance takes off,on (not {value!r})", field="vary")
+                        raise ValidationError(
+                            t("--vary enhance takes off,on (not {value})", value=repr(value)), field="vary"
+                        )
                     enhanced = value.lower() in _TRUE
                 elif prompt and "{" + key + "}" in prompt:  # a placeholder wins over an option
                     extra[key] = value
@@ -102,15 +105,21 @@ def plan(
                     params[VARY_KEYS[key]] = _flag_value(VARY_KEYS[key], value)
                 else:
                     raise ValidationError(
-                        f"--vary {key}: not a parameter ({', '.join(['model', *OPTIONS])}) "
-                        f"and the prompt has no {{{key}}} placeholder",
+                        t(
+                            "--vary {key}: not a parameter ({names}) and the prompt has no "
+                            "{{{key}}} placeholder",
+                            key=key,
+                            names=", ".join(["model", *OPTIONS]),
+                        ),
                         field="vary",
                     )
             try:
                 request = build_request(fill(prompt, extra) if prompt else prompt, **params)
             except CogVideoError as exc:
-                where = f"prompt {i + 1}: " if len(prompts) > 1 else ""
-                raise ValidationError(f"{where}{exc.message}", field=getattr(exc, "field", None)) from None
+                said = (
+                    t("prompt {i}: {error}", i=i + 1, error=exc.message) if len(prompts) > 1 else exc.message
+                )
+                raise ValidationError(said, field=getattr(exc, "field", None)) from None
             tag = ", ".join(f"{k}={v}" for k, v in combo)
             name = labels[i] if labels is not None else f"#{i + 1}" if len(prompts) > 1 else None
             label = tag or name
@@ -121,12 +130,12 @@ def plan(
 def repeat(plans: Sequence[Plan], n: int) -> list[Plan]:
     """Each plan ``n`` times (1-4), as separate tasks with their own request ids, labelled run i/n."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_REPEATS:
-        raise ValidationError(f"--n must be 1 to {MAX_REPEATS}, not {n!r}", field="n")
+        raise ValidationError(t("--n must be 1 to {limit}, not {n}", limit=MAX_REPEATS, n=repr(n)), field="n")
     if n == 1:
         return list(plans)
     return [
         replace(
-            p, request=replace(p.request, request_id=new_request_id()), label=_join(p.label, f"run {i}/{n}")
+            p, request=replace(p.request, request_id=new_request_id()), label=_join(p.label, _run_tag(i, n))
         )
         for p in plans
         for i in range(1, n + 1)
@@ -135,6 +144,10 @@ def repeat(plans: Sequence[Plan], n: int) -> list[Plan]:
 
 def _join(*parts: str | None) -> str | None:
     return ", ".join(p for p in parts if p) or None
+
+
+def _run_tag(i: int, n: int) -> str:
+    return t("run {i}/{n}", i=i, n=n)  # a label, in the language in force when it is planned
 
 
 def apply_enhance(plans: Sequence[Plan], enhancer: Callable[[str], str]) -> list[Plan]:

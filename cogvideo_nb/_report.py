@@ -21,9 +21,12 @@ from ._diff import diff_parts
 from ._enhance import prompt_diff
 from ._errors import ValidationError
 from ._html import params_text, poster_data_url
+from ._i18n import N_, language, t, tn
 from ._jobs import Job, JobStatus
 
-__all__ = ["enhance_html", "report_html", "runs_html", "write_report"]
+__all__ = ["DEFAULT_TITLE", "enhance_html", "report_html", "runs_html", "write_report"]
+
+DEFAULT_TITLE = N_("Prompt study")  # written in the language in force; a title of one's own as given
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#1f2328;background:#f6f8fa}
@@ -51,10 +54,11 @@ def enhance_html(original: str, enhanced: str) -> str:
     removed = "".join(
         f'<span class="del">{html.escape(t)}</span>' if on else html.escape(t) for t, on in left
     )
+    added = t("enhanced ({n} characters)", n=len(enhanced))
     return (
         f'<div class="cvnb-enhance"><style>{_PAIR_CSS}</style>'
-        f"<div><b>your prompt</b>{removed}</div>"
-        f"<div><b>enhanced ({len(enhanced)} characters)</b>{_runs(right)}</div></div>"
+        f"<div><b>{html.escape(t('your prompt'))}</b>{removed}</div>"
+        f"<div><b>{html.escape(added)}</b>{_runs(right)}</div></div>"
     )
 
 
@@ -69,8 +73,9 @@ _PAIR_CSS = (
 
 def _stars(rating: int | None) -> str:
     if not rating:
-        return '<span class="meta">not rated</span>'
-    return f'<span class="stars" title="{rating} of 5">{"★" * rating}{"☆" * (5 - rating)}</span>'
+        return f'<span class="meta">{html.escape(t("not rated"))}</span>'
+    title = html.escape(t("{i} of 5", i=rating), quote=True)
+    return f'<span class="stars" title="{title}">{"★" * rating}{"☆" * (5 - rating)}</span>'
 
 
 def _video_src(job: Job, files: Path | None, rel: str, embed: bool) -> str | None:
@@ -92,7 +97,7 @@ def _video_src(job: Job, files: Path | None, rel: str, embed: bool) -> str | Non
 def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> str:
     e = html.escape
     label = f"<b>{e(job.label)}</b> · " if job.label else ""
-    emulated = ' <span class="badge">EMULATED</span>' if job.emulated else ""
+    emulated = f' <span class="badge">{e(t("EMULATED"))}</span>' if job.emulated else ""
     original: str | None = getattr(job, "original_prompt", None)
     rating: int | None = getattr(job, "rating", None)
     note: str | None = getattr(job, "rating_note", None)
@@ -105,9 +110,10 @@ def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> s
     if original:
         left, _ = prompt_diff(original, job.prompt)  # the user's words; what the rewrite dropped struck
         theirs = "".join(f'<span class="del">{e(t)}</span>' if on else e(t) for t, on in left)
-        out.append(f'<details open><summary class="meta">enhanced from</summary>{theirs}</details>')
+        out.append(f'<details open><summary class="meta">{e(t("enhanced from"))}</summary>{theirs}</details>')
     if continues:
-        out.append(f'<div class="meta">continues <a href="#run-{e(continues)}">{e(continues[:13])}</a></div>')
+        link = f'<a href="#run-{e(continues)}">{e(continues[:13])}</a>'
+        out.append(f'<div class="meta">{t("continues {job}", job=link)}</div>')
     if src:
         poster = poster_data_url(job.cover_path)
         poster_attr = f' poster="{poster}"' if poster else ""
@@ -116,34 +122,33 @@ def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> s
             f'<source src="{e(src, quote=True)}" type="video/mp4"></video>'
         )
     elif job.status is JobStatus.FAILED:
-        out.append(f'<div class="fail">{e(job.error or "failed")}</div>')
+        out.append(f'<div class="fail">{e(job.error or t("failed"))}</div>')
     else:
-        out.append(f'<div class="meta">{e(job.status.value)}</div>')
+        out.append(f'<div class="meta">{e(job.status.word)}</div>')
     out.append(f"<div>{_stars(rating)}</div>")
     if note:
         out.append(f'<div class="note">{e(note)}</div>')
-    out.append(f'<div class="meta">task {e(job.task_id or "-")} · {e(job.short_id)}</div></div>')
+    out.append(
+        f'<div class="meta">{e(t("task {task}", task=job.task_id or "-"))} · {e(job.short_id)}</div></div>'
+    )
     return "".join(out)
 
 
 def _summary(jobs: Sequence[Job]) -> str:
     """One row per distinct prompt: how many runs, how many succeeded, the mean rating."""
+    e = html.escape
     rows: dict[str, list[Job]] = {}
     for job in jobs:
         rows.setdefault(job.prompt, []).append(job)
     body = []
     for prompt, runs in rows.items():
         ratings = [r for r in (getattr(j, "rating", None) for j in runs) if r]
-        mean = f"{sum(ratings) / len(ratings):.1f} ({len(ratings)} rated)" if ratings else "-"
+        average = f"{sum(ratings) / len(ratings):.1f}" if ratings else ""
+        mean = e(t("{mean} ({n} rated)", mean=average, n=len(ratings))) if ratings else "-"
         ok = sum(j.status is JobStatus.SUCCEEDED for j in runs)
-        body.append(
-            f"<tr><td>{html.escape(prompt[:160])}</td><td>{len(runs)}</td><td>{ok}</td><td>{mean}</td></tr>"
-        )
-    return (
-        "<table><tr><th>prompt</th><th>runs</th><th>succeeded</th><th>mean rating</th></tr>"
-        + "".join(body)
-        + "</table>"
-    )
+        body.append(f"<tr><td>{e(prompt[:160])}</td><td>{len(runs)}</td><td>{ok}</td><td>{mean}</td></tr>")
+    heads = [t("prompt"), t("runs"), t("succeeded"), t("mean rating")]
+    return "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>" + "".join(body) + "</table>"
 
 
 def runs_html(jobs: Sequence[Job], *, files: Path | None = None, rel: str = "", embed: bool = False) -> str:
@@ -156,23 +161,28 @@ def runs_html(jobs: Sequence[Job], *, files: Path | None = None, rel: str = "", 
 def report_html(
     jobs: Sequence[Job],
     *,
-    title: str = "Prompt study",
+    title: str = DEFAULT_TITLE,
     files: Path | None = None,
     rel: str = "",
     embed: bool = False,
 ) -> str:
-    """The whole page as a string (``files``/``rel``: where videos are copied and how linked)."""
+    """The whole page as a string (``files``/``rel``: where videos are copied and how linked),
+    its words in the language in force."""
     e = html.escape
+    title = t(DEFAULT_TITLE) if title == DEFAULT_TITLE else title
     emulated = any(j.emulated for j in jobs)
     when = time.strftime("%Y-%m-%d %H:%M")
-    sub = f"{len(jobs)} runs · written {when}" + (" · EMULATED results (no API key)" if emulated else "")
+    said = [tn("{n} run · written {when}", "{n} runs · written {when}", len(jobs), when=when)]
+    if emulated:
+        said.append(t("EMULATED results (no API key)"))
+    sub = " · ".join(said)
     return (
-        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{language()[0]}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
         f'<h1>{e(title)}</h1><div class="sub">{e(sub)}</div>'
         f"{_summary(jobs)}{runs_html(jobs, files=files, rel=rel, embed=embed)}"
-        '<p class="sub">Highlighted words differ between prompts. Made with cogvideo_nb.</p>'
+        f'<p class="sub">{e(t("Highlighted words differ between prompts. Made with cogvideo_nb."))}</p>'
         "</body></html>"
     )
 
@@ -181,15 +191,17 @@ def write_report(
     jobs: Sequence[Job],
     path: str | os.PathLike[str] = "study.html",
     *,
-    title: str = "Prompt study",
+    title: str = DEFAULT_TITLE,
     embed: bool = False,
 ) -> Path:
     """Write the study to ``path``; videos go to ``<stem>_files/`` beside it unless ``embed``."""
     if not jobs:
-        raise ValidationError("the report needs at least one job", field="jobs")
+        raise ValidationError(t("the report needs at least one job"), field="jobs")
     out = Path(os.fspath(path)).expanduser()
     if out.suffix.lower() not in (".html", ".htm"):
-        raise ValidationError(f"the report must be an .html file, not {out.name!r}", field="path")
+        raise ValidationError(
+            t("the report must be an .html file, not {name}", name=repr(out.name)), field="path"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     files = None if embed else out.with_name(out.stem + "_files")
     text = report_html(jobs, title=title, files=files, rel=out.stem + "_files", embed=embed)

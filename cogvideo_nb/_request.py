@@ -16,6 +16,7 @@ from typing import Any, Union
 
 from ._config import resolve
 from ._errors import ValidationError
+from ._i18n import t
 from ._models import MAX_IMAGE_BYTES, MODELS, OPTIONS, ModelSpec, get_model
 
 __all__ = [
@@ -38,7 +39,7 @@ def _shown(value: object, limit: int = 40) -> str:
     try:
         text = repr(value)
     except (ValueError, RecursionError):  # an int over the 4300-digit limit, a nest of lists
-        return f"a {type(value).__name__} too large to show"
+        return t("a {kind} too large to show", kind=type(value).__name__)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -50,13 +51,21 @@ def _text(name: str, value: object) -> str:
     half-way through a batch.
     """
     if not isinstance(value, str):
-        raise ValidationError(f"{name} must be text, not {type(value).__name__}", field=name)
+        raise ValidationError(
+            t("{name} must be text, not {kind}", name=name, kind=type(value).__name__), field=name
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
+        code = f"U+{ord(value[exc.start]):04X}"
         raise ValidationError(
-            f"{name} holds U+{ord(value[exc.start]):04X} at character {exc.start + 1}, which is not "
-            "valid Unicode (an undecodable byte?); remove it",
+            t(
+                "{name} holds {code} at character {n}, which is not valid Unicode (an undecodable byte?); "
+                "remove it",
+                name=name,
+                code=code,
+                n=exc.start + 1,
+            ),
             field=name,
         ) from None
     return value
@@ -72,14 +81,20 @@ def _sniff(data: bytes, what: str) -> str:
         if data.startswith(magic):
             return mime
     raise ValidationError(
-        f"{what} is not a PNG or JPEG image (checked its content, not its name)", field="image"
+        t("{what} is not a PNG or JPEG image (checked its content, not its name)", what=what), field="image"
     )
 
 
 def _check_size(n: int, what: str) -> None:
     if n > MAX_IMAGE_BYTES:
+        size = f"{n / 1e6:.1f}"
         raise ValidationError(
-            f"{what} is {n / 1e6:.1f} MB; the API takes at most {MAX_IMAGE_BYTES // 2**20} MB",
+            t(
+                "{what} is {size} MB; the API takes at most {limit} MB",
+                what=what,
+                size=size,
+                limit=MAX_IMAGE_BYTES // 2**20,
+            ),
             field="image",
         )
 
@@ -93,16 +108,16 @@ def _bytes_to_url(data: bytes, what: str) -> str:
 def image_to_url(image: ImageInput) -> str:
     """Turn a path, bytes, PIL image, http(s) URL, data URL or bare Base64 into ``image_url``."""
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return _bytes_to_url(bytes(image), "the image bytes")
+        return _bytes_to_url(bytes(image), t("the image bytes"))
     if hasattr(image, "save") and hasattr(image, "mode"):  # a PIL image, without importing PIL
         buf = io.BytesIO()
         image.save(buf, format="PNG")
-        return _bytes_to_url(buf.getvalue(), "the PIL image")
+        return _bytes_to_url(buf.getvalue(), t("the PIL image"))
     if isinstance(image, os.PathLike):
         image = os.fspath(image)
     if not isinstance(image, str):
         raise ValidationError(
-            f"image must be a path, URL, bytes or PIL image, not {type(image).__name__}",
+            t("image must be a path, URL, bytes or PIL image, not {kind}", kind=type(image).__name__),
             field="image",
         )
     text = image.strip()
@@ -112,34 +127,40 @@ def image_to_url(image: ImageInput) -> str:
     if lower.startswith("data:"):
         return _check_data_url(text)
     if "://" in text:
-        scheme = text.split("://", 1)[0]
+        scheme = repr(text.split("://", 1)[0])
         raise ValidationError(
-            f"image URL scheme {scheme!r} is not supported; use http(s), a data: URL or a local path",
+            t(
+                "image URL scheme {scheme} is not supported; use http(s), a data: URL or a local path",
+                scheme=scheme,
+            ),
             field="image",
         )
     path = Path(text).expanduser()
     if path.is_file():
-        _check_size(path.stat().st_size, f"image file {text}")
-        return _bytes_to_url(path.read_bytes(), f"image file {text}")
+        what = t("image file {path}", path=text)
+        _check_size(path.stat().st_size, what)
+        return _bytes_to_url(path.read_bytes(), what)
     if _BARE_B64.match(text):  # the docs say "URL or Base64": a bare payload is an image too
         try:
             data = base64.b64decode(text, validate=False)
         except (binascii.Error, ValueError):
             data = b""
         if data.startswith(tuple(m for m, _ in _MAGIC)):
-            return _bytes_to_url(data, "the Base64 image")
-    raise ValidationError(f"image file not found: {text}", field="image")
+            return _bytes_to_url(data, t("the Base64 image"))
+    raise ValidationError(t("image file not found: {path}", path=text), field="image")
 
 
 def _check_data_url(url: str) -> str:
     head, _, payload = url.partition(",")
     if not head.lower().endswith(";base64") or not payload:
-        raise ValidationError("a data: image URL must be base64 (data:image/png;base64,...)", field="image")
+        raise ValidationError(
+            t("a data: image URL must be base64 (data:image/png;base64,...)"), field="image"
+        )
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationError("the data: image URL is not valid base64", field="image") from None
-    return _bytes_to_url(data, "the data: image")
+        raise ValidationError(t("the data: image URL is not valid base64"), field="image") from None
+    return _bytes_to_url(data, t("the data: image"))
 
 
 @dataclass(frozen=True)
@@ -198,11 +219,12 @@ def clean_prompt(prompt: object) -> str:
     text = "" if prompt is None else _text("prompt", prompt).strip()
     for ch in text:
         if unicodedata.category(ch) == "Cc" and ch not in "\n\t\r":
+            code = f"U+{ord(ch):04X}"
             raise ValidationError(
-                f"prompt holds a control character (U+{ord(ch):04X}); remove it", field="prompt"
+                t("prompt holds a control character ({code}); remove it", code=code), field="prompt"
             )
     if text and all(ch.isspace() or unicodedata.category(ch) in ("Cf", "Mn", "Zs") for ch in text):
-        raise ValidationError("prompt has no visible characters", field="prompt")
+        raise ValidationError(t("prompt has no visible characters"), field="prompt")
     return text.strip(_INVISIBLE).strip()
 
 
@@ -210,20 +232,27 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
     """A flag's text ('60', ' Anime ') as the wire's type; bools must already be bools."""
     if kind is bool:
         if not isinstance(value, bool):
-            raise ValidationError(f"{name} must be True or False, not {_shown(value)}", field=name)
+            raise ValidationError(
+                t("{name} must be True or False, not {value}", name=name, value=_shown(value)), field=name
+            )
         return value
     if kind is int:
         if isinstance(value, bool):
             return value  # refused by the value check with the list of choices
         if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
             if len(value.strip().lstrip("0")) > _MAX_DIGITS:
-                raise ValidationError(f"{name} {_shown(value)} is not a number any model takes", field=name)
+                shown = _shown(value)
+                raise ValidationError(
+                    t("{name} {value} is not a number any model takes", name=name, value=shown), field=name
+                )
             return int(value)
         if isinstance(value, float) and value.is_integer():
             return int(value)
         if isinstance(value, int):
             return value
-        raise ValidationError(f"{name} must be a whole number, not {_shown(value)}", field=name)
+        raise ValidationError(
+            t("{name} must be a whole number, not {value}", name=name, value=_shown(value)), field=name
+        )
     text = _text(name, value).strip()
     if name == "size":
         return text.lower().replace("×", "x").replace("*", "x")
@@ -235,14 +264,24 @@ def _check_option(spec: ModelSpec, name: str, value: Any) -> Any:
     if allowed is None:
         takers = [m.name for m in MODELS.values() if m.takes(name)]
         raise ValidationError(
-            f"{name} is not a parameter of {spec.name}; models that take it: {', '.join(takers)}",
+            t(
+                "{name} is not a parameter of {model}; models that take it: {models}",
+                name=name,
+                model=spec.name,
+                models=", ".join(takers),
+            ),
             field=name,
         )
     value = _coerce(name, value, OPTIONS[name].kind)
     if type(value) is not OPTIONS[name].kind or value not in allowed:
         raise ValidationError(
-            f"{name} {_shown(value)} is not allowed for {spec.name}; "
-            f"choose one of: {', '.join(map(str, allowed))}",
+            t(
+                "{name} {value} is not allowed for {model}; choose one of: {choices}",
+                name=name,
+                value=_shown(value),
+                model=spec.name,
+                choices=", ".join(map(str, allowed)),
+            ),
             field=name,
         )
     return value
@@ -250,10 +289,12 @@ def _check_option(spec: ModelSpec, name: str, value: Any) -> Any:
 
 def _roles_message(spec: ModelSpec) -> str:
     if spec.images[: spec.min_images] == ("first", "last"):
-        return f"{spec.name} needs a first and a last frame (image + last_frame)"
+        return t("{model} needs a first and a last frame (image + last_frame)", model=spec.name)
     if "reference" in spec.images:
-        return f"{spec.name} needs 1 to {spec.max_images} reference images (references=[...])"
-    return f"{spec.name} needs a first-frame image"
+        return t(
+            "{model} needs 1 to {n} reference images (references=[...])", model=spec.name, n=spec.max_images
+        )
+    return t("{model} needs a first-frame image", model=spec.name)
 
 
 def _image_list(
@@ -267,29 +308,42 @@ def _image_list(
         if "last" not in spec.images:
             takers = [m.name for m in MODELS.values() if "last" in m.images]
             raise ValidationError(
-                f"{spec.name} takes no last frame; models that do: {', '.join(takers)}", field="last_frame"
+                t(
+                    "{model} takes no last frame; models that do: {models}",
+                    model=spec.name,
+                    models=", ".join(takers),
+                ),
+                field="last_frame",
             )
         if len(images) != 1:
             raise ValidationError(
-                "a last frame needs exactly one first frame (image=...)", field="last_frame"
+                t("a last frame needs exactly one first frame (image=...)"), field="last_frame"
             )
         images.append(image_to_url(last_frame))
     if references is not None and not isinstance(references, (list, tuple)):
         raise ValidationError(
-            f"references must be a list of images, not {type(references).__name__}", field="references"
+            t("references must be a list of images, not {kind}", kind=type(references).__name__),
+            field="references",
         )
     if references:
         if "reference" not in spec.images:
-            raise ValidationError(f"{spec.name} takes no reference images", field="references")
+            raise ValidationError(t("{model} takes no reference images", model=spec.name), field="references")
         images += _images(list(references))
     if spec.max_images == 0 and images:
-        raise ValidationError(f"{spec.name} is text-to-video and takes no image", field="image")
+        raise ValidationError(
+            t("{model} is text-to-video and takes no image", model=spec.name), field="image"
+        )
     if len(images) < spec.min_images:
         raise ValidationError(_roles_message(spec), field="image")
     if len(images) > spec.max_images:
         raise ValidationError(
-            f"{spec.name} takes at most {spec.max_images} image(s) ({', '.join(spec.images)}), "
-            f"got {len(images)}",
+            t(
+                "{model} takes at most {n} image(s) ({roles}), got {got}",
+                model=spec.name,
+                n=spec.max_images,
+                roles=", ".join(spec.images),
+                got=len(images),
+            ),
             field="image",
         )
     if not images:
@@ -318,27 +372,37 @@ def build_request(
     if unknown:
         raise TypeError(f"build_request() got unknown option(s): {', '.join(sorted(unknown))}")
     if model is not None and not isinstance(model, str):
-        raise ValidationError(f"model must be a model name (text), not {type(model).__name__}", field="model")
+        raise ValidationError(
+            t("model must be a model name (text), not {kind}", kind=type(model).__name__), field="model"
+        )
     if model is not None and not model.strip():
-        raise ValidationError(f"model is empty; known models: {', '.join(MODELS)}", field="model")
+        raise ValidationError(
+            t("model is empty; known models: {models}", models=", ".join(MODELS)), field="model"
+        )
     name = _text("model", model) if model is not None else str(resolve("model"))
     spec = get_model(name)
     if spec is None:
         raise ValidationError(
-            f"unknown model {_shown(name)}; known models: {', '.join(MODELS)}", field="model"
+            t("unknown model {name}; known models: {models}", name=_shown(name), models=", ".join(MODELS)),
+            field="model",
         )
     text = clean_prompt(prompt)
     if len(text) > spec.max_prompt:
         raise ValidationError(
-            f"prompt is {len(text)} characters; {spec.name} takes at most {spec.max_prompt}",
+            t(
+                "prompt is {n} characters; {model} takes at most {limit}",
+                n=len(text),
+                model=spec.name,
+                limit=spec.max_prompt,
+            ),
             field="prompt",
         )
     image_url = _image_list(spec, image, last_frame, references)
     if not text and image_url is None:
-        raise ValidationError("give a prompt or a first-frame image (both are empty)", field="prompt")
+        raise ValidationError(t("give a prompt or a first-frame image (both are empty)"), field="prompt")
     checked = {n: _check_option(spec, n, v) for n, v in options.items() if v is not None}
     if user_id is not None and not 6 <= len(_text("user_id", user_id)) <= 128:
-        raise ValidationError("user_id must be 6 to 128 characters", field="user_id")
+        raise ValidationError(t("user_id must be 6 to 128 characters"), field="user_id")
     if request_id is not None:
         _text("request_id", request_id)
     return VideoRequest(

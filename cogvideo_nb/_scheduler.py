@@ -20,6 +20,7 @@ from typing import Any
 from ._client import AsyncClient
 from ._downloads import clean_stale_parts, save_results
 from ._errors import CogVideoError, ConfigError, DownloadError, DuplicateRequestError, RateLimitError
+from ._i18n import N_, t
 from ._io_thread import IOThread
 from ._jobs import Job, JobStatus, amove, broken
 from ._ledger import Ledger
@@ -34,10 +35,10 @@ MAX_RETRY_AFTER = 60.0  # a server asking for a day's pause gets a minute: we as
 LEARN_BRACKET = 0.35  # learned when bracketed within this fraction (the no-history back-off gives 1/3)
 FIRST_POLL_BUDGET = 2.0  # the one poll owed even to a spent deadline
 SHARED_CAP_RECHECK = 0.5  # seconds between looks at other processes' tasks in flight
-UNKNOWN_NOTE = (
+UNKNOWN_NOTE = N_(
     "the server may already have this task (its answer was lost or refused as a duplicate); "
     "it is not resubmitted. resume() asks again with the same request_id; Retry may create a second task"
-)
+)  # said where it is noted: t(UNKNOWN_NOTE)
 
 
 class Scheduler:
@@ -146,7 +147,7 @@ class Scheduler:
             self._stopping.add(job.id)
             task.cancel()
         elif not job.done:
-            self._tasks[job.id] = asyncio.ensure_future(self._detach(job, "stopped waiting", stopped=True))
+            self._tasks[job.id] = asyncio.ensure_future(self._detach(job, t("stopped waiting"), stopped=True))
 
     async def resume(self, *, include_stopped: bool = False) -> list[Job]:
         """Adopt every job worth picking up whose owner is gone; reuse live Job objects."""
@@ -169,7 +170,9 @@ class Scheduler:
         if self.running(live := self.jobs.get(job.id, job)):
             return live
         if not await self._io.off(self.ledger.claim, live.id):
-            raise CogVideoError(f"job {live.id} is owned by another live process", request_id=live.id)
+            raise CogVideoError(
+                t("job {job} is owned by another live process", job=live.id), request_id=live.id
+            )
         return self.start(self.jobs.get(job.id, live))
 
     async def wait(self, jobs: list[Job] | None = None) -> list[Job]:
@@ -189,7 +192,7 @@ class Scheduler:
         await asyncio.gather(*tasks, return_exceptions=True)
         for job in self.jobs.values():
             if not job.done:  # still resumable in the ledger; whoever waits must not hang
-                job.note = "the engine closed; resume() picks it up"
+                job.note = t("the engine closed; resume() picks it up")
                 job.notify()
                 job._done.set()
         with contextlib.suppress(ValueError):
@@ -211,7 +214,7 @@ class Scheduler:
                 to = JobStatus.RUNNING if job.task_id else JobStatus.QUEUED
                 await self._move(job, to, note="resumed", error=None, error_type=None, stopped=False)
             elif job.status is JobStatus.UNKNOWN:
-                await self._move(job, JobStatus.QUEUED, note="asking again with the same request_id")
+                await self._move(job, JobStatus.QUEUED, note=t("asking again with the same request_id"))
             while True:
                 await self.throttle.acquire(model)
                 holding = True
@@ -229,7 +232,8 @@ class Scheduler:
                     break
                 except RateLimitError as exc:
                     # Still limited after the client's retries: back to the queue, never failed.
-                    await self._move(job, JobStatus.QUEUED, note=f"rate limited, will retry: {exc.message}")
+                    note = t("rate limited, will retry: {reason}", reason=exc.message)
+                    await self._move(job, JobStatus.QUEUED, note=note)
                     await self.throttle.release(model)
                     holding = False
                     wait = max(self.throttle.gap(model), exc.retry_after or 0.0, 0.5)
@@ -243,11 +247,11 @@ class Scheduler:
             await self._download(job)
         except asyncio.CancelledError:
             if job.id in self._lost:
-                job.note = "adopted by another process"
+                job.note = t("adopted by another process")
                 job.notify()
                 job._done.set()  # a waiter here wakes (WaitTimeoutError): the job goes on there
             elif not job.done and not self._closing:  # closing is a restart, not a user's stop
-                await self._detach(job, "stopped waiting", stopped=job.id in self._stopping)
+                await self._detach(job, t("stopped waiting"), stopped=job.id in self._stopping)
         except CogVideoError as exc:
             await self._fail(job, exc)
         except Exception as exc:  # a bug must end the job visibly, not hang it
@@ -312,7 +316,7 @@ class Scheduler:
 
     async def _unknown(self, job: Job, exc: CogVideoError) -> None:
         await self._move(
-            job, JobStatus.UNKNOWN, note=UNKNOWN_NOTE, error=exc.message, error_type=type(exc).__name__
+            job, JobStatus.UNKNOWN, note=t(UNKNOWN_NOTE), error=exc.message, error_type=type(exc).__name__
         )
 
     async def _poll(self, job: Job, attached: float) -> bool:
@@ -338,7 +342,10 @@ class Scheduler:
         while True:
             left = give_up - time.monotonic()
             if left <= 0 and polls:
-                await self._detach(job, f"gave up waiting after {self.deadline:g} s; resume to pick it up")
+                seconds = f"{self.deadline:g}"
+                await self._detach(
+                    job, t("gave up waiting after {seconds} s; resume to pick it up", seconds=seconds)
+                )
                 return False
             elapsed = self._monotonic() - started
             delay = 0.0 if (resumed and not polls) else self.policy.next_delay(key, elapsed, self._rng)
@@ -355,7 +362,7 @@ class Scheduler:
             except CogVideoError as exc:
                 if not exc.retryable:
                     raise
-                job.note = f"server trouble, still waiting: {exc.message}"
+                job.note = t("server trouble, still waiting: {reason}", reason=exc.message)
                 job.notify()
                 continue
             finally:
@@ -369,10 +376,10 @@ class Scheduler:
                 job.notify()
                 continue
             if state.status is TaskStatus.FAIL:
+                error = t("the server reported FAIL: {reason}", reason=state.fail_reason)
                 await self._move(
-                    job, JobStatus.FAILED, error=f"the server reported FAIL: {state.fail_reason}",
-                    error_type="TaskFailedError", expected_at=None,
-                )  # fmt: skip
+                    job, JobStatus.FAILED, error=error, error_type="TaskFailedError", expected_at=None
+                )
                 return False
             run_seconds = (last_seen_running + now) / 2 - started
             learned = not resumed and 0 < run_seconds <= self.deadline
@@ -398,13 +405,14 @@ class Scheduler:
                 save_results(self.client, job, self.output_dir, self._io.off), self.download_timeout
             )
         except asyncio.TimeoutError:
-            await self._detach(job, f"saving took over {self.download_timeout:g} s; resume to try again",
-                               error="the download deadline passed", error_type="DownloadError")  # fmt: skip
+            seconds = f"{self.download_timeout:g}"
+            note = t("saving took over {seconds} s; resume to try again", seconds=seconds)
+            await self._detach(job, note, error=t("the download deadline passed"), error_type="DownloadError")
             return
         except (DownloadError, ConfigError, OSError) as exc:
             message = exc.message if isinstance(exc, CogVideoError) else f"{type(exc).__name__}: {exc}"
-            error = f"could not save the result: {message}"
-            note = "the result could not be saved; resume to try again"
+            error = t("could not save the result: {reason}", reason=message)
+            note = t("the result could not be saved; resume to try again")
             await self._detach(job, note, error=error, error_type=type(exc).__name__)
             return
         await self._move(job, JobStatus.SUCCEEDED, **saved)

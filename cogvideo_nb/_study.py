@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from ._engine import Engine
 from ._errors import ValidationError
 from ._html import origin_bits, rel_url
+from ._i18n import t, tn
 from ._jobs import Job, JobStatus
 from ._report import write_report
 
@@ -27,10 +28,14 @@ def chain_source(engine: Engine, ident: str) -> Job:
     try:
         job = engine.find(ident)
     except ValidationError as exc:
-        raise ValidationError(f"--continue: {exc.message}", field="continue") from None
+        raise ValidationError(t("--continue: {error}", error=exc.message), field="continue") from None
     if job.status is not JobStatus.SUCCEEDED or job.video_path is None:
         raise ValidationError(
-            f"--continue {ident}: that job is {job.status.value}; only a finished video can be continued",
+            t(
+                "--continue {ident}: that job is {status}; only a finished video can be continued",
+                ident=ident,
+                status=job.status.word,
+            ),
             field="continue",
         )
     return job
@@ -44,29 +49,42 @@ def stitch_html(jobs: Sequence[Job], out: str) -> str:
     path = stitch(jobs, out)
     info = clip_info(path)
     src = rel_url(path)
+    seconds, size = f"{info.duration:.1f}", f"{info.width}x{info.height}"
+    what = tn(
+        "{n} clip, {seconds} s, {size}",
+        "{n} clips, {seconds} s, {size}",
+        len(jobs),
+        seconds=seconds,
+        size=size,
+    )
     return (
         f'<video src="{src}" controls muted playsinline style="max-width:520px;width:100%"></video>'
         f'<div style="font-size:12px"><a href="{src}" target="_blank">{html.escape(path.name)}</a> · '
-        f"{len(jobs)} clips, {info.duration:.1f} s, {info.width}x{info.height}</div>"
+        f"{html.escape(what)}</div>"
     )
 
 
 def report_link(jobs: Sequence[Job], out: str, *, title: str, embed: bool) -> str:
     """Write the study report and return a link to it."""
     path = write_report(jobs, out, title=title, embed=embed)
-    where = "videos embedded" if embed else f"videos in {path.stem}_files/ beside it"
+    where = t("videos embedded") if embed else t("videos in {folder} beside it", folder=f"{path.stem}_files/")
     # JupyterLab opens the link in its HTML viewer, whose requests for files beside the report
     # the Jupyter server refuses (403, "unknown origin"): say so, and what plays everywhere.
     note = (
         ""
         if embed
-        else "<br><small>JupyterLab's viewer cannot play videos kept beside the report: open the "
-        "file from disk (every browser plays them there), or write it with <code>--embed</code> "
-        "to play it anywhere.</small>"
+        else "<br><small>"
+        + t(
+            "JupyterLab's viewer cannot play videos kept beside the report: open the file from disk (every "
+            "browser plays them there), or write it with {flag} to play it anywhere.",
+            flag="<code>--embed</code>",
+        )
+        + "</small>"
     )
+    runs, full = tn("{n} run", "{n} runs", len(jobs)), os.path.abspath(path)
     return (
         f'<a href="{rel_url(path)}" target="_blank">{html.escape(path.name)}</a> · '
-        f"{len(jobs)} runs · {html.escape(where)} · <code>{html.escape(os.path.abspath(path))}</code>{note}"
+        f"{html.escape(runs)} · {html.escape(where)} · <code>{html.escape(full)}</code>{note}"
     )
 
 
@@ -76,8 +94,11 @@ def rate_text(engine: Engine, job: Job, rating: int, words: Sequence[str], also:
     for same in also:
         if same.id == job.id and same is not job:
             same.rating, same.rating_note = job.rating, job.rating_note
-    note = f" · {job.rating_note}" if job.rating_note else ""
-    return f"rated {job.short_id}: {job.rating}/5{note}"
+    if job.rating_note:
+        return t(
+            "rated {job}: {rating}/5 · {note}", job=job.short_id, rating=job.rating, note=job.rating_note
+        )
+    return t("rated {job}: {rating}/5", job=job.short_id, rating=job.rating)
 
 
 def origin_html(job: Job) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from ._errors import ProtocolError, error_from_response
+from ._i18n import t
 
 __all__ = [
     "MAX_ANSWER_BYTES",
@@ -120,12 +121,12 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         snippet = response.content[:120].decode("utf-8", "replace")
         raise ProtocolError(
-            f"the server's answer is not valid JSON: {snippet!r}",
+            t("the server's answer is not valid JSON: {snippet}", snippet=repr(snippet)),
             status_code=response.status_code,
             retryable=True,  # a torn body is a passing fault; asking again is safe (idempotent ids)
         ) from None
     if not isinstance(data, dict):
-        raise ProtocolError("the server's answer is not a JSON object", retryable=True)
+        raise ProtocolError(t("the server's answer is not a JSON object"), retryable=True)
     return data
 
 
@@ -144,7 +145,7 @@ def _reason(data: dict[str, Any], response: httpx.Response) -> str:
             return str(value["message"])
         if value:
             return str(value)
-    return json.dumps(extra, ensure_ascii=False) if extra else "the server gave no reason"
+    return json.dumps(extra, ensure_ascii=False) if extra else t("the server gave no reason")
 
 
 def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: bool = False) -> TaskState:
@@ -158,25 +159,30 @@ def parse_task(response: httpx.Response, *, task_id: str | None = None, submit: 
     raw_status = str(data.get("task_status", "")).upper()
     status = _STATUS_ALIASES.get(raw_status)
     if status is None:
-        raise ProtocolError(f"unknown task_status {data.get('task_status')!r}; not polling it forever")
+        shown = repr(data.get("task_status"))
+        raise ProtocolError(t("unknown task_status {status}; not polling it forever", status=shown))
     ident = data.get("id") or task_id
     if not ident:
-        raise ProtocolError("the answer names no task id", retryable=True)
+        raise ProtocolError(t("the answer names no task id"), retryable=True)
     usable = usable_task_id(ident)
     if usable is None:
         # Asking again would bring the same id back; the answer settles what became of the submit.
-        error = ProtocolError(f"the server sent an unusable task id {str(ident)!r:.60}; it cannot be polled")
+        shown = f"{str(ident)!r:.60}"
+        error = ProtocolError(
+            t("the server sent an unusable task id {shown}; it cannot be polled", shown=shown)
+        )
         error.outcome_known = True
         raise error
     video = cover = None
     results = data.get("video_result") or []
     if status is TaskStatus.SUCCESS and not submit:
         if not isinstance(results, list) or not results or not isinstance(results[0], dict):
-            raise ProtocolError("task SUCCESS without a video_result url", retryable=True)
+            raise ProtocolError(t("task SUCCESS without a video_result url"), retryable=True)
         video, cover = results[0].get("url"), results[0].get("cover_image_url")
         if not isinstance(video, str) or not video.startswith(("http://", "https://")):
             # Not a passing fault (a torn body fails to parse at all): asking again will not help.
-            raise ProtocolError(f"task SUCCESS without a usable video url: {video!r:.80}")
+            shown = f"{video!r:.80}"
+            raise ProtocolError(t("task SUCCESS without a usable video url: {shown}", shown=shown))
         if cover is not None and not isinstance(cover, str):
             cover = None  # the video is what matters; a malformed cover link is dropped
     # "emulated" is a header, never a body field: bodies stay as the platform's.

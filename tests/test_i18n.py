@@ -118,6 +118,12 @@ def test_which_language_explicit_then_config_then_env_then_page_then_lab_then_lo
     finally:
         set_page_language(None)
         set_overrides(language=None)
+    # a bad language cannot be said in itself: it is said in the one it falls back to, the
+    # page's, Lab's or (here) the kernel's locale's
+    setting.unlink()
+    with pytest.raises(cogvideo_nb.ConfigError, match="必须是 en 或 zh"):
+        language("fr")
+    monkeypatch.setenv("LANG", "C.UTF-8")
     with pytest.raises(cogvideo_nb.ConfigError, match="en or zh"):
         language("fr")
 
@@ -337,3 +343,99 @@ def test_argparse_words_it_does_not_know_stay_as_argparse_said_them(monkeypatch:
     said = Lazy("{help}; one of: {values} (per model)", help=Lazy("frames per second"), values="30, 60")
     assert said == "frames per second; one of: 30, 60 (per model)"  # English until it is said
     assert said.now() == "帧率（每秒帧数）；可选值（因模型而异）：30, 60"
+
+
+def test_a_refused_request_says_why_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cogvideo_nb import ValidationError, build_request
+
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    with pytest.raises(ValidationError) as refused:
+        build_request(model="cogvideox-3", prompt="一只柴犬", fps=24)
+    said = refused.value.message
+    assert said == t(
+        "{name} {value} is not allowed for {model}; choose one of: {choices}",
+        "zh", name="fps", value="24", model="cogvideox-3", choices="30, 60",
+    )  # fmt: skip
+    assert said == "cogvideox-3 不支持 fps 24；可选值：30, 60" and refused.value.field == "fps"
+    with pytest.raises(ValidationError, match="viduq1-image 需要一张首帧图片"):
+        build_request("一只柴犬", model="viduq1-image")
+    with pytest.raises(ValidationError, match="提示词有 600 个字符；cogvideox-flash 最多接受 512 个"):
+        cogvideo_nb.Client().submit("狗" * 600)  # refused before anything is sent or started
+    monkeypatch.setenv("COGVIDEO_LANG", "en")
+    with pytest.raises(
+        ValidationError, match=r"fps 24 is not allowed for cogvideox-3; choose one of: 30, 60"
+    ):
+        build_request(model="cogvideox-3", prompt="a fox", fps=24)
+
+
+def test_a_bad_setting_is_refused_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cogvideo_nb._config import resolve_settings
+
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    with pytest.raises(cogvideo_nb.ConfigError) as refused:
+        resolve_settings(concurrency="many")
+    reason = t("must be a whole number", "zh")
+    assert refused.value.message == f"concurrency 的值 'many' 无效：{reason}" and reason == "必须是整数"
+    monkeypatch.setenv("COGVIDEO_CONCURRENCY", "0")
+    with pytest.raises(cogvideo_nb.ConfigError, match=r"\$COGVIDEO_CONCURRENCY 的值 '0' 无效：至少为 1"):
+        resolve_settings()
+    with pytest.raises(cogvideo_nb.ConfigError, match="api_key 中含有空白或控制字符（不显示 Key 本身）"):
+        resolve_settings(api_key="sk one\ttwo", concurrency=2)
+    with pytest.raises(cogvideo_nb.ConfigError, match="未知设置：colour"):
+        resolve_settings(colour="red")
+    monkeypatch.setenv("COGVIDEO_LANG", "en")
+    with pytest.raises(
+        cogvideo_nb.ConfigError, match=r"bad value '0' for \$COGVIDEO_CONCURRENCY: must be at least 1"
+    ):
+        resolve_settings()
+
+
+def test_download_and_ledger_errors_in_chinese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from cogvideo_nb import DownloadError, ValidationError
+    from cogvideo_nb._files import accept
+    from cogvideo_nb._ledger import Ledger
+
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    with pytest.raises(DownloadError, match=r"结果地址被拒绝（HTTP 410）；可能已过期"):
+        accept(httpx.Response(410), "video", 1 << 20)
+    kind = {"content-type": "text/html"}
+    with pytest.raises(DownloadError, match="应为视频文件，但服务端发送的是 'text/html'"):
+        accept(httpx.Response(200, headers=kind), "video", 1 << 20)
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    try:
+        with pytest.raises(ValidationError, match="任务账本中没有任务 'cvnb-nope'"):
+            ledger.rate("cvnb-nope", 3)
+        monkeypatch.setenv("COGVIDEO_LANG", "en")
+        with pytest.raises(ValidationError, match="no job 'cvnb-nope' in the ledger"):
+            ledger.rate("cvnb-nope", 3)
+    finally:
+        ledger.close()
+
+
+def test_the_study_report_is_written_in_the_language_in_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cogvideo_nb import Job, JobStatus, build_request
+    from cogvideo_nb._report import enhance_html, write_report
+
+    jobs = [
+        Job(request=build_request("一只柴犬在草地上奔跑"), status=JobStatus.FAILED, error="服务端拒绝"),
+        Job(request=build_request("一只柴犬在雪地上奔跑"), status=JobStatus.DETACHED, rating=4),
+    ]
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    text = write_report(jobs, tmp_path / "zh.html").read_text("utf-8")
+    assert '<html lang="zh">' in text and "<title>提示词研究</title>" in text
+    for heading in ("提示词", "生成次数", "平均评分"):
+        assert f"<th>{heading}</th>" in text
+    assert t("not rated", "zh") in text and "已停止等待" in text and "2 次生成 · 写于" in text
+    assert "高亮的词是各提示词之间不同的地方" in text and "Prompt study" not in text
+    assert "<title>我的研究</title>" in write_report(jobs, tmp_path / "own.html", title="我的研究").read_text(
+        "utf-8"
+    )
+    assert "你的提示词" in enhance_html("一只柴犬", "一只柴犬在草地上奔跑")
+    monkeypatch.setenv("COGVIDEO_LANG", "en")
+    text = write_report(jobs, tmp_path / "en.html").read_text("utf-8")
+    assert "<title>Prompt study</title>" in text and "<th>mean rating</th>" in text and "not rated" in text
+    assert "2 runs · written" in text and "提示词研究" not in text

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .._i18n import t
+
 __all__ = [
     "ENV_PREFIX", "FAULT_KNOBS", "EmulatorConfig", "default_state_dir", "parse_faults",
 ]  # fmt: skip
@@ -92,17 +94,19 @@ class EmulatorConfig:
             _check_probability(name, getattr(self, name))
         _check_probability("p_fail", self.p_fail)
         if self.duplicates not in ("echo", "error"):
-            raise ValueError(f"duplicates must be echo or error, not {self.duplicates!r}")
+            raise ValueError(t("duplicates must be echo or error, not {value}", value=repr(self.duplicates)))
         if self.media not in ("small", "real"):
-            raise ValueError(f"media must be small or real, not {self.media!r}")
+            raise ValueError(t("media must be small or real, not {value}", value=repr(self.media)))
         if self.timing not in ("fixed", "uniform", "lognormal"):
-            raise ValueError(f"timing must be fixed, uniform or lognormal, not {self.timing!r}")
+            raise ValueError(
+                t("timing must be fixed, uniform or lognormal, not {value}", value=repr(self.timing))
+            )
         if self.time_scale < 0 or self.duration_scale <= 0:
-            raise ValueError("time_scale must be >= 0 and duration_scale > 0")
+            raise ValueError(t("time_scale must be >= 0 and duration_scale > 0"))
         if (self.max_in_flight is not None and self.max_in_flight < 1) or self.render_workers < 1:
-            raise ValueError("max_in_flight and render_workers must be >= 1")
+            raise ValueError(t("max_in_flight and render_workers must be >= 1"))
         if self.render_fps is not None and self.render_fps < 1:
-            raise ValueError("render_fps must be >= 1 or None")
+            raise ValueError(t("render_fps must be >= 1 or None"))
 
     def replace(self, **changes: object) -> EmulatorConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -173,7 +177,13 @@ def parse_faults(spec: str) -> dict[str, float]:
         name, sep, raw = part.partition("=")
         name = name.strip().lower()
         if not sep or name not in FAULT_KNOBS:
-            raise ValueError(f"bad fault {part!r}; expected one of {', '.join(FAULT_KNOBS)}=<n>")
+            raise ValueError(
+                t(
+                    "bad fault {part}; expected one of {knobs}=<n>",
+                    part=repr(part),
+                    knobs=", ".join(FAULT_KNOBS),
+                )
+            )
         out[name] = _number(name, raw.strip())
     return out
 
@@ -191,9 +201,11 @@ def _number(name: str, raw: str) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+        raise ValueError(t("{name} must be a number, not {value}", name=name, value=repr(raw))) from None
 
 
 def _check_probability(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], not {value!r}")
+        raise ValueError(
+            t("{name} must be a probability in [0, 1], not {value}", name=name, value=repr(value))
+        )

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .._i18n import t
 from .._models import get_model
 from ._config import EmulatorConfig
 from ._render import fetch_image, render_clip
@@ -111,7 +112,7 @@ class Emulator:
     def files_url(self) -> str:
         """The file host's origin (another port): result URLs point here, not at the API."""
         if self._files is None:
-            raise RuntimeError("emulator is not running; call start() or use it as a context")
+            raise RuntimeError(t("emulator is not running; call start() or use it as a context"))
         return f"http://{self._host()}:{self._files.server_address[1]}"
 
     def _host(self) -> str:
@@ -128,7 +129,7 @@ class Emulator:
 
     def _running(self) -> EmulatorHTTPServer:
         if self._server is None:
-            raise RuntimeError("emulator is not running; call start() or use it as a context")
+            raise RuntimeError(t("emulator is not running; call start() or use it as a context"))
         return self._server
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import av
 from PIL import Image
 
+from .._i18n import t
 from ._frames import U8, Overlay, RenderResult, Scene, committed, even, image_frames, pictures
 
 __all__ = [
@@ -49,7 +50,7 @@ def filler_nal(size: int) -> bytes:
     muxer rewrites the start code as a 4-byte length: the size stays the same.
     """
     if size < 6:
-        raise ValueError("a filler NAL unit takes at least 6 bytes")
+        raise ValueError(t("a filler NAL unit takes at least 6 bytes"))
     return _ANNEXB + b"\x0c" + b"\xff" * (size - 6) + b"\x80"
 
 
@@ -82,7 +83,7 @@ def encode_real(
             encoded += [bytes(p) for p in stream.encode(frame)]
         encoded += [bytes(p) for p in stream.encode(None)]
         if len(encoded) != k:
-            raise RuntimeError(f"encoder gave {len(encoded)} packets for {k} intra frames")
+            raise RuntimeError(t("encoder gave {n} packets for {k} intra frames", n=len(encoded), k=k))
         padded = [d + filler_nal(per_frame - len(d)) if per_frame - len(d) >= 6 else d for d in encoded]
         for i in range(n_frames):
             j = max(idx for idx, s in enumerate(starts) if s <= i)

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from .._i18n import t
 from ._config import ENV_PREFIX, EmulatorConfig, default_state_dir
 
 __all__ = ["BackgroundEmulator", "ensure_background", "prestart_background", "start_background"]
@@ -105,7 +106,9 @@ def _connect(proc: subprocess.Popen[str], state: Path, timeout: float) -> Backgr
         handle = BackgroundEmulator(proc, "", state)
         handle.stop()
         tail = _tail(state / "emulator.log")
-        raise RuntimeError(f"emulator did not start within {timeout:g}s: {line!r}\n{tail}")
+        seconds = f"{timeout:g}"
+        said = t("the emulator did not start within {seconds} s: {line}", seconds=seconds, line=repr(line))
+        raise RuntimeError(f"{said}\n{tail}")
     handle = BackgroundEmulator(proc, match[1], state)
     atexit.register(handle.stop)
     return handle

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from .._i18n import t
+
 __all__ = ["BRIDGE", "Bridge"]
 
 T = TypeVar("T")
@@ -69,7 +71,7 @@ class Bridge:
 
         self.post(run)
         if not done.wait(timeout):
-            raise TimeoutError("the UI thread did not answer")
+            raise TimeoutError(t("the UI thread did not answer"))
         if "error" in box:
             raise box["error"]
         return box["value"]  # type: ignore[no-any-return]
