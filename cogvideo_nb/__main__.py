@@ -18,7 +18,7 @@ from . import _cli_batch, _cli_lab, _pipeline
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._html import status_word
-from ._i18n import t
+from ._i18n import N_, t
 from ._jobs import Job, JobStatus
 from ._models import MODELS, OPTIONS, option_values
 
@@ -32,6 +32,9 @@ def _add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", help="first frame: a PNG/JPEG path, an http(s) URL, a data URL or Base64")
     p.add_argument("--last-frame", help="last frame (models taking first + last): path or URL")
     p.add_argument("--reference", action="append", help="a reference image (vidu2-reference); repeatable")
+    p.add_argument(
+        "--translate", metavar="en|zh", help=N_("translate each prompt into en or zh first (free chat model)")
+    )
 
 
 def _request_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -73,7 +76,7 @@ def _batch(argv: Sequence[str]) -> int:
     args = _batch_parser().parse_args(argv)
     try:
         lines, source = _cli_batch.read_source(args.file)
-        plans = _cli_batch.read_batch(lines, _request_options(args), source)
+        plans = _cli_batch.read_batch(lines, _request_options(args), source, translate=args.translate)
         jobs = _pipeline.start(_engine(args), plans, yes=args.yes, how="add --yes")
         out_flag = f" --out {shlex.quote(args.out)}" if args.out else ""
         return _cli_batch.run_batch(
@@ -147,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(t("give a prompt, e.g.: {example}", example=_EXAMPLE), file=sys.stderr)
         return 2
     try:
-        plans = _pipeline.plan(args.prompts, _request_options(args), labels=[None] * len(args.prompts))
+        plans = _pipeline.plan(
+            args.prompts, _request_options(args), labels=[None] * len(args.prompts), translate=args.translate
+        )
         _pipeline.check(plans, yes=args.yes, how="add --yes")  # before the engine: nothing is sent
         engine = _engine(args)()
         if args.history:
@@ -159,7 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 t("no {var} set: using the bundled emulator (results are EMULATED)", var=var), file=sys.stderr
             )
         jobs = engine.resume() if args.resume else []
-        jobs += _pipeline.start(engine, plans, yes=args.yes, how="add --yes")
+        started = _pipeline.start(engine, plans, yes=args.yes, how="add --yes")
+        for _, sent, _ in _pipeline.rewrites(started) if not args.json else []:  # --translate's
+            print(t("prompt sent: {prompt}", prompt=sent), file=sys.stderr)
+        jobs += started
         engine.wait(jobs)
     except CogVideoError as exc:
         print(t("error: {error}", error=exc), file=sys.stderr)

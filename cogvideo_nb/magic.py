@@ -29,11 +29,11 @@ from . import _pipeline, magic_commands
 from ._config import resolve_settings, set_overrides
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
-from ._i18n import t
+from ._i18n import N_, t
 from ._jobs import Job
 from ._ledger import Ledger
 from ._models import MODELS, OPTIONS, option_values
-from ._report import enhance_html
+from ._report import rewrite_html
 from ._study import chain_source
 from .widgets import CompareGrid, JobCard
 from .widgets._outputs import Outputs
@@ -133,6 +133,10 @@ class CogVideoMagics(Magics):
     @argument("--wait", action="store_true", help="block until every job ends (headless runs always do)")
     @argument("--title", help="a title for the grid")
     @argument("--enhance", action="store_true", help="rewrite the prompt with the free chat model first")
+    @argument(
+        "--translate", metavar="en|zh",
+        help=N_("translate the prompt into en or zh with the free chat model first (after --enhance)"),
+    )  # fmt: skip
     @argument("--n", type=int, default=1, help="run the same request N times (1-4): the spread of results")
     @argument(
         "--continue", dest="continue_", metavar="ID", help="start from the last frame of job ID or {job}"
@@ -151,8 +155,8 @@ class CogVideoMagics(Magics):
             jobs = _pipeline.start(engine, plans, yes=args.yes, how="add --yes")
         except CogVideoError as exc:
             raise UsageError(str(exc)) from None
-        for original, enhanced in _pipeline.enhanced_pairs(jobs):
-            display(HTML(enhance_html(original, enhanced)))
+        for original, sent, rewrite in _pipeline.rewrites(jobs):
+            display(HTML(rewrite_html(original, sent, rewrite)))
         self.outputs.show(jobs, engine, title=args.title)
         if args.wait or self._headless():
             self.outputs.wait_for(engine, jobs)
@@ -243,7 +247,7 @@ class CogVideoMagics(Magics):
             references=[self._image(r) for r in args.reference] or None,
         )
         return _pipeline.plan(
-            prompts, params, vary=axes, n=args.n, enhance=bool(args.enhance),
+            prompts, params, vary=axes, n=args.n, enhance=bool(args.enhance), translate=args.translate,
             continues=source.id if source is not None else None, fill=self._fill,
         )  # fmt: skip
 
