@@ -41,6 +41,7 @@ from ._models import MODELS
 from ._report import write_report as report
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy
+from ._translate import atranslate, translate
 from ._wire import Download, TaskState, TaskStatus
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "aenhance",
+    "atranslate",
     "build_request",
     "enhance",
     "generate",
@@ -99,6 +101,7 @@ __all__ = [
     "stitch",
     "submit",
     "tile",
+    "translate",
 ]
 
 

@@ -33,6 +33,9 @@ def _add_request_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", help=N_("first frame: a PNG/JPEG path, an http(s) URL, a data URL or Base64"))
     p.add_argument("--last-frame", help=N_("last frame (models taking first + last): path or URL"))
     p.add_argument("--reference", action="append", help=N_("a reference image (vidu2-reference); repeatable"))
+    p.add_argument(
+        "--translate", metavar="en|zh", help=N_("translate each prompt into en or zh first (free chat model)")
+    )
 
 
 def _request_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -75,8 +78,8 @@ def _batch(argv: Sequence[str]) -> int:
     args = _batch_parser().parse_args(argv)
     try:
         lines, source = _cli_batch.read_source(args.file)
-        plans = _cli_batch.read_batch(lines, _request_options(args), source)
-        jobs = _pipeline.start(_engine(args), plans, yes=args.yes, how="add --yes")
+        plans = _cli_batch.read_batch(lines, _request_options(args), source, translate=args.translate)
+        jobs = _pipeline.start(_engine(args), plans, yes=args.yes, how=N_("add --yes"))
         out_flag = f" --out {shlex.quote(args.out)}" if args.out else ""
         return _cli_batch.run_batch(
             jobs, as_json=args.json, out=sys.stdout, resume_hint=f"cogvideo --resume{out_flag}"
@@ -156,8 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(t("give a prompt, e.g.: {example}", example=example), file=sys.stderr)
         return 2
     try:
-        plans = _pipeline.plan(args.prompts, _request_options(args), labels=[None] * len(args.prompts))
-        _pipeline.check(plans, yes=args.yes, how="add --yes")  # before the engine: nothing is sent
+        plans = _pipeline.plan(
+            args.prompts, _request_options(args), labels=[None] * len(args.prompts), translate=args.translate
+        )
+        _pipeline.check(plans, yes=args.yes, how=N_("add --yes"))  # before the engine: nothing is sent
         engine = _engine(args)()
         if args.history:
             _history(engine.history(20), args.json)
@@ -168,7 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 t("no {var} set: using the bundled emulator (results are EMULATED)", var=var), file=sys.stderr
             )
         jobs = engine.resume() if args.resume else []
-        jobs += _pipeline.start(engine, plans, yes=args.yes, how="add --yes")
+        started = _pipeline.start(engine, plans, yes=args.yes, how=N_("add --yes"))
+        for _, sent, _ in _pipeline.rewrites(started) if not args.json else []:  # --translate's
+            print(t("prompt sent: {prompt}", prompt=sent), file=sys.stderr)
+        jobs += started
         engine.wait(jobs)
     except CogVideoError as exc:
         print(t("error: {error}", error=exc), file=sys.stderr)

@@ -3,6 +3,8 @@
 Each is the pipeline (``_pipeline``) plus the folder's shared engine, like the cell and the CLI:
 the same input makes the same requests here as there. A single explicit ``submit``/``generate``
 names its model in code and is its own confirmation; a batch asks (``yes=True``), as a cell does.
+Each takes ``enhance=True`` and ``translate="en"``/``"zh"`` as the cell's ``--enhance`` and
+``--translate`` (text prompts only: a built ``VideoRequest`` is sent as it is).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from ._request import VideoRequest
 __all__ = ["generate", "generate_many", "rate", "resume", "submit"]
 
 _ENGINE_OPTIONS = ("api_key", "base_url", "provider", "output_dir", "concurrency", "timeout")
+_REWRITES = ("enhance", "translate")  # what the chat model does to a prompt before it is sent
 
 
 def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -31,9 +34,10 @@ def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def _plans(prompts: Iterable[str | VideoRequest | None], options: dict[str, Any]) -> list[_pipeline.Plan]:
     """Text goes through the planner, every item before any is sent; a built request is taken
     as it is (its own id: a second submit of it is the same job, not a second task)."""
+    rewrite = {k: options.pop(k) for k in _REWRITES if k in options}
     items = list(prompts)
     texts = [p for p in items if not isinstance(p, VideoRequest)]
-    planned = iter(_pipeline.plan(texts, options, labels=[None] * len(texts)) if texts else [])
+    planned = iter(_pipeline.plan(texts, options, labels=[None] * len(texts), **rewrite) if texts else [])
     return [_pipeline.Plan(p) if isinstance(p, VideoRequest) else next(planned) for p in items]
 
 

@@ -37,9 +37,9 @@ _OPTIONS = (frozenset(inspect.signature(build_request).parameters) | frozenset(O
 }  # fmt: skip
 
 
-def _line_plan(text: str, defaults: dict[str, Any]) -> Plan:
+def _line_plan(text: str, defaults: dict[str, Any], translate: str | None) -> Plan:
     if not text.startswith("{"):
-        return plan([text], defaults)[0]
+        return plan([text], defaults, translate=translate)[0]
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -62,19 +62,21 @@ def _line_plan(text: str, defaults: dict[str, Any]) -> Plan:
             t("unknown option {name}; options: {options}", name=repr(unknown[0]), options=options)
         )
     prompt = row.pop("prompt", None)
-    return plan([prompt], {**defaults, **row})[0]
+    return plan([prompt], {**defaults, **row}, translate=translate)[0]
 
 
-def read_batch(lines: Iterable[str], defaults: dict[str, Any], source: str) -> list[Plan]:
+def read_batch(
+    lines: Iterable[str], defaults: dict[str, Any], source: str, *, translate: str | None = None
+) -> list[Plan]:
     """Every job of a batch, planned as a cell plans them, or one ValidationError naming the
-    first bad line."""
+    first bad line; ``translate`` (``--translate``): every prompt's target language."""
     requests = []
     for number, raw in enumerate(lines, 1):
         text = raw.strip().lstrip(_BOM).strip()  # a BOM: at the file's start, or files joined
         if not text or text.startswith("#"):
             continue
         try:
-            requests.append(_line_plan(text, defaults))
+            requests.append(_line_plan(text, defaults, translate))
         except ValidationError as exc:
             raise ValidationError(f"{source}:{number}: {exc.message}", field=exc.field) from None
     if not requests:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ._cost import is_paid, paid_summary
 from ._estimate import BEIJING, PlanTime, estimate
-from ._i18n import t, tn
+from ._i18n import N_, t, tn
 from ._ledger import waits_in
 from ._pipeline import Plan
 from ._polling import duration_key
@@ -109,6 +109,9 @@ def _job_note(plan: Plan, body: dict[str, Any], index: int, run: DryRun) -> str:
     marks = [t("paid") if is_paid(plan.request.model) else t("free"), took]
     if plan.enhance:
         marks.append(t("the prompt is rewritten by the free chat model first (not in a dry run)"))
+    if plan.translate:
+        said = N_("the prompt is translated into {language} by the free chat model first (not in a dry run)")
+        marks.append(t(said, language=plan.translate))
     return " · ".join(marks)
 
 

@@ -128,18 +128,20 @@ class Engine:
         label: str | None = None,
         original_prompt: str | None = None,
         continues: str | None = None,
+        rewrite: str | None = None,
         **options: Any,
     ) -> Job:
         """Queue one job and return it at once; it updates itself from the engine thread.
 
-        ``original_prompt``: the user's words when ``request`` carries an enhanced prompt;
+        ``original_prompt``: the user's words when ``request`` carries a rewritten prompt, and
+        ``rewrite`` how it was rewritten (``enhance``, ``translate:en``, ``enhance+translate:en``);
         ``continues``: the id of the job whose last frame is this one's first.
         """
         self._open()
         req = request if isinstance(request, VideoRequest) else build_request(request, **options)
         job = Job(
             request=req, label=label, emulated=self.emulated, controller=self,
-            original_prompt=original_prompt, continues=continues,
+            original_prompt=original_prompt, continues=continues, rewrite=rewrite,
         )  # fmt: skip
         self.ledger.record(job)  # on disk before this returns, so a crash right now loses nothing
         self.scheduler.jobs[job.id] = job  # live at once: history() and find() return this object
@@ -189,7 +191,7 @@ class Engine:
             )
         return self.submit(
             job.request.with_new_id(), label=job.label,
-            original_prompt=job.original_prompt, continues=job.continues,
+            original_prompt=job.original_prompt, continues=job.continues, rewrite=job.rewrite,
         )  # fmt: skip
 
     def rate(self, job: Job | str, rating: int | None, note: str | None = None) -> Job:
@@ -284,6 +286,13 @@ class Engine:
 
         s = self.settings
         return enhance(text, api_key=s.api_key, base_url=s.base_url, provider=s.provider)
+
+    def translate(self, text: str, target: str) -> str:
+        """Translate a prompt (``en``/``zh``) where this engine's jobs go, like :meth:`enhance`."""
+        from ._translate import translate
+
+        s = self.settings
+        return translate(text, target, api_key=s.api_key, base_url=s.base_url, provider=s.provider)
 
     def history(self, limit: int = 50) -> list[Job]:
         """Recent jobs, newest first; the live object wherever this process runs the job."""

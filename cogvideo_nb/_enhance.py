@@ -6,6 +6,8 @@ through the platform's OpenAI-compatible ``POST /chat/completions`` with its fre
 share every pure step (body, parsing, cleanup) and go through the same clients as video jobs,
 their own ``_request`` included: one key handling, one size cap, one scrubbing of the answer,
 one retry policy, the emulator when no key is set, an injectable httpx transport for tests.
+``chat``/``achat`` are that one call; ``_translate`` asks the same free model for a translation
+through them, with its own system prompt.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ from ._wire import raise_for_error
 __all__ = [
     "DEFAULT_CHAT_MODEL",
     "FREE_CHAT_MODELS",
+    "MAX_PROMPT_CHARS",
     "SYSTEM_PROMPT",
+    "achat",
     "aenhance",
+    "chat",
     "chat_body",
     "clean_reply",
     "enhance",
@@ -54,7 +59,10 @@ would see; no sound, no dialogue, no cuts, no on-screen text unless the user ask
 the same language as the user's prompt; answer with the rewritten prompt only (no title, no \
 quotes, no explanation); at most {MAX_PROMPT_CHARS - 62} characters."""
 
-_PREFIX = re.compile(r"^\s*(?:enhanced|rewritten|improved)?\s*prompt\s*[:：]\s*", re.IGNORECASE)
+_PREFIX = re.compile(
+    r"^\s*(?:(?:enhanced|rewritten|improved|translated)?\s*prompt|translation|译文|翻译)\s*[:：]\s*",
+    re.IGNORECASE,
+)
 _QUOTES = "\"'“”‘’「」『』"
 _TOKEN = re.compile(
     r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+|\s+"
@@ -67,15 +75,18 @@ def _check(prompt: str) -> str:
     return prompt.strip()
 
 
-def chat_body(prompt: str, model: str = DEFAULT_CHAT_MODEL) -> dict[str, Any]:
-    """The ``/chat/completions`` JSON for one rewrite (low temperature: fewer surprises)."""
+def chat_body(
+    prompt: str, model: str = DEFAULT_CHAT_MODEL, *, system: str = SYSTEM_PROMPT, temperature: float = 0.3
+) -> dict[str, Any]:
+    """The ``/chat/completions`` JSON for one rewrite (low temperature: fewer surprises);
+    ``system`` says which rewrite (this module's enhancement, or ``_translate``'s translation)."""
     body: dict[str, Any] = {
         "model": model,
         "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "system", "content": system},
             {"role": "user", "content": _check(prompt)},
         ],
-        "temperature": 0.3,
+        "temperature": temperature,
         "max_tokens": 512,
         "stream": False,
     }
@@ -121,8 +132,61 @@ def parse_chat(response: httpx.Response) -> str:
     return clean_reply(content)
 
 
-def _body(client: Client | AsyncClient, prompt: str, model: str | None) -> dict[str, Any]:
-    return chat_body(prompt, model or FREE_CHAT_MODELS.get(client.provider, DEFAULT_CHAT_MODEL))
+def _body(
+    client: Client | AsyncClient, prompt: str, model: str | None, system: str, temp: float
+) -> dict[str, Any]:
+    chosen = model or FREE_CHAT_MODELS.get(client.provider, DEFAULT_CHAT_MODEL)
+    return chat_body(prompt, chosen, system=system, temperature=temp)
+
+
+def chat(
+    prompt: str,
+    system: str,
+    *,
+    model: str | None = None,
+    client: Client | None = None,
+    transport: httpx.BaseTransport | None = None,
+    api_key: str | Secret | None = None,
+    base_url: str | None = None,
+    provider: str | None = None,
+    timeout: float = 60.0,
+    temperature: float = 0.3,
+) -> str:
+    """One rewrite of ``prompt`` by the chat model as ``system`` asks, cleaned; blocks. The one
+    call behind :func:`enhance` and ``_translate.translate``: a given ``client`` is used (and
+    left open), else one is made for the call, on the emulator when no key is set."""
+    api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
+    own = client is None
+    c = client or Client(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
+    try:
+        return c.post("/chat/completions", _body(c, prompt, model, system, temperature), parse_chat)
+    finally:
+        if own:
+            c.close()
+
+
+async def achat(
+    prompt: str,
+    system: str,
+    *,
+    model: str | None = None,
+    client: AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    api_key: str | Secret | None = None,
+    base_url: str | None = None,
+    provider: str | None = None,
+    timeout: float = 60.0,
+    temperature: float = 0.3,
+) -> str:
+    """:func:`chat` as a coroutine."""
+    api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
+    own = client is None
+    c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
+    try:
+        return await c.post("/chat/completions", _body(c, prompt, model, system, temperature), parse_chat)
+    finally:
+        if own:
+            await c.aclose()
 
 
 def enhance(
@@ -146,13 +210,8 @@ def enhance(
     """
     api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
     _check(prompt)
-    own = client is None
-    c = client or Client(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
-    try:
-        return c.post("/chat/completions", _body(c, prompt, model), parse_chat)
-    finally:
-        if own:
-            c.close()
+    return chat(prompt, SYSTEM_PROMPT, model=model, client=client, transport=transport, api_key=api_key,
+                base_url=base_url, provider=provider, timeout=timeout)  # fmt: skip
 
 
 async def aenhance(
@@ -169,13 +228,8 @@ async def aenhance(
     """:func:`enhance` as a coroutine, for the engine loop and async code."""
     api_key = hide_key(api_key)  # first: a refused key must not show in this frame's locals
     _check(prompt)
-    own = client is None
-    c = client or AsyncClient(api_key, base_url, transport=transport, timeout=timeout, provider=provider)
-    try:
-        return await c.post("/chat/completions", _body(c, prompt, model), parse_chat)
-    finally:
-        if own:
-            await c.aclose()
+    return await achat(prompt, SYSTEM_PROMPT, model=model, client=client, transport=transport,
+                       api_key=api_key, base_url=base_url, provider=provider, timeout=timeout)  # fmt: skip
 
 
 def prompt_diff(original: str, enhanced: str) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:

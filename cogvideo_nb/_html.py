@@ -20,6 +20,7 @@ from urllib.parse import quote
 from ._diff import diff_parts
 from ._i18n import t
 from ._jobs import Job, JobStatus
+from ._pipeline import rewrite_steps
 
 __all__ = [
     "GRID_COLUMNS",
@@ -220,7 +221,14 @@ def origin_bits(job: Job, *, short: bool = False, rating: bool = False) -> list[
     e, cut = html.escape, 60 if short else None
     bits = []
     if job.original_prompt:
-        bits.append(e(t("enhanced from: {prompt}", prompt=job.original_prompt[:cut])))
+        enhanced, into = rewrite_steps(job.rewrite)
+        if into is None:
+            said = t("enhanced from: {prompt}", prompt=job.original_prompt[:cut])
+        elif enhanced:
+            said = t("enhanced and translated from: {prompt}", prompt=job.original_prompt[:cut])
+        else:
+            said = t("translated from: {prompt}", prompt=job.original_prompt[:cut])
+        bits.append(e(said))
     if job.continues:
         tail = e(job.continues[-8:])
         bits.append(

@@ -122,7 +122,8 @@ class Job:
     note: str | None = None  # a human hint: "rate limited, slowing down", "stopped waiting"
     run_seconds: float | None = None  # how long the server took, as best we can tell
     stopped: bool = False  # the user said stop: only resume(include_stopped=True) brings it back
-    original_prompt: str | None = None  # the user's own words, when the sent prompt was enhanced
+    original_prompt: str | None = None  # the user's own words, when the sent prompt was rewritten
+    rewrite: str | None = None  # how: "enhance", "translate:en", "enhance+translate:zh" (None: enhance)
     continues: str | None = None  # id of the job whose last frame this one starts from
     rating: int | None = None  # 1-5, given by a person who watched the result (not a transition)
     rating_note: str | None = None  # what they noticed, in a sentence
@@ -269,7 +270,7 @@ class Job:
             "emulated": self.emulated,
             **{
                 k: getattr(self, k)
-                for k in ("original_prompt", "continues", "rating", "rating_note")
+                for k in ("original_prompt", "rewrite", "continues", "rating", "rating_note")
                 if getattr(self, k) is not None
             },
         }

@@ -25,7 +25,7 @@ __all__ = [
     "job_from_row", "journaled", "migrate",
 ]  # fmt: skip
 
-SCHEMA_VERSION = 3  # PRAGMA user_version; raise it with every change to SCHEMA or ADDED
+SCHEMA_VERSION = 4  # PRAGMA user_version; raise it with every change to SCHEMA or ADDED
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -57,12 +57,14 @@ ADDED = {
     # the request's model, a column of its own so tasks in flight are counted per model by it,
     # not by the poll policy's key format (version 3; filled from the request on migration)
     "model": "TEXT",
+    # how the sent prompt came from original_prompt: enhanced, translated, or both (version 4)
+    "rewrite": "TEXT",
 }  # fmt: skip
 
 MUTABLE = (
     "task_id", "status", "label", "submitted_at", "finished_at", "video_url", "cover_url",
     "video_path", "cover_path", "video_sha256", "cover_sha256", "error", "error_type", "emulated",
-    "run_seconds", "note", "stopped", "original_prompt", "continues",
+    "run_seconds", "note", "stopped", "original_prompt", "continues", "rewrite",
 )  # fmt: skip
 REQUEST_FIELDS = {f.name for f in fields(VideoRequest)}
 

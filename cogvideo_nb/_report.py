@@ -23,8 +23,10 @@ from ._errors import ValidationError
 from ._html import params_text, poster_data_url
 from ._i18n import N_, language, t, tn
 from ._jobs import Job, JobStatus
+from ._pipeline import rewrite_steps
+from ._translate import LANGUAGE_NAMES, prompt_language
 
-__all__ = ["DEFAULT_TITLE", "enhance_html", "report_html", "runs_html", "write_report"]
+__all__ = ["DEFAULT_TITLE", "enhance_html", "report_html", "rewrite_html", "runs_html", "write_report"]
 
 DEFAULT_TITLE = N_("Prompt study")  # written in the language in force; a title of one's own as given
 
@@ -71,6 +73,26 @@ _PAIR_CSS = (
 )
 
 
+def rewrite_html(original: str, sent: str, rewrite: str | None, lang: str | None = None) -> str:
+    """A rewritten prompt beside the user's: an enhancement as :func:`enhance_html` marks it; a
+    translation plainly, each side labelled with its language (across two languages every word
+    differs, so marks would say nothing). ``lang``: the words' language (default: in force)."""
+    enhanced, into = rewrite_steps(rewrite)
+    if into is None:
+        return enhance_html(original, sent)
+    mine = t("your prompt ({language})", lang, language=t(LANGUAGE_NAMES[prompt_language(original)], lang))
+    name, n = t(LANGUAGE_NAMES[into], lang), len(sent)
+    if enhanced:
+        theirs = t("enhanced, then translated into {language} ({n} characters)", lang, language=name, n=n)
+    else:
+        theirs = t("translated into {language} ({n} characters)", lang, language=name, n=n)
+    e = html.escape
+    return (
+        f'<div class="cvnb-enhance cvnb-translate"><style>{_PAIR_CSS}</style>'
+        f"<div><b>{e(mine)}</b>{e(original)}</div><div><b>{e(theirs)}</b>{e(sent)}</div></div>"
+    )
+
+
 def _stars(rating: int | None) -> str:
     if not rating:
         return f'<span class="meta">{html.escape(t("not rated"))}</span>'
@@ -107,10 +129,14 @@ def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> s
         f'<div class="meta">{label}{e(params_text(job))}{emulated}</div>',
         f'<div class="prompt">{_runs(parts)}</div>',
     ]
-    if original:
+    enhanced, into = rewrite_steps(getattr(job, "rewrite", None))
+    if original and into is None:
         left, _ = prompt_diff(original, job.prompt)  # the user's words; what the rewrite dropped struck
         theirs = "".join(f'<span class="del">{e(t)}</span>' if on else e(t) for t, on in left)
         out.append(f'<details open><summary class="meta">{e(t("enhanced from"))}</summary>{theirs}</details>')
+    elif original:  # a translation: every word differs, so none is struck
+        said = t("enhanced and translated from") if enhanced else t("translated from")
+        out.append(f'<details open><summary class="meta">{e(said)}</summary>{e(original)}</details>')
     if continues:
         link = f'<a href="#run-{e(continues)}">{e(continues[:13])}</a>'
         out.append(f'<div class="meta">{t("continues {job}", job=link)}</div>')

@@ -34,7 +34,7 @@ from ._i18n_argparse import Formatter, Lazy, argparse_message
 from ._jobs import Job
 from ._ledger import Ledger
 from ._models import MODELS, OPTIONS, option_values
-from ._report import enhance_html
+from ._report import rewrite_html
 from ._study import chain_source
 from .widgets import CompareGrid, JobCard
 from .widgets._outputs import Outputs
@@ -157,6 +157,10 @@ class CogVideoMagics(Magics):
     @argument("--title", help=N_("a title for the grid"))
     @argument("--enhance", action="store_true", help=N_("rewrite the prompt with the free chat model first"))
     @argument(
+        "--translate", metavar="en|zh",
+        help=N_("translate the prompt into en or zh with the free chat model first (after --enhance)"),
+    )  # fmt: skip
+    @argument(
         "--n", type=int, default=1, help=N_("run the same request N times (1-4): the spread of results")
     )
     @argument(
@@ -173,11 +177,11 @@ class CogVideoMagics(Magics):
         engine = self._engine(args)
         try:
             plans = self._plan(args, prompts, self._continue(engine, args))
-            jobs = _pipeline.start(engine, plans, yes=args.yes, how="add --yes")
+            jobs = _pipeline.start(engine, plans, yes=args.yes, how=N_("add --yes"))
         except CogVideoError as exc:
             raise UsageError(str(exc)) from None
-        for original, enhanced in _pipeline.enhanced_pairs(jobs):
-            display(HTML(enhance_html(original, enhanced)))
+        for original, sent, rewrite in _pipeline.rewrites(jobs):
+            display(HTML(rewrite_html(original, sent, rewrite)))
         self.outputs.show(jobs, engine, title=args.title)
         if args.wait or self._headless():
             self.outputs.wait_for(engine, jobs)
@@ -285,7 +289,7 @@ class CogVideoMagics(Magics):
             references=[self._image(r) for r in args.reference] or None,
         )
         return _pipeline.plan(
-            prompts, params, vary=axes, n=args.n, enhance=bool(args.enhance),
+            prompts, params, vary=axes, n=args.n, enhance=bool(args.enhance), translate=args.translate,
             continues=source.id if source is not None else None, fill=self._fill,
         )  # fmt: skip
 

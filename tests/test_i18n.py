@@ -278,7 +278,7 @@ def test_the_cost_guard_asks_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None
         check_cost(paid[:1], yes=False, how="add --yes")
     monkeypatch.setenv("COGVIDEO_LANG", "zh")
     with pytest.raises(
-        PaidJobsError, match="这将启动 2 个付费任务（2 x cogvideox-3；每个视频约 1 元）；如确认，请 add --yes"
+        PaidJobsError, match="这将启动 2 个付费任务（2 x cogvideox-3；每个视频约 1 元）；如确认，请加上 --yes"
     ):
         check_cost(paid, yes=False, how="add --yes")
 

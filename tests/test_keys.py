@@ -107,6 +107,8 @@ ENTRY_POINTS: dict[str, Callable[[Path], object]] = {
     "AsyncClient": lambda d: cogvideo_nb.AsyncClient(api_key=REFUSED),
     "enhance": lambda d: cogvideo_nb.enhance("x", api_key=REFUSED),
     "aenhance": lambda d: _run(cogvideo_nb.aenhance("x", api_key=REFUSED)),
+    "translate": lambda d: cogvideo_nb.translate("x", "zh", api_key=REFUSED),
+    "atranslate": lambda d: _run(cogvideo_nb.atranslate("x", "zh", api_key=REFUSED)),
     "generate": lambda d: cogvideo_nb.generate("x", api_key=REFUSED, output_dir=d),
     "submit": lambda d: cogvideo_nb.submit("x", api_key=REFUSED, output_dir=d),
     "generate_many": lambda d: cogvideo_nb.generate_many(["x"], api_key=REFUSED, output_dir=d),

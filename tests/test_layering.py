@@ -78,8 +78,8 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     # A stand-in for the service: built on the foundation's model catalogue, beside the client.
     ("emulator", frozenset({"emulator"})),
     # Talking to the API: the two clients and what they share, the key's safety, one result file
-    # streamed to disk, and the chat call that rewrites a prompt.
-    ("client", frozenset({"_client", "_client_base", "_redact", "_files", "_enhance"})),
+    # streamed to disk, and the chat calls that rewrite and translate a prompt.
+    ("client", frozenset({"_client", "_client_base", "_redact", "_files", "_enhance", "_translate"})),
     ("engine", ENGINE),
     # What a person reads, as plain text/HTML without a kernel: job cards, the study report, the
     # study plans behind the magic's commands.
@@ -348,6 +348,8 @@ def test_public_names_are_pinned() -> None:
             "generate_many", "get_engine", "resume", "submit", "DuplicateRequestError",
             # issue 15: prompt craft and video tools
             "PaidJobsError", "enhance", "aenhance", "last_frame", "stitch", "tile", "rate", "report",
+            # issue 22: bilingual prompt comparison
+            "translate", "atranslate",
         ]
     )  # fmt: skip
     for name in cogvideo_nb.__all__:

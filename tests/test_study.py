@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cogvideo_nb import ValidationError, build_request
-from cogvideo_nb._pipeline import Plan, apply_enhance, enhanced_pairs, repeat
+from cogvideo_nb._pipeline import Plan, apply_rewrites, repeat, rewrites
 
 
 def test_repeat_makes_distinct_tasks_of_one_request() -> None:
@@ -26,8 +26,8 @@ def test_each_distinct_prompt_is_rewritten_once() -> None:
         return text.upper() + " IN DETAIL."
 
     plans = repeat([Plan(build_request("a fox"), enhance=True), Plan(build_request("a cat"))], 3)
-    out = apply_enhance(plans, rewrite)
+    out = apply_rewrites(plans, rewrite, lambda text, target: f"[{target}] {text}")
     assert calls == ["a fox"]
     assert [p.request.prompt for p in out] == ["A FOX IN DETAIL."] * 3 + ["a cat"] * 3
     assert [p.original_prompt for p in out] == ["a fox"] * 3 + [None] * 3
-    assert enhanced_pairs(out) == [("a fox", "A FOX IN DETAIL.")]
+    assert rewrites(out) == [("a fox", "A FOX IN DETAIL.", "enhance")]

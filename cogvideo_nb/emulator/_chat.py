@@ -4,7 +4,9 @@ Prompt enhancement must work offline and in tests, so the emulator answers the O
 chat route itself. It does not pretend to be a language model: it keeps the user's text, then
 adds a sentence for each of the five prompt parts (motion, scene, light/mood, style, and a
 subject detail) that the prompt does not already mention, chosen by the prompt's hash and
-written in the prompt's language. The same input always gives the same answer.
+written in the prompt's language. A system prompt asking for a translation into English or
+Simplified Chinese is answered from a glossary instead (``_translate``). The same input always
+gives the same answer.
 """
 
 # ruff: noqa: E501  (the phrase tables below read best one part per line)
@@ -19,6 +21,7 @@ import time
 from typing import Any
 
 from ._store import ApiError
+from ._translate import translate_prompt, translation_target
 
 __all__ = ["chat_answer", "chat_reply", "detect_language", "expand_prompt"]
 
@@ -166,10 +169,17 @@ def _user_text(data: Any) -> str:
     raise ApiError(400, "1214", "no user message with text content")
 
 
+def _system_text(data: dict[str, Any]) -> str:
+    said = [m.get("content") for m in data["messages"] if isinstance(m, dict) and m.get("role") == "system"]
+    return "\n".join(s for s in said if isinstance(s, str))
+
+
 def chat_reply(data: Any, request_id: str) -> dict[str, Any]:
-    """The OpenAI-compatible answer body the platform sends (id, model, choices, usage)."""
+    """The OpenAI-compatible answer body the platform sends (id, model, choices, usage): a
+    translation when the system prompt asks for one, else the prompt expanded."""
     text = _user_text(data)
-    answer = expand_prompt(text)
+    target = translation_target(_system_text(data))
+    answer = translate_prompt(text, target) if target else expand_prompt(text)
     created = int(time.time())
     prompt_tokens = sum(len(str(m.get("content", ""))) for m in data["messages"] if isinstance(m, dict))
     return {

@@ -22,8 +22,9 @@ from .._errors import CogVideoError
 from .._i18n import language as i18n_language
 from .._i18n import t
 from .._models import DEFAULT_MODEL, MODELS, OPTIONS
-from .._report import enhance_html
+from .._report import rewrite_html
 from .._request import image_to_url
+from .._translate import LANGUAGE_NAMES
 from ._card import JobCard
 from ._ending import Ending, mark
 from ._slot import Slot
@@ -153,6 +154,12 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             tooltip=t("an LLM rewrites the prompt into the long, detailed kind CogVideoX was trained on",
                       lang),
         )  # fmt: skip
+        self.translate = w.Dropdown(
+            options=[(t("as written", lang), ""), *((t(LANGUAGE_NAMES[c], lang), c) for c in ("en", "zh"))],
+            value="", description=t("Translate into", lang), style={"description_width": "initial"},
+            tooltip=t("the same prompt in the other language: does the model follow it better?", lang),
+            layout=w.Layout(width="auto"),
+        )  # fmt: skip
         flags = [c for c in self.controls.values() if isinstance(c, w.Checkbox)]
         options = w.HBox([self.model, *(c for c in self.controls.values() if c not in flags)],
                          layout=w.Layout(flex_flow="row wrap"))  # fmt: skip
@@ -161,10 +168,10 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         super().__init__(
             [self.hints, *self.fields.values(), self.prompt,
              w.HBox([self.counter, self.kept, self.use_parts]), options,
-             w.HBox([*flags, self.enhance], layout=w.Layout(flex_flow="row wrap")), uploads,
+             w.HBox([*flags, self.enhance, self.translate], layout=w.Layout(flex_flow="row wrap")), uploads,
              self.message, Ending()]  # its view makes what is saved of the form a note (SAVED_FORM)
         )  # fmt: skip
-        for control in (self.prompt, self.model, self.enhance, *self.controls.values()):
+        for control in (self.prompt, self.model, self.enhance, self.translate, *self.controls.values()):
             control.observe(self._changed_mind, "value")
 
     def _rebuild(self, _: Any = None, *, force: bool = False) -> None:
@@ -287,7 +294,8 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.submit.description, self.submit.button_style = t(GENERATE, self.lang), "primary"
 
     def _wanted(self) -> tuple[Any, ...]:
-        return (self.prompt.value, self.model.value, self.enhance.value, tuple(self._options().items()))
+        return (self.prompt.value, self.model.value, self.enhance.value, self.translate.value,
+                tuple(self._options().items()))  # fmt: skip
 
     def _plans(self) -> list[_pipeline.Plan]:
         spec = MODELS[self.model.value]
@@ -298,7 +306,10 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             last_frame=last[0] if last and "last" in spec.images else None,
             references=self._uploads(self.references) if "reference" in spec.images else None,
         )  # fmt: skip
-        return _pipeline.plan([self.prompt.value.strip()], options, enhance=bool(self.enhance.value))
+        return _pipeline.plan(
+            [self.prompt.value.strip()], options, enhance=bool(self.enhance.value),
+            translate=self.translate.value or None,
+        )  # fmt: skip
 
     def _on_submit(self, _: Any = None) -> None:
         confirmed = self._asking is not None and self._asking == self._wanted()
@@ -315,7 +326,7 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             self.message.value = f'<span style="color:#cf222e">{html.escape(str(exc))}</span>'
             return
         self._reset_confirm()
-        self.message.value = "".join(enhance_html(o, e) for o, e in _pipeline.enhanced_pairs(jobs))
+        self.message.value = "".join(rewrite_html(*r, self.lang) for r in _pipeline.rewrites(jobs))
         engine = self._engine or get_engine()
         self.results.add([JobCard(job, engine) for job in jobs])
         if not self.results.shown:  # inside someone's layout: the cards go at the form's foot
