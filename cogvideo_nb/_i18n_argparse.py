@@ -11,8 +11,10 @@ argparse said it.
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
@@ -34,14 +36,15 @@ class Lazy(str):
         text.message, text.values = message, values
         return text
 
-    def now(self) -> str:
-        return t(self.message, **{k: v.now() if isinstance(v, Lazy) else v for k, v in self.values.items()})
+    def now(self, lang: str | None = None) -> str:
+        values = {k: v.now(lang) if isinstance(v, Lazy) else v for k, v in self.values.items()}
+        return t(self.message, lang, **values)
 
 
-def said(text: str) -> str:
-    """``text`` in the language in force: a :class:`Lazy` with its values, or a message as is
-    (text the catalogue does not hold, a program name or a path, stays as it is)."""
-    return text.now() if isinstance(text, Lazy) else t(text)
+def said(text: str, lang: str | None = None) -> str:
+    """``text`` in the language in force (or ``lang``): a :class:`Lazy` with its values, or a
+    message as is (text the catalogue does not hold, a program name or a path, stays as it is)."""
+    return text.now(lang) if isinstance(text, Lazy) else t(text, lang)
 
 
 # argparse's own words (it says them through gettext's default domain, which has no Chinese):
@@ -50,8 +53,12 @@ _HEADINGS = (N_("positional arguments"), N_("options"), N_("show this help messa
 
 
 class Formatter(argparse.HelpFormatter):
-    """Help in the language in force: each help text, description, epilog and heading looked
-    up in the catalogue as it is formatted."""
+    """Help in the language in force (or ``lang``): each help text, description, epilog and
+    heading looked up in the catalogue as it is formatted, Chinese wrapped by columns."""
+
+    def __init__(self, prog: str, *args: Any, lang: str | None = None, **kwargs: Any) -> None:
+        super().__init__(prog, *args, **kwargs)
+        self.lang = lang
 
     def add_usage(
         self,
@@ -60,16 +67,66 @@ class Formatter(argparse.HelpFormatter):
         groups: Iterable[argparse._MutuallyExclusiveGroup],
         prefix: str | None = None,
     ) -> None:
-        super().add_usage(usage, actions, groups, t("usage: ") if prefix is None else prefix)
+        super().add_usage(usage, actions, groups, t("usage: ", self.lang) if prefix is None else prefix)
 
     def start_section(self, heading: str | None) -> None:
-        super().start_section(said(heading) if heading else heading)
+        super().start_section(said(heading, self.lang) if heading else heading)
 
     def add_text(self, text: str | None) -> None:
-        super().add_text(said(text) if text and text is not argparse.SUPPRESS else text)
+        super().add_text(said(text, self.lang) if text and text is not argparse.SUPPRESS else text)
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        return said(action.help) if action.help and action.help is not argparse.SUPPRESS else action.help
+        shown = action.help and action.help is not argparse.SUPPRESS
+        return said(action.help, self.lang) if shown and action.help else action.help
+
+    # argparse wraps by characters at spaces; Chinese has no spaces and each character is two
+    # columns wide, so wide text is wrapped by columns, between characters (_wrap).
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrap(text, width) if _wide(text) else super()._split_lines(text, width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if not _wide(text):
+            return super()._fill_text(text, width, indent)
+        return "\n".join(indent + line for line in _wrap(text, width - len(indent)))
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _wide(text: str) -> bool:
+    return _columns(text) > len(text)
+
+
+_NO_BREAK_BEFORE = "，。、；：！？）」』”"
+_NO_BREAK_AFTER = "（「『“"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` columns, broken at a space or between two wide characters (not
+    before closing punctuation, not after opening), never inside a word like --no-browser."""
+    tokens: list[str] = []
+    for word in text.split():
+        if tokens:
+            tokens.append(" ")
+        for c in word:
+            wide = _columns(c) == 2
+            if tokens and (c in _NO_BREAK_BEFORE or tokens[-1][-1] in _NO_BREAK_AFTER):
+                tokens[-1] += c
+            elif wide or not tokens or tokens[-1] == " " or _columns(tokens[-1][-1]) == 2:
+                tokens.append(c)
+            else:
+                tokens[-1] += c  # a narrow run stays one token
+    lines = [""]
+    for piece in tokens:
+        if piece == " ":
+            lines[-1] += " " if lines[-1] else ""
+        elif lines[-1].strip() and _columns(lines[-1] + piece) > width:
+            lines[-1] = lines[-1].rstrip()
+            lines.append(piece)
+        else:
+            lines[-1] += piece
+    return [line.rstrip() for line in lines]
 
 
 # argparse's messages (Python 3.10 to 3.13), as it says them, and ours for each.
@@ -99,7 +156,7 @@ _ARGPARSE = tuple(
 )
 
 
-def argparse_message(message: str) -> str:
+def argparse_message(message: str, lang: str | None = None) -> str:
     """One of argparse's error messages in the language in force (``argument X: ...`` with its
     inner message too); a message it does not know, or one of ours, is returned as it is."""
     for pattern, ours in _ARGPARSE:
@@ -107,20 +164,22 @@ def argparse_message(message: str) -> str:
         if m:
             values = m.groupdict()
             if "problem" in values:
-                values["problem"] = argparse_message(values["problem"])
-            return t(ours, **values)
+                values["problem"] = argparse_message(values["problem"], lang)
+            return t(ours, lang, **values)
     return message
 
 
 class Parser(argparse.ArgumentParser):
     """A command line's parser: help through :class:`Formatter`, and an error said in the
-    language in force (usage, then ``prog: error: message``; exit status 2, as argparse's)."""
+    language in force or ``lang`` (usage, then ``prog: error: message``; exit status 2, as
+    argparse's)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", Formatter)
+    def __init__(self, *args: Any, lang: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", functools.partial(Formatter, lang=lang))
         super().__init__(*args, **kwargs)
+        self.lang = lang
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        text = t("{prog}: error: {message}", prog=self.prog, message=argparse_message(message))
-        self.exit(2, text + "\n")
+        message = argparse_message(message, self.lang)
+        self.exit(2, t("{prog}: error: {message}", self.lang, prog=self.prog, message=message) + "\n")

@@ -8,13 +8,30 @@ from pathlib import Path
 
 import cogvideo_nb
 
-README = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+README_ZH = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
 
 
-def _section(title: str) -> str:
-    start = README.index(title)
-    end = README.find("\n#", start + len(title))
-    return README[start : end if end != -1 else None]
+def _section(title: str, text: str = README) -> str:
+    start = text.index(title)
+    end = text.find("\n#", start + len(title))
+    return text[start : end if end != -1 else None]
+
+
+def _fenced(text: str) -> list[str]:
+    return re.findall(r"^```[^\n]*\n(.*?)^```$", text, re.M | re.S)
+
+
+def test_the_chinese_readme_gives_the_same_quick_start_and_both_link_each_other() -> None:
+    """Word for word: a command that drifted in one README would fail only its readers."""
+    commands = _fenced(_section("## Quick start"))
+    assert commands and "cogvideo lab" in commands[0]
+    assert _fenced(_section("## 快速上手", README_ZH)) == commands
+    assert README.startswith("[简体中文](README.zh-CN.md)\n")
+    assert "](README.md)" in README_ZH.split("\n## ")[0]  # near its top
+    for said in ("COGVIDEO_LANG=zh", '%config CogVideoMagics.language = "zh"', "cogvideo lab --lang zh"):
+        assert said in README_ZH and said in README, said
 
 
 def test_every_public_name_is_in_the_api_tables_and_nothing_else_is() -> None:

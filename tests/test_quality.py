@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from cogvideo_nb._cli_lab import NOTEBOOKS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -57,10 +59,9 @@ def test_the_wheel_ships_what_an_installed_package_needs(tmp_path: Path) -> None
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     [wheel] = dist.glob("cogvideo_nb-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
+    notebooks = [f"cogvideo_nb/notebooks/{lang}{n}" for lang in ("", "zh/") for n in NOTEBOOKS]  # both sets
     for needed in (
-        "cogvideo_nb/py.typed", "cogvideo_nb/widgets/_card.js", "cogvideo_nb/widgets/_card.css",
-        "cogvideo_nb/notebooks/quickstart.ipynb", "cogvideo_nb/notebooks/prompt_design.ipynb",
-        "cogvideo_nb/notebooks/comparison_grid.ipynb", "cogvideo_nb/notebooks/prompt_lab.ipynb",
+        "cogvideo_nb/py.typed", "cogvideo_nb/widgets/_card.js", "cogvideo_nb/widgets/_card.css", *notebooks,
     ):  # fmt: skip
         assert needed in names, needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))
