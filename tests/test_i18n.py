@@ -74,6 +74,14 @@ def test_every_message_has_both_languages_and_the_same_placeholders() -> None:
     assert unused == [], f"in the catalogue but never said: {unused}"
 
 
+def test_each_message_is_in_the_catalogue_once() -> None:
+    """Babel keeps the last of two entries with one msgid silently: a merge that brings the same
+    message twice would make one translation win by its place in the file."""
+    ids = re.findall(r'^msgid ((?:".*"\n)+)', PO.read_text("utf-8"), re.M)
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    assert twice == [], twice
+
+
 def test_the_shipped_mo_is_the_po_compiled() -> None:
     """The .mo is what runs: one compiled from an older .po would show stale or missing words."""
     buf = io.BytesIO()
@@ -439,3 +447,40 @@ def test_the_study_report_is_written_in_the_language_in_force(
     text = write_report(jobs, tmp_path / "en.html").read_text("utf-8")
     assert "<title>Prompt study</title>" in text and "<th>mean rating</th>" in text and "not rated" in text
     assert "2 runs · written" in text and "提示词研究" not in text
+
+
+_WORDS = re.compile(r"[A-Za-z]{2,}")
+_SAID_BY = ("print", "write", "warn", "exit")  # and every exception: what a person reads
+_CODE_ERRORS = ("TypeError", "AttributeError", "NotImplementedError")  # Python API misuse: code
+_SAID_AS = ("help", "description", "epilog", "usage", "message")
+
+
+def _worded(node: ast.expr) -> bool:
+    """A literal (or an f-string's literal parts) with words in it: text written in English."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return bool(_WORDS.search(node.value))
+    if isinstance(node, ast.JoinedStr):
+        return any(_worded(v) for v in node.values if isinstance(v, ast.Constant))
+    if isinstance(node, ast.BinOp):
+        return _worded(node.left) or _worded(node.right)
+    return False
+
+
+def test_no_user_facing_string_bypasses_the_catalogue() -> None:
+    """Every error, printed line and option help the toolkit says is a t()/tn()/N_() message or
+    built from them: a literal sentence handed straight to an exception, print() or help= would
+    stay English whatever the language. Numbers, ids and paths in f-strings with no words pass."""
+    bypassed = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            said = [k.value for k in node.keywords if k.arg in _SAID_AS]
+            if (name.endswith(("Error", "Exception")) and name not in _CODE_ERRORS) or name in _SAID_BY:
+                said += node.args[:1]
+            bypassed += [
+                f"{path.relative_to(PACKAGE)}:{node.lineno} {ast.unparse(s)[:80]}" for s in said if _worded(s)
+            ]
+    assert bypassed == [], "\n".join(bypassed)
