@@ -26,28 +26,49 @@ ImageRole = str  # "first" (first frame), "last" (last frame), "reference"
 
 @dataclass(frozen=True)
 class Option:
-    """One optional request field as the UIs show it: wire name, flag, type and help."""
+    """One optional request field as the UIs show it: wire name, flag, type, help and label."""
 
     name: str
     kind: type  # int, str or bool: what the wire carries
     flag: str  # the CLI / magic flag without dashes (``audio`` for with_audio)
     help: str  # said later, through t(): the catalogue holds it (N_)
+    label: str  # the form's name for it, said later too
 
 
 # Display order for the CLI, the magic and the form; the wire names are the API's.
 OPTIONS: dict[str, Option] = {
     o.name: o
     for o in (
-        Option("size", str, "size", N_("WIDTHxHEIGHT from the model's list")),
-        Option("fps", int, "fps", N_("frames per second")),
-        Option("duration", int, "duration", N_("seconds")),
-        Option("quality", str, "quality", N_("speed or quality")),
-        Option("style", str, "style", N_("visual style (viduq1-text)")),
-        Option("aspect_ratio", str, "aspect-ratio", N_("frame shape (viduq1-text, vidu2-reference)")),
-        Option("movement_amplitude", str, "movement-amplitude", N_("how much moves (Vidu models)")),
-        Option("with_audio", bool, "audio", N_("AI sound effects")),
-        Option("watermark_enabled", bool, "watermark", N_("the platform's watermark (server default: on)")),
-        Option("off_peak", bool, "off-peak", N_("cheaper run in off-peak hours (Vidu models)")),
+        Option("size", str, "size", N_("WIDTHxHEIGHT from the model's list"), N_("Size")),
+        Option("fps", int, "fps", N_("frames per second"), N_("FPS")),
+        Option("duration", int, "duration", N_("seconds"), N_("Duration")),
+        Option("quality", str, "quality", N_("speed or quality"), N_("Quality")),
+        Option("style", str, "style", N_("visual style (viduq1-text)"), N_("Visual style")),
+        Option(
+            "aspect_ratio",
+            str,
+            "aspect-ratio",
+            N_("frame shape (viduq1-text, vidu2-reference)"),
+            N_("Aspect ratio"),
+        ),
+        Option(
+            "movement_amplitude",
+            str,
+            "movement-amplitude",
+            N_("how much moves (Vidu models)"),
+            N_("Movement"),
+        ),
+        Option("with_audio", bool, "audio", N_("AI sound effects"), N_("AI sound effects")),
+        Option(
+            "watermark_enabled",
+            bool,
+            "watermark",
+            N_("the platform's watermark (server default: on)"),
+            N_("Watermark"),
+        ),
+        Option(
+            "off_peak", bool, "off-peak", N_("cheaper run in off-peak hours (Vidu models)"), N_("Off-peak")
+        ),
     )
 }
 

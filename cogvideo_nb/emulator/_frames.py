@@ -250,6 +250,11 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: FontT, width: int) -> list
     return lines
 
 
+# Burned into the video, which outlives any page and its language: said in both.
+LABEL = "EMULATED 模拟"
+NO_PROMPT = "(image only · 仅图片)"
+
+
 class Overlay:
     """Prompt text, EMULATED label and a progress bar, drawn once and blended per frame."""
 
@@ -261,14 +266,14 @@ class Overlay:
         label_font = _font(max(10, short // 16))
         pad = max(3, short // 60)
         # placed by its ink box, so fonts with tall ascenders (CJK) sit in the corner like others
-        lb = draw.textbbox((0, 0), "EMULATED", font=label_font)
+        lb = draw.textbbox((0, 0), LABEL, font=label_font)
         draw.rectangle((pad, pad, pad * 5 + lb[2] - lb[0], pad * 5 + lb[3] - lb[1]), fill=(200, 20, 40, 230))
-        draw.text((pad * 3 - lb[0], pad * 3 - lb[1]), "EMULATED", font=label_font, fill=(255, 255, 255, 255))
+        draw.text((pad * 3 - lb[0], pad * 3 - lb[1]), LABEL, font=label_font, fill=(255, 255, 255, 255))
 
         px = max(9, short // (22 if compact else 16))
         font = _font(px)
         max_lines = 2 if compact else max(2, (height * 2 // 5) // (px + 2))
-        lines = _wrap(draw, prompt or "(image only)", font, width - 8 * pad)
+        lines = _wrap(draw, prompt or NO_PROMPT, font, width - 8 * pad)
         if len(lines) > max_lines:
             lines = [*lines[: max_lines - 1], lines[max_lines - 1][:-1] + "…"]
         text = "\n".join(lines)

@@ -22,10 +22,11 @@ function node(tag, cls, text) {
   return n;
 }
 
-function fmt(seconds) {
+function fmt(seconds, T) {
   if (seconds == null || !isFinite(seconds)) return "";
   const s = Math.max(0, Math.round(seconds));
-  return s >= 60 ? `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+  if (s < 60) return T("{s} s", { s });
+  return T("{m} min {s} s", { m: Math.floor(s / 60), s: String(s % 60).padStart(2, "0") });
 }
 
 // The Jupyter server serves files under its root: play from there, so the kernel sends no bytes.
@@ -205,13 +206,13 @@ async function render({ model: proxy, el }) {
     const now = Date.now() / 1000 - offset;
     const elapsed = (finished || now) - created;
     const expected = model.get("expected_at");
-    let text = T("elapsed {time}", { time: fmt(elapsed) });
+    let text = T("elapsed {time}", { time: fmt(elapsed, T) });
     let frac = null;
     if (kernelGone && !finished) {
       text = T("no longer followed");
     } else if (expected && !finished) {
       const left = expected - now;
-      text += " · " + (left > 0 ? T("ETA {time}", { time: fmt(left) }) : T("any moment now"));
+      text += " · " + (left > 0 ? T("ETA {time}", { time: fmt(left, T) }) : T("any moment now"));
       const start = model.get("submitted_at") || created;
       frac = Math.min(0.97, (now - start) / Math.max(0.1, expected - start));
     }

@@ -78,10 +78,10 @@ SAVED_FORM = saved_form("en")
 FULL = "calc(100% - 4px)"
 
 
-def _default(value: Any) -> tuple[str, str]:
+def _default(value: Any, lang: str) -> tuple[str, str]:
     """The "use the default" choice, labelled with what the default is. Its value is "", not
     None: a Dropdown whose value is None shows as blank."""
-    return (f"default ({value})", "")
+    return (t("default ({value})", lang, value=value), "")
 
 
 class PromptForm(w.VBox):  # type: ignore[misc]
@@ -111,9 +111,9 @@ class PromptForm(w.VBox):  # type: ignore[misc]
         self.model = w.Dropdown(options=list(MODELS), value=DEFAULT_MODEL, description=t("Model", lang))
         # One control per catalogue option; the model decides which show and what they offer.
         self.controls: dict[str, Any] = {
-            name: w.Checkbox(value=False, description=opt.help.split(" (")[0].capitalize())
+            name: w.Checkbox(value=False, description=t(opt.label, lang), tooltip=t(opt.help, lang))
             if opt.kind is bool
-            else w.Dropdown(description="FPS" if name == "fps" else name.replace("_", " ").capitalize())
+            else w.Dropdown(description=t(opt.label, lang), tooltip=t(opt.help, lang))
             for name, opt in OPTIONS.items()
         }
         self.size, self.fps = self.controls["size"], self.controls["fps"]
@@ -211,10 +211,11 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             if isinstance(control, w.Checkbox):
                 control.value = bool(spec.defaults.get(name, False))
                 continue
-            label = (lambda v: f"{v} s") if name == "duration" else str
+            label = (lambda v: t("{s} s", self.lang, s=v)) if name == "duration" else str
             previous = control.value
             default = spec.defaults.get(name)
-            first = _default(label(default) if default is not None else "server's choice")
+            shown = label(default) if default is not None else t("server's choice", self.lang)
+            first = _default(shown, self.lang)
             control.options = [first, *[(label(v), v) for v in allowed or ()]]
             control.value = previous if previous in (allowed or ()) else ""
         self.image.layout.display = None if "first" in spec.images else "none"
