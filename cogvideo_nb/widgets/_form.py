@@ -158,7 +158,7 @@ class PromptForm(w.VBox):  # type: ignore[misc]
             options=[(t("as written", lang), ""), *((t(LANGUAGE_NAMES[c], lang), c) for c in ("en", "zh"))],
             value="", description=t("Translate into", lang), style={"description_width": "initial"},
             tooltip=t("the same prompt in the other language: does the model follow it better?", lang),
-            layout=w.Layout(width="auto"),
+            layout=w.Layout(width="260px"),  # "auto" leaves the select too narrow for its choices
         )  # fmt: skip
         flags = [c for c in self.controls.values() if isinstance(c, w.Checkbox)]
         options = w.HBox([self.model, *(c for c in self.controls.values() if c not in flags)],
