@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import _cli_batch, _cli_lab, _pipeline
+from ._dryrun import planned
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._html import status_word
@@ -49,6 +50,10 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--concurrency", type=int, help=N_("tasks in flight at once"))
     p.add_argument("--json", action="store_true", help=N_("print one JSON object per job"))
     p.add_argument("--yes", action="store_true", help=N_("go ahead with paid models (asked otherwise)"))
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help=N_("list the jobs as they would be sent, their cost and expected time; send nothing"),
+    )  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +84,12 @@ def _batch(argv: Sequence[str]) -> int:
     try:
         lines, source = _cli_batch.read_source(args.file)
         plans = _cli_batch.read_batch(lines, _request_options(args), source, translate=args.translate)
-        jobs = _pipeline.start(_engine(args), plans, yes=args.yes, how=N_("add --yes"))
+        if args.dry_run:
+            print(planned(plans, output_dir=args.out, concurrency=args.concurrency))
+            return 0
+        jobs = _pipeline.start(
+            _engine(args), plans, yes=args.yes, how=N_("add --yes"), plan=N_("add --dry-run")
+        )
         out_flag = f" --out {shlex.quote(args.out)}" if args.out else ""
         return _cli_batch.run_batch(
             jobs, as_json=args.json, out=sys.stdout, resume_hint=f"cogvideo --resume{out_flag}"
@@ -162,7 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         plans = _pipeline.plan(
             args.prompts, _request_options(args), labels=[None] * len(args.prompts), translate=args.translate
         )
-        _pipeline.check(plans, yes=args.yes, how=N_("add --yes"))  # before the engine: nothing is sent
+        if args.dry_run:
+            print(planned(plans, output_dir=args.out, concurrency=args.concurrency))
+            return 0
+        # before the engine: nothing is sent
+        _pipeline.check(plans, yes=args.yes, how=N_("add --yes"), plan=N_("add --dry-run"))
         engine = _engine(args)()
         if args.history:
             _history(engine.history(20), args.json)

@@ -4,17 +4,20 @@ Each is the pipeline (``_pipeline``) plus the folder's shared engine, like the c
 the same input makes the same requests here as there. A single explicit ``submit``/``generate``
 names its model in code and is its own confirmation; a batch asks (``yes=True``), as a cell does.
 Each takes ``enhance=True`` and ``translate="en"``/``"zh"`` as the cell's ``--enhance`` and
-``--translate`` (text prompts only: a built ``VideoRequest`` is sent as it is).
+``--translate`` (text prompts only: a built ``VideoRequest`` is sent as it is). ``generate`` and
+``generate_many`` take ``plan=True`` as the cell's ``--dry-run``: the plan back, nothing sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 from . import _pipeline
 from ._config import hide_key_in
+from ._dryrun import DryRun, planned
 from ._engine import Engine, get_engine
+from ._i18n import N_
 from ._jobs import Job
 from ._request import VideoRequest
 
@@ -48,24 +51,77 @@ def submit(prompt: str | VideoRequest | None = None, **options: Any) -> Job:
     return _pipeline.start(lambda: get_engine(**settings), plans, yes=True)[0]
 
 
+def _dry_run(prompts: Iterable[str | VideoRequest | None], options: dict[str, Any]) -> DryRun:
+    settings, options = _split(options)
+    return planned(_plans(prompts, options), **settings)
+
+
+@overload
 def generate(
-    prompt: str | VideoRequest | None = None, *, timeout: float | None = None, **options: Any
-) -> Job:
+    prompt: str | VideoRequest | None = None,
+    *,
+    timeout: float | None = None,
+    plan: Literal[False] = False,
+    **options: Any,
+) -> Job: ...
+@overload
+def generate(
+    prompt: str | VideoRequest | None = None,
+    *,
+    timeout: float | None = None,
+    plan: Literal[True],
+    **options: Any,
+) -> DryRun: ...
+def generate(
+    prompt: str | VideoRequest | None = None,
+    *,
+    timeout: float | None = None,
+    plan: bool = False,
+    **options: Any,
+) -> Job | DryRun:
     """Generate one video and block until its files are on disk; failures raise CogVideoError,
-    a passed ``timeout`` WaitTimeoutError (the job goes on)."""
+    a passed ``timeout`` WaitTimeoutError (the job goes on). ``plan=True``: the plan, unsent."""
     hide_key_in(options)  # first: a refused key must not show in this frame's locals either
+    if plan:
+        return _dry_run([prompt], options)
     return submit(prompt, **options).wait(timeout)
 
 
+@overload
 def generate_many(
-    prompts: Iterable[str], *, timeout: float | None = None, yes: bool = False, **options: Any
-) -> list[Job]:
+    prompts: Iterable[str],
+    *,
+    timeout: float | None = None,
+    yes: bool = False,
+    plan: Literal[False] = False,
+    **options: Any,
+) -> list[Job]: ...
+@overload
+def generate_many(
+    prompts: Iterable[str],
+    *,
+    timeout: float | None = None,
+    yes: bool = False,
+    plan: Literal[True],
+    **options: Any,
+) -> DryRun: ...
+def generate_many(
+    prompts: Iterable[str],
+    *,
+    timeout: float | None = None,
+    yes: bool = False,
+    plan: bool = False,
+    **options: Any,
+) -> list[Job] | DryRun:
     """Generate a batch under the concurrency cap; returns every job, failed ones included.
 
     All prompts are validated before the first is sent, so one bad prompt sends nothing; a
     batch on a paid model raises :class:`PaidJobsError` (sending nothing) unless ``yes=True``.
     Like ``generate``, a passed ``timeout`` (one deadline for the whole batch) is a WaitTimeoutError.
+    ``plan=True``: the plan (the jobs as they would be sent, cost, time), sending nothing.
     """
+    if plan:
+        return _dry_run(prompts, options)
     settings, options = _split(options)
     plans = _plans(prompts, options)
     engines: list[Engine] = []
@@ -74,7 +130,7 @@ def generate_many(
         engines.append(get_engine(**settings))
         return engines[0]
 
-    jobs = _pipeline.start(engine, plans, yes=yes)
+    jobs = _pipeline.start(engine, plans, yes=yes, plan=N_("pass plan=True"))
     return engines[0].wait(jobs, timeout) if engines else jobs
 
 

@@ -42,9 +42,12 @@ def paid_summary(requests: Iterable[VideoRequest]) -> tuple[int, str]:
     return sum(counts.values()), text
 
 
-def check_cost(requests: Iterable[VideoRequest], *, yes: bool, how: str = N_("pass yes=True")) -> int:
+def check_cost(
+    requests: Iterable[VideoRequest], *, yes: bool, how: str = N_("pass yes=True"), plan: str | None = None
+) -> int:
     """Raise :class:`PaidJobsError` when paid jobs would start unconfirmed; returns their number.
-    ``how`` says how to confirm: a catalogue message (``N_``), said in the language in force."""
+    ``how`` says how to confirm, ``plan`` how to see the plan first (``--dry-run``), where the
+    caller has one: catalogue messages (``N_``), said in the language in force."""
     count, text = paid_summary(requests)
     if count and not yes:
         said = tn(
@@ -52,5 +55,7 @@ def check_cost(requests: Iterable[VideoRequest], *, yes: bool, how: str = N_("pa
             "this would start {n} paid jobs ({models}; {price}); {how} to go ahead",
             count, models=text, price=t(PRICE_HINT), how=t(how),
         )  # fmt: skip
+        if plan:
+            said = t("{question}, or {plan} to see the plan and its time first", question=said, plan=t(plan))
         raise PaidJobsError(said, count=count)
     return count

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._config import resolve_settings
 from ._cost import is_paid, paid_summary
 from ._estimate import BEIJING, PlanTime, estimate
 from ._i18n import N_, t, tn
@@ -24,7 +25,7 @@ from ._ledger import waits_in
 from ._pipeline import Plan
 from ._polling import duration_key
 
-__all__ = ["DryRun", "dry_run", "dry_run_html", "dry_run_text"]
+__all__ = ["DryRun", "dry_run", "dry_run_html", "dry_run_text", "planned"]
 
 _IMAGE_SHOWN = 48  # characters of an image URL shown (a data: URL is megabytes)
 
@@ -39,6 +40,12 @@ class DryRun:
     paid_models: str
     time: PlanTime
     folder: Path
+
+    def __str__(self) -> str:
+        return dry_run_text(self)
+
+    def _repr_html_(self) -> str:
+        return dry_run_html(self)
 
 
 def _shown_body(plan: Plan) -> dict[str, Any]:
@@ -68,6 +75,13 @@ def dry_run(
         start=start,
     )
     return DryRun(list(plans), [_shown_body(p) for p in plans], count, models, time, folder)
+
+
+def planned(plans: Sequence[Plan], **settings: Any) -> DryRun:
+    """The dry run of ``plans`` with the settings a real run would use (``output_dir``,
+    ``concurrency``: argument > %config > environment > default), and no engine."""
+    chosen = resolve_settings(**{k: v for k, v in settings.items() if v is not None})
+    return dry_run(plans, chosen.output_dir, concurrency=chosen.concurrency)
 
 
 def _seconds(value: float | None) -> str:

@@ -241,9 +241,11 @@ def retry_plan(job: Job) -> Plan:
     )
 
 
-def check(plans: Sequence[Plan], *, yes: bool, how: str = N_("pass yes=True")) -> int:
+def check(
+    plans: Sequence[Plan], *, yes: bool, how: str = N_("pass yes=True"), plan: str | None = None
+) -> int:
     """The cost guard alone (``start`` runs it too): for a caller with work to do in between."""
-    return check_cost([p.request for p in plans], yes=yes, how=how)
+    return check_cost([p.request for p in plans], yes=yes, how=how, plan=plan)
 
 
 def start(
@@ -252,6 +254,7 @@ def start(
     *,
     yes: bool,
     how: str = N_("pass yes=True"),
+    plan: str | None = None,
     enhancer: Callable[[str], str] | None = None,
     translator: Callable[[str, str], str] | None = None,
 ) -> list[Job]:
@@ -259,10 +262,11 @@ def start(
 
     A paid job unconfirmed raises :class:`PaidJobsError` before anything is sent, the rewrite
     included, and before ``engine`` is made when it is a factory (an unconfirmed CLI run opens
-    no ledger); ``how`` says how to confirm in the caller's words (``add --yes``, a button).
+    no ledger); ``how`` says how to confirm in the caller's words (``add --yes``, a button),
+    ``plan`` how to see the plan first where the caller has a dry run (``--dry-run``).
     The rewrite goes where the engine's jobs go: the same key, platform, service or emulator.
     """
-    check(plans, yes=yes, how=how)
+    check(plans, yes=yes, how=how, plan=plan)
     if not isinstance(engine, Engine):
         engine = engine()
     if any(p.enhance or p.translate for p in plans):

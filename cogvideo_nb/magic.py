@@ -27,6 +27,7 @@ from traitlets import Float, Int, Unicode, observe
 
 from . import _pipeline, magic_commands
 from ._config import resolve_settings, set_overrides
+from ._dryrun import planned
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
 from ._i18n import N_, t
@@ -167,6 +168,10 @@ class CogVideoMagics(Magics):
         "--continue", dest="continue_", metavar="ID", help=N_("start from the last frame of job ID or {job}")
     )
     @argument("--yes", action="store_true", help=N_("go ahead with paid models (asked otherwise)"))
+    @argument(
+        "--dry-run", action="store_true",
+        help=N_("list the jobs as they would be sent, their cost and expected time; send nothing"),
+    )  # fmt: skip
     @cell_magic
     def cogvideo(self, line: str, cell: str) -> None:
         # Its help (`%%cogvideo?`): _CELL_HELP and the options, in the language in force (getdoc).
@@ -174,10 +179,18 @@ class CogVideoMagics(Magics):
         prompts = [p.strip() for p in re.split(r"^\s*---+\s*$", cell, flags=re.M) if p.strip()]
         if not prompts:
             raise UsageError(t("the cell is empty: write a prompt below %%cogvideo"))
+        if args.dry_run:  # no engine (but the one --continue reads the source job from): nothing is sent
+            source = self._continue(self._engine(args), args) if args.continue_ else None
+            try:
+                plans = self._plan(args, prompts, source)
+                display(planned(plans, output_dir=args.out, concurrency=args.concurrency))
+            except CogVideoError as exc:
+                raise UsageError(str(exc)) from None
+            return
         engine = self._engine(args)
         try:
             plans = self._plan(args, prompts, self._continue(engine, args))
-            jobs = _pipeline.start(engine, plans, yes=args.yes, how=N_("add --yes"))
+            jobs = _pipeline.start(engine, plans, yes=args.yes, how=N_("add --yes"), plan=N_("add --dry-run"))
         except CogVideoError as exc:
             raise UsageError(str(exc)) from None
         for original, sent, rewrite in _pipeline.rewrites(jobs):
