@@ -37,10 +37,8 @@ def test_every_front_end_shows_the_plan_and_sends_nothing(
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "cogvideo_nb")
     with capture_output() as cell:
-        shell.run_cell_magic(
-            "cogvideo", "--dry-run --enhance --vary animal=fox,owl --n 2 --model cogvideox-3 --fps 60 --out cell",
-            PROMPT + "\n---\na {animal} <b>lifts</b> off",
-        )  # fmt: skip
+        line = "--dry-run --enhance --vary animal=fox,owl --n 2 --model cogvideox-3 --fps 60 --out cell"
+        shell.run_cell_magic("cogvideo", line, PROMPT + "\n---\na {animal} <b>lifts</b> off")
     [shown] = [o.data["text/html"] for o in cell.outputs]
     assert shown.count("<tr>") == 1 + 8  # the head, then 2 prompts x 2 animals x 2 runs
     assert "a fox crosses a frozen lake at dawn" in shown and "a owl crosses" in shown  # filled
