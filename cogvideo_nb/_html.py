@@ -306,12 +306,12 @@ def job_html(
         if why := unserved(job.video_path):
             body += f'<div style="color:{MUTED};font-size:12px">{e(t(why))}</div>'
         if job.note:  # e.g. the cover could not be fetched
-            body += f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
+            body += f'<div style="color:{MUTED};font-size:12px">{e(t(job.note))}</div>'
 
     elif job.status is JobStatus.FAILED:
         body = f'<div style="color:var(--jp-error-color1,#cf222e)">{e(job.error or t("failed"))}</div>'
     elif job.note:
-        body = f'<div style="color:{MUTED};font-size:12px">{e(job.note)}</div>'
+        body = f'<div style="color:{MUTED};font-size:12px">{e(t(job.note))}</div>'
     if job.status is JobStatus.DETACHED and job.task_id:
         body += (
             f'<div style="font-size:12px;color:{MUTED}">'

@@ -39,6 +39,9 @@ UNKNOWN_NOTE = N_(
     "the server may already have this task (its answer was lost or refused as a duplicate); "
     "it is not resubmitted. resume() asks again with the same request_id; Retry may create a second task"
 )  # said where it is noted: t(UNKNOWN_NOTE)
+# A resumed job's note: the code reads it (a resumed run teaches no duration), so it is kept as
+# the catalogue's English and said where it is shown (t(job.note): the card, the saved card).
+RESUMED = N_("resumed")
 
 
 class Scheduler:
@@ -212,7 +215,7 @@ class Scheduler:
         try:
             if job.status in (JobStatus.DETACHED, JobStatus.FAILED, JobStatus.DOWNLOADING):
                 to = JobStatus.RUNNING if job.task_id else JobStatus.QUEUED
-                await self._move(job, to, note="resumed", error=None, error_type=None, stopped=False)
+                await self._move(job, to, note=RESUMED, error=None, error_type=None, stopped=False)
             elif job.status is JobStatus.UNKNOWN:
                 await self._move(job, JobStatus.QUEUED, note=t("asking again with the same request_id"))
             while True:
@@ -336,7 +339,7 @@ class Scheduler:
             age = self._clock() - (job.submitted_at or self._clock())
             started = self._monotonic() - min(max(age, 0.0), self.deadline)
         give_up = attached + self.deadline
-        resumed = job.note == "resumed"
+        resumed = job.note == RESUMED
         last_seen_running = started
         polls = 0
         while True:
@@ -371,7 +374,7 @@ class Scheduler:
             now = self._monotonic()
             if state.status is TaskStatus.PROCESSING:
                 last_seen_running = now
-                if job.note and job.note != "resumed":
+                if job.note and job.note != RESUMED:
                     job.note = None
                 job.notify()
                 continue

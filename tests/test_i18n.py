@@ -484,3 +484,19 @@ def test_no_user_facing_string_bypasses_the_catalogue() -> None:
                 f"{path.relative_to(PACKAGE)}:{node.lineno} {ast.unparse(s)[:80]}" for s in said if _worded(s)
             ]
     assert bypassed == [], "\n".join(bypassed)
+
+
+def test_a_note_the_code_reads_is_said_where_it_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resumed job's note stays the catalogue's English in the job (the scheduler reads it) and
+    is said in the language in force on the card and the saved card; a note of other text is
+    shown as written."""
+    from cogvideo_nb import Job, JobStatus, build_request
+    from cogvideo_nb._html import job_html
+    from cogvideo_nb._scheduler import RESUMED
+
+    job = Job(request=build_request("一只柴犬"), status=JobStatus.RUNNING, note=RESUMED)
+    monkeypatch.setenv("COGVIDEO_LANG", "zh")
+    assert job.note == "resumed" and t(RESUMED, "zh") in job_html(job) and ">resumed<" not in job_html(job)
+    assert JobCard._light(job)["note"] == t(RESUMED, "zh")
+    job.note = "封面无法获取"
+    assert JobCard._light(job)["note"] == "封面无法获取"

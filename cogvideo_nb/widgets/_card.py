@@ -118,7 +118,8 @@ class JobCard(anywidget.AnyWidget):
         return dict(
             job_id=job.id, short_id=job.short_id, prompt=job.prompt, label=job.label or "",
             params_text=params_text(job), status=job.status.value, has_task=job.task_id is not None,
-            note=job.note or "", error=job.error or "", emulated=job.emulated, created_at=job.created_at,
+            note=t(job.note) if job.note else "",  # a message (resumed) or text as written
+            error=job.error or "", emulated=job.emulated, created_at=job.created_at,
             submitted_at=job.submitted_at, expected_at=job.expected_at,
             finished_at=job.finished_at if job.done else None, kernel_now=time.time(),
             rating=job.rating or 0, rating_note=job.rating_note or "", continues=job.continues or "",
