@@ -126,9 +126,12 @@ async function render({ model: proxy, el }) {
         cell.classList.toggle("cvnb-blind-winner", won);
       }
     };
+    let shownMode = model.get("blind_mode");
     const redraw = () => {
       live = live && model.comm_live !== false;
       const mode = model.get("blind_mode");
+      if (mode !== shownMode && mode === "blind") rater.value = ""; // a new pass: the next rater
+      shownMode = mode;
       const finished = model.get("finished");
       const open = mode === "blind" && finished && live;
       blind.textContent = mode === "revealed" ? T("Blind again (next rater)") : T("Blind");
