@@ -247,6 +247,24 @@ def test_the_report_puts_blind_and_sighted_ratings_apart(tmp_path: Path) -> None
     assert ratings_html([cold], []) == ""  # nothing rated: no table
 
 
+@pytest.mark.usefixtures("fast_default_polls")
+def test_cv_report_reads_the_folders_blind_ratings(engine_opts: dict[str, Any], tmp_path: Path) -> None:
+    import cogvideo_nb as cv
+
+    jobs = cv.generate_many(["a kite at dawn", "a kite at dusk"], timeout=30, **engine_opts)
+    cv.rate(jobs[1], 3, **engine_opts)  # sighted, on its card
+    cv.get_engine(**engine_opts).add_ratings(
+        [Rating(jobs[0].id, 5, rater="Ana", blind=True, session="p", won=True),
+         Rating(jobs[1].id, 2, rater="Ana", blind=True, session="p")]
+    )  # fmt: skip
+    text = cv.report(jobs, tmp_path / "study.html", **engine_opts).read_text("utf-8")
+    table = text[text.index("Ratings: blind and sighted") : text.index('<div class="grid">')]
+    assert "raters: Ana" in table and "1 blind pass" in table
+    dawn, dusk = (table[table.index(f"a kite at {w}") :].split("</tr>")[0] for w in ("dawn", "dusk"))
+    assert re.findall(r'num">([^<]*)<', dawn) == ["5.00", "1", "-", "1 of 1", "-", "0", "-"]
+    assert re.findall(r'num">([^<]*)<', dusk) == ["2.00", "1", "-", "0 of 1", "3.00", "1", "-"]
+
+
 def test_the_magic_makes_a_blind_grid_and_wait_shows_no_prompt(ip: InteractiveShell) -> None:  # noqa: F811
     with pytest.raises(UsageError, match="--blind compares two or more clips"):
         ip.run_cell_magic("cogvideo", "--blind", "a lone zebra")
