@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import _local as _local  # the emulator stands in when there is no key (see _local)
-from ._api import generate, generate_many, rate, resume, submit
+from ._api import generate, generate_many, rate, report, resume, submit
 from ._client import AsyncClient, Client
 from ._config import Settings, resolve_settings
 from ._cost import PaidJobsError
@@ -38,7 +38,6 @@ from ._errors import (
 )
 from ._jobs import Job, JobStatus
 from ._models import MODELS
-from ._report import write_report as report
 from ._request import VideoRequest, build_request
 from ._retry import RetryPolicy
 from ._translate import atranslate, translate

@@ -1,4 +1,5 @@
-"""The Python front end: ``cv.submit``, ``generate``, ``generate_many``, ``resume``, ``rate``.
+"""The Python front end: ``cv.submit``, ``generate``, ``generate_many``, ``resume``, ``rate``,
+``report``.
 
 Each is the pipeline (``_pipeline``) plus the folder's shared engine, like the cell and the CLI:
 the same input makes the same requests here as there. A single explicit ``submit``/``generate``
@@ -10,7 +11,9 @@ Each takes ``enhance=True`` and ``translate="en"``/``"zh"`` as the cell's ``--en
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, Literal, overload
 
 from . import _pipeline
@@ -19,9 +22,10 @@ from ._dryrun import DryRun, planned
 from ._engine import Engine, get_engine
 from ._i18n import N_
 from ._jobs import Job
+from ._report import DEFAULT_TITLE, write_report
 from ._request import VideoRequest
 
-__all__ = ["generate", "generate_many", "rate", "resume", "submit"]
+__all__ = ["generate", "generate_many", "rate", "report", "resume", "submit"]
 
 _ENGINE_OPTIONS = ("api_key", "base_url", "provider", "output_dir", "concurrency", "timeout")
 _REWRITES = ("enhance", "translate")  # what the chat model does to a prompt before it is sent
@@ -138,6 +142,22 @@ def rate(job: Job | str, rating: int | None, note: str | None = None, **explicit
     """Rate a finished job 1-5 with a short note; kept in the ledger and shown in the report."""
     hide_key_in(explicit)
     return get_engine(**explicit).rate(job, rating, note)
+
+
+def report(
+    jobs: Sequence[Job],
+    path: str | os.PathLike[str] = "study.html",
+    *,
+    title: str = DEFAULT_TITLE,
+    embed: bool = False,
+    **explicit: Any,
+) -> Path:
+    """Write one self-contained HTML study of ``jobs``: with each job's own rating and, from the
+    folder's ledger, the blind passes' ratings (reported apart from the sighted ones)."""
+    hide_key_in(explicit)
+    jobs = list(jobs)
+    ratings = get_engine(**explicit).ratings(jobs) if jobs else []
+    return write_report(jobs, path, title=title, embed=embed, ratings=ratings)
 
 
 def resume(

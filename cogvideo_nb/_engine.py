@@ -17,7 +17,7 @@ import importlib
 import threading
 import time
 import warnings
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from ._i18n import t
 from ._jobs import Job, JobStatus
 from ._ledger import Ledger
 from ._polling import PollPolicy
+from ._ratings import MAX_RATER, Rating
 from ._request import VideoRequest, build_request
 from ._scheduler import Scheduler
 
@@ -215,6 +216,31 @@ class Engine:
             if same is not None:
                 same.notify()  # not a transition, yet every card showing the job follows
         return found
+
+    def add_ratings(self, ratings: Sequence[Rating]) -> None:
+        """Keep several people's ratings (a blind pass's, with the rater's name) in the ledger, all
+        or none: each is checked first (stars 1-5 or None, a short note, a short name)."""
+        for r in ratings:
+            if r.stars is not None and (isinstance(r.stars, bool) or r.stars not in range(1, 6)):
+                raise ValidationError(
+                    t("rating must be 1 to 5, not {rating}", rating=repr(r.stars)), field="rating"
+                )
+            if r.note is not None and len(r.note) > MAX_NOTE:
+                raise ValidationError(
+                    t("the note is {n} characters; keep it under {limit}", n=len(r.note), limit=MAX_NOTE),
+                    field="note",
+                )
+            if r.rater is not None and len(r.rater) > MAX_RATER:
+                raise ValidationError(
+                    t("a rater's name is at most {limit} characters", limit=MAX_RATER), field="rater"
+                )
+        self.ledger.add_ratings(ratings)
+
+    def ratings(self, jobs: Iterable[Job | str] | None = None) -> list[Rating]:
+        """Every rating kept for these jobs (or for all) beyond their cards' own: blind passes,
+        with the raters' names, oldest first."""
+        ids = None if jobs is None else [j.id if isinstance(j, Job) else j for j in jobs]
+        return self.ledger.ratings(ids)
 
     def wait(self, jobs: Iterable[Job], timeout: float | None = None) -> list[Job]:
         """Until every job ends, under one deadline in total; WaitTimeoutError when it passes."""

@@ -23,11 +23,15 @@ from ._jobs import Job, JobStatus
 from ._pipeline import rewrite_steps
 
 __all__ = [
+    "BADGE",
+    "CARD_STYLE",
     "GRID_COLUMNS",
     "LINKED_ROOT",
     "OUTSIDE_ROOT",
     "Poster",
     "diff_parts",
+    "emulated_badge",
+    "grid_bar",
     "grid_html",
     "job_html",
     "make_poster",
@@ -46,11 +50,11 @@ __all__ = [
 # light ones elsewhere (nbconvert, a browser opening the saved HTML).
 FG, MUTED = "var(--jp-ui-font-color1,#1f2328)", "var(--jp-ui-font-color1,#57606a)"
 LINK = "var(--jp-content-link-color,#0969da)"
-_STYLE = (
+CARD_STYLE = (
     "font-family:system-ui,sans-serif;border:1px solid var(--jp-border-color1,#d0d7de);border-radius:8px;"
     f"padding:10px;max-width:520px;background:var(--jp-layout-color0,#fff);color:{FG}"
 )
-_BADGE = {
+BADGE = {
     JobStatus.QUEUED: "#6e7781", JobStatus.SUBMITTING: "#0969da", JobStatus.RUNNING: "#0969da",
     JobStatus.DOWNLOADING: "#8250df", JobStatus.SUCCEEDED: "#1a7f37", JobStatus.FAILED: "#cf222e",
     JobStatus.DETACHED: "#9a6700", JobStatus.UNKNOWN: "#9a6700",
@@ -198,6 +202,14 @@ def status_word(status: JobStatus) -> str:
     return status.word
 
 
+def emulated_badge() -> str:
+    """The red *EMULATED* label of a result the bundled emulator made."""
+    return (
+        '<span style="background:#cf222e;color:#fff;border-radius:4px;padding:1px 6px;'
+        f'font-size:11px;margin-left:6px">{html.escape(t("EMULATED"))}</span>'
+    )
+
+
 def params_text(job: Job) -> str:
     """The parameters the user set, as plain text (``model=cogvideox-flash · fps=60``)."""
     return " · ".join(f"{k}={v}" for k, v in job.request.params().items() if v is not None)
@@ -265,13 +277,8 @@ def job_html(
     """
     e = html.escape
     label = f"<b>{e(job.label)}</b> · " if job.label else ""
-    emulated = (
-        '<span style="background:#cf222e;color:#fff;border-radius:4px;padding:1px 6px;'
-        f'font-size:11px;margin-left:6px">{e(t("EMULATED"))}</span>'
-        if job.emulated
-        else ""
-    )
-    color = _BADGE[job.status]
+    emulated = emulated_badge() if job.emulated else ""
+    color = BADGE[job.status]
     params = " · ".join(
         f'<span style="white-space:nowrap">{e(p)}</span>' for p in params_text(job).split(" · ")
     )
@@ -325,7 +332,7 @@ def job_html(
     return (
         f'<div class="cvnb-static" data-cvnb-{"copy" if copy else "job"}="{e(job.id)}" '
         f'data-cvnb-status="{e(job.status.value)}" '
-        f'style="{_STYLE}">{head}{body}</div>'
+        f'style="{CARD_STYLE}">{head}{body}</div>'
     )
 
 
@@ -340,7 +347,7 @@ def grid_html(jobs: Sequence[Job], *, title: str = "", group: str = "") -> str:
         else ""
     )
     return (
-        f'<div class="cvnb-static-grid" data-cvnb-group="{html.escape(group)}">{head}{_grid_bar()}'
+        f'<div class="cvnb-static-grid" data-cvnb-group="{html.escape(group)}">{head}{grid_bar()}'
         f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:8px">{cells}</div></div>'
     )
 
@@ -348,7 +355,7 @@ def grid_html(jobs: Sequence[Job], *, title: str = "", group: str = "") -> str:
 # A saved grid's Play all / Pause all / Restart all: hidden, and shown by its script, which runs
 # only where the page trusts the output (a notebook you saved, nbconvert's HTML); elsewhere the
 # script is dropped and no dead control is left. A constant: nothing of a job's goes in it.
-def _grid_bar() -> str:
+def grid_bar() -> str:
     return (
         '<div class="cvnb-static-controls" style="display:none;gap:6px;margin:4px 0;'
         'font:12px system-ui,sans-serif">'

@@ -27,15 +27,16 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ._errors import ConfigError, ValidationError
 from ._i18n import t
 from ._jobs import Job, JobStatus
-from ._ledger_rows import SCHEMA_VERSION, encode, job_from_row, journaled, migrate
+from ._ledger_rows import SCHEMA_VERSION, encode, job_from_row, journaled, migrate, rating_from_row
 from ._owners import LIVE_OWNERS, new_owner, owner_alive
+from ._ratings import Rating
 
 __all__ = ["JOURNAL_DIR", "Ledger", "waits_in"]
 
@@ -317,6 +318,47 @@ class Ledger:
             )
         if cur.rowcount == 0:
             raise ValidationError(t("no job {job} in the ledger", job=repr(job_id)), field="job")
+
+    def add_ratings(self, ratings: Sequence[Rating]) -> None:
+        """Store several people's ratings (checked by the engine) in one transaction: a blind
+        pass is recorded whole or not at all."""
+        if not ratings:
+            return
+        rows = [
+            (r.job_id, r.stars, r.rater or None, int(r.blind), r.session, r.letter, int(r.won),
+             r.note or None, r.created_at)
+            for r in ratings
+        ]  # fmt: skip
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(
+                        "INSERT INTO ratings (job_id, stars, rater, blind, session, letter, won, note, "
+                        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise ConfigError(
+                    t("could not write the ledger {path}: {reason}", path=self.path, reason=exc)
+                ) from None
+
+    def ratings(self, job_ids: Iterable[str] | None = None) -> list[Rating]:
+        """The ratings table's rows (of these jobs, or all), oldest first."""
+        ids = None if job_ids is None else list(dict.fromkeys(job_ids))
+        if ids == []:
+            return []
+        where = "" if ids is None else f"WHERE job_id IN ({','.join('?' for _ in ids)})"
+        with self._lock:
+            cur = self._exec(f"SELECT * FROM ratings {where} ORDER BY created_at, id", tuple(ids or ()))  # noqa: S608
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return [rating_from_row(row) for row in rows]
 
     # -- ownership -------------------------------------------------------------------------------
     def claim(self, job_id: str, status: JobStatus | None = None) -> bool:

@@ -18,14 +18,15 @@ from ._errors import ConfigError
 from ._i18n import t
 from ._jobs import Job, JobStatus
 from ._polling import duration_key
+from ._ratings import Rating
 from ._request import VideoRequest
 
 __all__ = [
-    "ADDED", "MUTABLE", "REQUEST_FIELDS", "SCHEMA", "SCHEMA_VERSION", "column_value", "encode",
-    "job_from_row", "journaled", "migrate",
+    "ADDED", "MUTABLE", "RATINGS", "REQUEST_FIELDS", "SCHEMA", "SCHEMA_VERSION", "column_value", "encode",
+    "job_from_row", "journaled", "migrate", "rating_from_row",
 ]  # fmt: skip
 
-SCHEMA_VERSION = 4  # PRAGMA user_version; raise it with every change to SCHEMA or ADDED
+SCHEMA_VERSION = 5  # PRAGMA user_version; raise it with every change to SCHEMA, ADDED or RATINGS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -48,6 +49,23 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
+"""
+# Ratings by several people (version 5): a row per rater and clip, blind or sighted (``_ratings``).
+# A job's own ``rating``/``rating_note`` columns stay its card's sighted rating.
+RATINGS = """
+CREATE TABLE IF NOT EXISTS ratings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    stars INTEGER,
+    rater TEXT,
+    blind INTEGER NOT NULL DEFAULT 0,
+    session TEXT,
+    letter TEXT,
+    won INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ratings_job ON ratings(job_id);
 """
 # Columns added after the first release; old ledgers get them on open.
 ADDED = {
@@ -74,7 +92,7 @@ def migrate(db: sqlite3.Connection) -> None:
     (by a release without versions, or by another opener), so each is idempotent."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        for statement in filter(str.strip, SCHEMA.split(";")):
+        for statement in filter(str.strip, (SCHEMA + RATINGS).split(";")):
             db.execute(statement)
         have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
         for name, kind in ADDED.items():
@@ -143,6 +161,15 @@ def journaled(job: Job) -> bool:
     if job.status is JobStatus.DOWNLOADING:
         return False
     return bool(job.task_id) or job.status in (JobStatus.SUBMITTING, JobStatus.UNKNOWN)
+
+
+def rating_from_row(row: dict[str, Any]) -> Rating:
+    """A Rating back from a row of the ratings table (a dict of columns)."""
+    return Rating(
+        job_id=str(row["job_id"]), stars=row["stars"], rater=row["rater"], blind=bool(row["blind"]),
+        session=row["session"], letter=row["letter"], won=bool(row["won"]), note=row["note"],
+        created_at=float(row["created_at"]),
+    )  # fmt: skip
 
 
 def job_from_row(row: dict[str, Any]) -> Job:

@@ -24,9 +24,13 @@ from ._html import params_text, poster_data_url
 from ._i18n import N_, language, t, tn
 from ._jobs import Job, JobStatus
 from ._pipeline import rewrite_steps
+from ._ratings import Rating, Stats, tally
 from ._translate import LANGUAGE_NAMES, prompt_language
 
-__all__ = ["DEFAULT_TITLE", "enhance_html", "report_html", "rewrite_html", "runs_html", "write_report"]
+__all__ = [
+    "DEFAULT_TITLE", "enhance_html", "ratings_html", "report_html", "rewrite_html", "runs_html",
+    "write_report",
+]  # fmt: skip
 
 DEFAULT_TITLE = N_("Prompt study")  # written in the language in force; a title of one's own as given
 
@@ -43,6 +47,7 @@ mark{background:#fff3b0;padding:0 1px;border-radius:2px}
 .fail{color:#cf222e}.badge{background:#cf222e;color:#fff;border-radius:4px;padding:0 6px;font-size:11px}
 table{border-collapse:collapse;margin:8px 0 18px;background:#fff}
 td,th{border:1px solid #d0d7de;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}
+h2{font-size:16px;margin:18px 0 4px}.num{text-align:right;white-space:nowrap}
 """
 
 
@@ -116,7 +121,9 @@ def _video_src(job: Job, files: Path | None, rel: str, embed: bool) -> str | Non
     return f"{urllib.parse.quote(rel)}/{urllib.parse.quote(Path(path).name)}"
 
 
-def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> str:
+def _run_html(
+    job: Job, parts: Sequence[tuple[str, bool]], src: str | None, blind: Sequence[Rating] = ()
+) -> str:
     e = html.escape
     label = f"<b>{e(job.label)}</b> · " if job.label else ""
     emulated = f' <span class="badge">{e(t("EMULATED"))}</span>' if job.emulated else ""
@@ -154,6 +161,14 @@ def _run_html(job: Job, parts: Sequence[tuple[str, bool]], src: str | None) -> s
     out.append(f"<div>{_stars(rating)}</div>")
     if note:
         out.append(f'<div class="note">{e(note)}</div>')
+    if blind:
+        given = " · ".join(
+            f"{'★' * (r.stars or 0)}{'☆' * (5 - (r.stars or 0))}"
+            + (f" {e(r.rater)}" if r.rater else "")
+            + (f" ({e(t('winner'))})" if r.won else "")
+            for r in blind
+        )
+        out.append(f'<div class="meta">{e(t("blind"))}: {given}</div>')
     out.append(
         f'<div class="meta">{e(t("task {task}", task=job.task_id or "-"))} · {e(job.short_id)}</div></div>'
     )
@@ -177,11 +192,79 @@ def _summary(jobs: Sequence[Job]) -> str:
     return "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in heads) + "</tr>" + "".join(body) + "</table>"
 
 
-def runs_html(jobs: Sequence[Job], *, files: Path | None = None, rel: str = "", embed: bool = False) -> str:
-    """The grid of runs (prompts with differing words marked, videos, ratings, notes)."""
+def runs_html(
+    jobs: Sequence[Job],
+    *,
+    files: Path | None = None,
+    rel: str = "",
+    embed: bool = False,
+    ratings: Sequence[Rating] = (),
+) -> str:
+    """The grid of runs (prompts with differing words marked, videos, ratings, notes; under each,
+    the blind ratings it was given)."""
     parts = diff_parts([j.prompt for j in jobs]) if jobs else []
-    cards = [_run_html(j, p, _video_src(j, files, rel, embed)) for j, p in zip(jobs, parts, strict=True)]
+    blind: dict[str, list[Rating]] = {}
+    for r in ratings:
+        if r.blind and (r.stars or r.won):
+            blind.setdefault(r.job_id, []).append(r)
+    cards = [
+        _run_html(j, p, _video_src(j, files, rel, embed), blind.get(j.id, ()))
+        for j, p in zip(jobs, parts, strict=True)
+    ]
     return f'<div class="grid">{"".join(cards)}</div>'
+
+
+def _mean(s: Stats) -> str:
+    return f"{s.mean:.2f}" if s.mean is not None else "-"
+
+
+def _interval(s: Stats) -> str:
+    return f"{s.low:.2f}-{s.high:.2f}" if s.low is not None and s.high is not None else "-"
+
+
+def ratings_html(jobs: Sequence[Job], ratings: Sequence[Rating] = ()) -> str:
+    """Blind and sighted ratings apart, per prompt variant (prompt and parameters): the mean, the
+    count, a 95 % interval, and how often it won a blind pass. Sighted: each card's own stars and
+    any sighted rows; blind: the rows recorded by *Reveal*. "" when nothing was rated."""
+    e = html.escape
+    by_id = {j.id: j for j in jobs}
+    rows = [r for r in ratings if r.job_id in by_id]
+    rows += [Rating(j.id, j.rating) for j in jobs if getattr(j, "rating", None)]
+    if not any(r.stars or r.won for r in rows):
+        return ""
+    tallies = tally(rows, lambda job_id: (by_id[job_id].prompt, params_text(by_id[job_id])))
+    body = []
+    for (prompt, params), got in tallies.items():
+        won = t("{won} of {passes}", won=got.wins, passes=got.sessions) if got.sessions else "-"
+        cells = [
+            _mean(got.blind), str(got.blind.count), _interval(got.blind), won,
+            _mean(got.sighted), str(got.sighted.count), _interval(got.sighted),
+        ]  # fmt: skip
+        body.append(
+            f'<tr><td>{e(prompt[:160])}<div class="meta">{e(params)}</div></td>'
+            + "".join(f'<td class="num">{e(c)}</td>' for c in cells)
+            + "</tr>"
+        )
+    raters = list(dict.fromkeys(r.rater for r in rows if r.blind and r.rater))
+    passes = len({r.session for r in rows if r.blind and r.session})
+    said = [tn("{n} blind pass", "{n} blind passes", passes)]
+    if raters:
+        said.append(t("raters: {names}", names=", ".join(raters)))
+    heads = [t("mean"), t("count"), t("interval (95%)"), t("won")]
+    return (
+        f"<h2>{e(t('Ratings: blind and sighted'))}</h2>"
+        f'<table class="ratings"><tr><th rowspan="2">{e(t("prompt variant"))}</th>'
+        f'<th colspan="4">{e(t("blind (prompts hidden)"))}</th><th colspan="3">{e(t("sighted"))}</th></tr>'
+        "<tr>" + "".join(f"<th>{e(h)}</th>" for h in heads + heads[:3]) + "</tr>" + "".join(body) + "</table>"
+        f'<p class="sub">{e(" · ".join(said))}. '
+        + e(
+            t(
+                "The interval is a 95% t-interval of the mean (none below two ratings); a blind pass is "
+                "won by the clip its rater picked, else by the one with the most stars alone."
+            )
+        )
+        + "</p>"
+    )
 
 
 def report_html(
@@ -191,6 +274,7 @@ def report_html(
     files: Path | None = None,
     rel: str = "",
     embed: bool = False,
+    ratings: Sequence[Rating] = (),
 ) -> str:
     """The whole page as a string (``files``/``rel``: where videos are copied and how linked),
     its words in the language in force."""
@@ -207,7 +291,8 @@ def report_html(
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
         f'<h1>{e(title)}</h1><div class="sub">{e(sub)}</div>'
-        f"{_summary(jobs)}{runs_html(jobs, files=files, rel=rel, embed=embed)}"
+        f"{_summary(jobs)}{ratings_html(jobs, ratings)}"
+        f"{runs_html(jobs, files=files, rel=rel, embed=embed, ratings=ratings)}"
         f'<p class="sub">{e(t("Highlighted words differ between prompts. Made with cogvideo_nb."))}</p>'
         "</body></html>"
     )
@@ -219,8 +304,10 @@ def write_report(
     *,
     title: str = DEFAULT_TITLE,
     embed: bool = False,
+    ratings: Sequence[Rating] = (),
 ) -> Path:
-    """Write the study to ``path``; videos go to ``<stem>_files/`` beside it unless ``embed``."""
+    """Write the study to ``path``; videos go to ``<stem>_files/`` beside it unless ``embed``.
+    ``ratings``: the rows beyond each job's own stars (blind passes, named raters)."""
     if not jobs:
         raise ValidationError(t("the report needs at least one job"), field="jobs")
     out = Path(os.fspath(path)).expanduser()
@@ -230,7 +317,7 @@ def write_report(
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     files = None if embed else out.with_name(out.stem + "_files")
-    text = report_html(jobs, title=title, files=files, rel=out.stem + "_files", embed=embed)
+    text = report_html(jobs, title=title, files=files, rel=out.stem + "_files", embed=embed, ratings=ratings)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, out)

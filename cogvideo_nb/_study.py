@@ -18,6 +18,7 @@ from ._errors import ValidationError
 from ._html import origin_bits, rel_url
 from ._i18n import t, tn
 from ._jobs import Job, JobStatus
+from ._ratings import Rating
 from ._report import write_report
 
 __all__ = ["chain_source", "origin_html", "rate_text", "report_link", "stitch_html"]
@@ -64,9 +65,11 @@ def stitch_html(jobs: Sequence[Job], out: str) -> str:
     )
 
 
-def report_link(jobs: Sequence[Job], out: str, *, title: str, embed: bool) -> str:
-    """Write the study report and return a link to it."""
-    path = write_report(jobs, out, title=title, embed=embed)
+def report_link(
+    jobs: Sequence[Job], out: str, *, title: str, embed: bool, ratings: Sequence[Rating] = ()
+) -> str:
+    """Write the study report (``ratings``: blind passes and named raters' rows) and return a link."""
+    path = write_report(jobs, out, title=title, embed=embed, ratings=ratings)
     where = t("videos embedded") if embed else t("videos in {folder} beside it", folder=f"{path.stem}_files/")
     # JupyterLab opens the link in its HTML viewer, whose requests for files beside the report
     # the Jupyter server refuses (403, "unknown origin"): say so, and what plays everywhere.

@@ -169,6 +169,11 @@ class CogVideoMagics(Magics):
     )
     @argument("--yes", action="store_true", help=N_("go ahead with paid models (asked otherwise)"))
     @argument(
+        "--blind", action="store_true",
+        help=N_("a blind comparison: the cells shuffled and lettered A, B, C..., prompts, parameters and "
+                "file names hidden until Reveal; rate each clip, then Reveal records the ratings as blind"),
+    )  # fmt: skip
+    @argument(
         "--dry-run", action="store_true",
         help=N_("list the jobs as they would be sent, their cost and expected time; send nothing"),
     )  # fmt: skip
@@ -190,12 +195,15 @@ class CogVideoMagics(Magics):
         engine = self._engine(args)
         try:
             plans = self._plan(args, prompts, self._continue(engine, args))
+            if args.blind and len(plans) < 2:
+                raise UsageError(t("--blind compares two or more clips: add prompts (---), --vary or --n"))
             jobs = _pipeline.start(engine, plans, yes=args.yes, how=N_("add --yes"), plan=N_("add --dry-run"))
         except CogVideoError as exc:
             raise UsageError(str(exc)) from None
-        for original, sent, rewrite in _pipeline.rewrites(jobs):
-            display(HTML(rewrite_html(original, sent, rewrite)))
-        self.outputs.show(jobs, engine, title=args.title)
+        if not args.blind:  # blind: the rewrites would tell the prompts (Reveal shows them)
+            for original, sent, rewrite in _pipeline.rewrites(jobs):
+                display(HTML(rewrite_html(original, sent, rewrite)))
+        self.outputs.show(jobs, engine, title=args.title, blind=args.blind)
         if args.wait or self._headless():
             self.outputs.wait_for(engine, jobs)
 

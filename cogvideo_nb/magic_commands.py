@@ -202,9 +202,11 @@ def _report(outputs: Outputs, args: Any) -> Any:
     elif args.last:
         jobs = list(reversed(engine.history(args.last)))
     else:  # this notebook's cells, in the order they ran; else the ledger's recent jobs
-        jobs = [c.job for c in outputs.cards.values()] or list(reversed(engine.history(50)))
+        jobs = outputs.shown_jobs() or list(reversed(engine.history(50)))
     try:
-        return HTML(report_link(jobs, args.out, title=args.title, embed=args.embed))
+        return HTML(
+            report_link(jobs, args.out, title=args.title, embed=args.embed, ratings=engine.ratings(jobs))
+        )
     except CogVideoError as exc:
         raise UsageError(t("{command}: {error}", command="%cogvideo report", error=exc)) from None
 
@@ -213,7 +215,7 @@ def _rate(outputs: Outputs, args: Any) -> Any:
     engine = get_engine()
     job = find(engine, args.id)
     try:
-        text = rate_text(engine, job, args.rating, args.note, [c.job for c in outputs.cards.values()])
+        text = rate_text(engine, job, args.rating, args.note, outputs.shown_jobs())
     except CogVideoError as exc:
         raise UsageError(t("{command}: {error}", command="%cogvideo rate", error=exc)) from None
     card = outputs.cards.get(job.id)

@@ -51,7 +51,7 @@ ROOT = "__init__"  # the package's own __init__
 # default (it needs both the client and the emulator).
 ENGINE = frozenset({
     "_jobs", "_owners", "_ledger_rows", "_ledger", "_io_thread", "_polling", "_pacing", "_downloads",
-    "_scheduler", "_engine", "_pipeline", "_cost", "_media", "_local", "_estimate",
+    "_scheduler", "_engine", "_pipeline", "_cost", "_media", "_local", "_estimate", "_ratings",
 })  # fmt: skip
 
 # Bottom first. A subpackage is named once and holds all its modules.
@@ -83,7 +83,7 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("engine", ENGINE),
     # What a person reads, as plain text/HTML without a kernel: job cards, the study report, the
     # study plans behind the magic's commands.
-    ("views", frozenset({"_html", "_report", "_study", "_dryrun"})),
+    ("views", frozenset({"_html", "_report", "_study", "_dryrun", "_blind"})),
     # Where a person drives it: the magic, the widgets, the command line, Python's functions
     # (``_api``) and the package's face.
     (

@@ -39,8 +39,7 @@ def ip(
     shell.run_line_magic("load_ext", "cogvideo_nb")
     shell.run_line_magic("config", f"CogVideoMagics.base_url = {emulator.base_url!r}")
     shell.run_line_magic("config", f"CogVideoMagics.output_dir = {str(tmp_path / 'out')!r}")
-    magics(shell).cards.clear()  # the shell is a singleton shared by these tests
-    magics(shell).shown.clear()
+    magics(shell).outputs.clear()  # the shell is a singleton shared by these tests
     yield shell
     for name in ("base_url", "output_dir", "concurrency"):
         shell.run_line_magic("config", f"CogVideoMagics.{name} = None")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "cogvideo_nb" / "notebooks"
 FOLDERS = {"en": SHIPPED, "zh": SHIPPED / "zh"}  # the same names in each
 # (notebook, how many videos its %%cogvideo cells show at least), in each language
-VIDEOS = [("quickstart", 3), ("prompt_design", 8), ("comparison_grid", 11), ("prompt_lab", 6)]
+VIDEOS = [("quickstart", 3), ("prompt_design", 8), ("comparison_grid", 11), ("prompt_lab", 9)]
 CASES = [(name, videos, lang) for lang in FOLDERS for name, videos in VIDEOS]
 
 
@@ -62,8 +62,17 @@ def test_notebook_runs_and_shows_videos(
     assert t("nothing in flight: every job shown here has ended", lang) in said, said
     mp4s = sorted((tmp_path / "cogvideo_outputs").glob("*.mp4"))
     assert len(mp4s) >= videos and all(p.stat().st_size > 1000 for p in mp4s)
-    cards = [c for c in nb.cells if c.source.startswith("%%cogvideo")]
-    for cell in cards:  # every ended job's output is static HTML: no widget view left to fail
+    magic = [c for c in nb.cells if c.source.startswith("%%cogvideo")]
+    plans = [c for c in magic if "--dry-run" in c.source.splitlines()[0]]
+    cards = [c for c in magic if c not in plans]
+    for cell in plans:  # a plan sends nothing: the jobs as they would go, no video
+        assert "cvnb-dry-run" in html_of(cell) and "<video" not in html_of(cell), cell.source
+    for cell in cards:
+        if "--blind" in cell.source.splitlines()[0]:  # saved before anyone revealed: no prompt in it
+            outputs = json.dumps(cell.outputs, ensure_ascii=False)
+            prompts = [p.strip() for p in cell.source.split("\n", 1)[1].split("\n---\n")]
+            assert all(p not in outputs for p in prompts) and "blind/" in outputs, outputs[:2000]
+        # every ended job's output is static HTML: no widget view left to fail
         datas = [o["data"] for o in cell.outputs if "data" in o]
         assert all("application/vnd.jupyter.widget-view+json" not in d for d in datas), cell.source
         # (an --enhance cell shows the two prompts first, then the job)

@@ -49,59 +49,7 @@ function serverUrl(path, rel) {
   return base + "files/" + path.slice(root.length + 1).split("/").map(encodeURIComponent).join("/");
 }
 
-// Page-wide: live cards by job id, grid controls by group, one observer that adopts them into
-// the static HTML that replaces their outputs, and one sweep that releases what is gone.
-const page = (window.__cvnb ||= { cards: new Set(), grids: new Map(), started: false });
-
-const CARD = ".cvnb-static[data-cvnb-job]";
-const GRID = ".cvnb-static-grid[data-cvnb-group]";
-const within = (el, sel) => [...(el.matches(sel) ? [el] : []), ...el.querySelectorAll(sel)];
-
-function adopt(added) {
-  for (const s of within(added, CARD)) {
-    const entry = [...page.cards].find((e) => e.jobId() === s.dataset.cvnbJob && !e.root.isConnected);
-    if (!entry) continue;
-    s.replaceChildren(entry.root);
-    s.removeAttribute("style");
-    s.classList.add("cvnb-adopted");
-    entry.goneAt = null;
-    if (entry.wasPlaying && entry.video) entry.video.play().catch(() => {});
-    entry.wasPlaying = false;
-  }
-  for (const g of within(added, GRID)) {
-    const controls = page.grids.get(g.dataset.cvnbGroup);
-    if (controls && !controls.isConnected) {
-      g.querySelector(".cvnb-static-title")?.remove();
-      g.querySelector(".cvnb-static-controls")?.remove(); // the live bar takes its place
-      // Export needs the kernel that made the grid: none after a restart or a reopen.
-      if (controls.cvnbExport && controls.cvnbLive) controls.cvnbExport.hidden = !controls.cvnbLive();
-      g.prepend(controls);
-      cvnbUnclip(controls);
-    }
-  }
-}
-
-if (!page.started) {
-  page.started = true;
-  new MutationObserver((records) => {
-    // A card whose output is rendered again (the same static HTML) keeps playing in the new one.
-    for (const r of records) for (const n of r.removedNodes) {
-      if (n.nodeType !== 1) continue;
-      for (const e of page.cards) if (n.contains(e.root) && e.video && !e.video.paused) e.wasPlaying = true;
-    }
-    for (const r of records) for (const n of r.addedNodes) if (n.nodeType === 1) adopt(n);
-  }).observe(document.body, { childList: true, subtree: true });
-  setInterval(() => {
-    const now = Date.now();
-    for (const e of [...page.cards]) {
-      // Only a card whose view was disposed and that nothing adopted since (a cell cleared or
-      // run again); a cell a windowed notebook detached for a moment keeps its view.
-      if (!e.viewGone || e.root.isConnected) { e.goneAt = null; continue; }
-      e.goneAt ??= now;
-      if (now - e.goneAt > 30000) e.release();
-    }
-  }, 5000);
-}
+const page = cvnbPage(); // page-wide: live cards, grid bars, the observer that adopts them
 
 async function render({ model: proxy, el }) {
   // The proxy's listeners die with this view; the model itself lives as long as the kernel's

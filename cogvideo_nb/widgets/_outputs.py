@@ -28,18 +28,22 @@ __all__ = ["Outputs"]
 class Outputs:
     def __init__(self) -> None:
         self.cards: dict[str, JobCard] = {}
+        self.jobs: dict[str, Job] = {}  # every job an output here shows, in the order shown
         self.shown: list[JobCard | CompareGrid] = []  # outputs to turn static when their jobs end
         self._final: dict[int, tuple[tuple[str, Any], ...]] = {}  # made static from a cell, as of
 
-    def show(self, jobs: list[Job], engine: Engine, *, title: str | None = None) -> None:
-        """One job: a card; several: a comparison grid. Displayed in the running cell."""
-        if len(jobs) == 1:
+    def show(self, jobs: list[Job], engine: Engine, *, title: str | None = None, blind: bool = False) -> None:
+        """One job: a card; several: a comparison grid (``blind``: a blind one, which has no
+        cards). Displayed in the running cell."""
+        for job in jobs:
+            self.jobs.setdefault(job.id, job)
+        if len(jobs) == 1 and not blind:
             card = JobCard(jobs[0], engine)
             self.cards[jobs[0].id] = card
             self.shown.append(card)
             card.show()
             return
-        grid = CompareGrid(jobs, engine, title=title or "")
+        grid = CompareGrid(jobs, engine, title=title or "", blind=blind)
         for card in grid.cards:
             self.cards[card.job.id] = card
         self.shown.append(grid)
@@ -51,6 +55,7 @@ class Outputs:
         new = [JobCard(job, engine) for job in jobs if job.id not in self.cards]
         for card in new:
             self.cards[card.job.id] = card
+            self.jobs.setdefault(card.job.id, card.job)
         if new:
             slot.add(new)
         return len(jobs) - len(new)
@@ -67,7 +72,7 @@ class Outputs:
         # made static from a cell becomes static HTML (a job that ended before this wait was made
         # static from the UI thread only, which headless runners do not record).
         for shown in self.shown:
-            members = [c.job for c in shown.cards] if isinstance(shown, CompareGrid) else [shown.job]
+            members = shown.jobs if isinstance(shown, CompareGrid) else [shown.job]
             key = tuple((j.id, j.status) for j in members)
             if all(j.done for j in members) and self._final.get(id(shown)) != key:
                 shown.finalize()
@@ -77,16 +82,24 @@ class Outputs:
         if not jobs:
             print(t("nothing in flight: every job shown here has ended"))
             return
-        unseen = [j for j in jobs if j.id not in self.cards]
+        unseen = [j for j in jobs if j.id not in self.jobs]  # (never a blind grid's: it would tell)
         for job in unseen:
             display(HTML(job_html(job, copy=True)))
         if len(unseen) < len(jobs):
-            counts = Counter(status_word(j.status) for j in jobs if j.id in self.cards)
+            counts = Counter(status_word(j.status) for j in jobs if j.id in self.jobs)
             ended = ", ".join(f"{n} {status}" for status, n in counts.most_common())
             n = len(jobs) - len(unseen)
             print(t("{n} job(s) ended ({ended}): their results are in their outputs above", n=n, ended=ended))
 
+    def shown_jobs(self) -> list[Job]:
+        """The jobs this notebook's outputs show, in order: each card's (a retried card's latest),
+        then those of blind grids, which have no cards."""
+        jobs = [c.job for c in self.cards.values()]
+        ids = set(self.cards)
+        return jobs + [j for j in self.jobs.values() if j.id not in ids]
+
     def clear(self) -> None:
         self.cards.clear()
+        self.jobs.clear()
         self.shown.clear()
         self._final.clear()
