@@ -66,7 +66,7 @@ def test_gallery_filter_card_and_open_as_grid(notebook: Notebook) -> None:
         "() => { const v = document.querySelector('.cvnb-tile-video'); return !!v && v.currentTime > 0; }",
         timeout=15_000,
     )
-    assert "/files/" in nb.page.locator(".cvnb-tile-video").get_attribute("src")  # type: ignore[operator]
+    assert "/files/" in nb.page.locator(".cvnb-tile-video").get_attribute("src")
     nb.page.mouse.move(5, 5)
     assert nb.page.locator(".cvnb-tile-video").count() == 0  # let go when the pointer leaves
 
