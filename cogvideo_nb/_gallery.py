@@ -439,11 +439,13 @@ def _tile(item: Item, poster_url: str | None) -> str:
             f"{e(item.status.word)}</span>"
         )
     stars = f' <span style="color:#9a6700">{"★" * item.rating}</span>' if item.rating else ""
+    label = f" · <b>{e(item.label)}</b>" if item.label else ""
     clipped = item.prompt if len(item.prompt) <= 120 else item.prompt[:119] + "…"
     return (
         f'<div class="cvnb-static-tile" data-cvnb-tile="{e(item.id)}" style="min-width:0">{picture}'
         f'<div style="font-size:11px;color:{MUTED};margin-top:3px">'
-        f"<code>{e(item.short_id)}</code>{badge}{stars} · {e(item.model)} · {e(_when(item.created_at))}</div>"
+        f"<code>{e(item.short_id)}</code>{badge}{stars}{label} · {e(item.model)} · "
+        f"{e(_when(item.created_at))}</div>"
         f'<div style="font-size:12px;overflow-wrap:anywhere" title="{e(item.prompt)}">{e(clipped)}</div>'
         "</div>"
     )

@@ -308,7 +308,9 @@ def test_a_click_opens_the_card_and_its_stars_go_to_the_ledger(engine: Engine, f
     stored = engine.ledger.load(job.id)
     assert stored is not None and (stored.rating, stored.rating_note) == (4, "lift <b>late</b>")
     assert (gallery.detail["rating"], gallery.detail["rating_note"]) == (4, "lift <b>late</b>")
-    assert gallery.items[0]["rating"] == 4  # its tile follows
+    assert gallery.items[0]["rating"] == 4  # its tile follows, and the page a notebook saves
+    stars = f'<code>{job.short_id}</code> <span style="color:#9a6700">★★★★</span>'
+    assert stars in gallery.saved()["text/html"]
     gallery._handle_custom_msg({"action": "rate", "id": job.id, "rating": 9, "note": ""}, [])
     BRIDGE.flush()
     assert gallery.detail["rating_error"].startswith("rating must be 1 to 5")

@@ -107,9 +107,14 @@ async function render({ model: proxy, el }) {
   el.append(root);
 
   let gone = false;
+  const markGone = () => { gone = true; drawMessage(); };
   function send(msg) {
-    try { model.send(msg); } catch (e) { gone = true; drawMessage(); }
+    try { model.send(msg); } catch (e) { markGone(); }
   }
+  // A restarted or shut down kernel has lost this gallery: say so (its page stays to look at).
+  const kernel = proxy.widget_manager && proxy.widget_manager.kernel;
+  const onStatus = (_, s) => { if (["restarting", "autorestarting", "dead"].includes(s)) markGone(); };
+  if (kernel && kernel.statusChanged) kernel.statusChanged.connect(onStatus);
   const selected = []; // ids, in the order ticked (kept across pages and filters)
   const shown = new Map(); // id -> its tile on this page
 
@@ -385,6 +390,7 @@ async function render({ model: proxy, el }) {
   drawMessage();
   return () => {
     for (const [event, fn] of Object.entries(handlers)) model.off(event, fn);
+    if (kernel && kernel.statusChanged) kernel.statusChanged.disconnect(onStatus);
     releaseVideo();
     if (dialog.open) dialog.close();
   };

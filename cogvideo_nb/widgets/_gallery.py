@@ -265,9 +265,8 @@ class Gallery(anywidget.AnyWidget):
             self.detail = {**self.detail, "rating_error": str(exc)}
             return
         stars, said = job.rating or 0, job.rating_note or ""
-        self.items = [
-            {**d, "rating": stars, "rating_note": said} if d["id"] == job.id else d for d in self.items
-        ]
+        # the page again from the ledger: its tile, its saved page (and its place, sorted by rating)
+        self._show(browse(self.engine.ledger, self.page.filters, self.page.number, self.page_size))
         if self.detail.get("id") == job.id:
             self.detail = {**self.detail, "rating": stars, "rating_note": said, "rating_error": ""}
         card = self.outputs.cards.get(job.id) if self.outputs is not None else None

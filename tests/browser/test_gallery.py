@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import BROWSER_1, Notebook
+from .conftest import ARTIFACTS, BROWSER_1, VIEWPORT, Notebook
 
 pytestmark = [pytest.mark.browser, BROWSER_1]
 
@@ -31,11 +31,32 @@ def _saved(nb: Notebook) -> Any:
         return json.loads(resp.read())["content"]
 
 
+def _reopen(browser: Any, nb: Notebook) -> str:
+    """The saved notebook in a new page: its gallery's page, scrolled to; the page's text."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{nb.lab.origin}/lab/workspaces/re-gallery/tree/{nb.path}?reset&token={nb.lab.token}")
+        shown = page.locator(".cvnb-static-gallery")
+        shown.wait_for(state="attached", timeout=60_000)
+        shown.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.cvnb-static-gallery img')].every((i) => i.complete)",
+            timeout=15_000,
+        )
+        time.sleep(1.0)  # any widget error would have rendered by now
+        page.screenshot(path=str(ARTIFACTS / "gallery-reopened.png"))
+        text: str = page.evaluate("() => document.body.innerText")
+        return text
+    finally:
+        context.close()
+
+
 def _tile(nb: Notebook, prompt: str, label: str) -> Any:
     return nb.page.locator(".cvnb-gallery .cvnb-tile").filter(has_text=prompt).filter(has_text=label)
 
 
-def test_gallery_filter_card_and_open_as_grid(notebook: Notebook) -> None:
+def test_gallery_filter_card_and_open_as_grid(notebook: Notebook, browser: Any) -> None:
     nb = notebook.open(
         "%load_ext cogvideo_nb",
         "%%cogvideo --n 2 --wait\na red kite over the dunes\n---\na blue kite over the sea",
@@ -141,3 +162,6 @@ def test_gallery_filter_card_and_open_as_grid(notebook: Notebook) -> None:
     assert "with “kite”" in page_html and "a paper boat" not in page_html
     assert "cvnb-static-grid" in outputs[1]["data"]["text/html"]
     assert "[pageerror]" not in nb.console_text(), nb.console_text()
+    # reopened: the page it showed and the grid below it, drawn with no widget state
+    shown = _reopen(browser, nb)
+    assert "1-4 of 4 jobs" in shown and "Error displaying widget" not in shown, shown
