@@ -425,3 +425,25 @@ def test_a_selection_opens_below_as_a_grid_then_stitched_and_tiled(ip: Interacti
     tiled = re.search(r"tiled-[0-9a-f]{8}\.mp4", out.outputs[0].data["text/html"])
     assert tiled and (gallery.engine.output_dir / tiled.group()).is_file()
     assert (gallery.engine.output_dir / tiled.group()).with_suffix(".png").is_file()  # the contact sheet
+
+
+def test_a_headless_run_gets_the_page_as_static_html(
+    ip: InteractiveShell,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """nbconvert and papermill allow no stdin and save what the kernel displayed: no widget."""
+    from types import SimpleNamespace
+
+    engine = cogvideo_nb.get_engine()
+    add(engine.ledger, "a lantern on a lake", created=START)
+    gallery_core._MEMORY.clear()
+    shown = ip.run_line_magic("cogvideo", "gallery")
+    assert shown.items[0]["poster_pending"]
+    monkeypatch.setattr(ip, "kernel", SimpleNamespace(_allow_stdin=False), raising=False)
+    with capture_output() as out:
+        display(shown)
+    [only] = out.outputs
+    assert "application/vnd.jupyter.widget-view+json" not in only.data
+    page = only.data["text/html"]
+    assert "a lantern on a lake" in page and "data:image/jpeg;base64," in page
+    assert only.metadata == {"cogvideo_nb": {"shows": shown.key, "final": True}}

@@ -11,13 +11,15 @@ of its own below the gallery (displayed beforehand, by id: a click runs outside 
 
 Saved, the gallery is the page it showed as static HTML (posters and prompts, escaped): its view
 hands the current page to the notebook's save (``_gallery.js``); the kernel puts the first page
-in the output's metadata and in the bundle's text/html, for renderers with no widget state.
+in the output's metadata and in the bundle's text/html, for renderers with no widget state, and a
+headless run (nbconvert, papermill) gets that page alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,12 @@ class Gallery(anywidget.AnyWidget):
 
     # -- display: the gallery, then the output its selections open in ----------------------------------
     def _ipython_display_(self) -> None:
+        if _no_page():  # nbconvert, papermill: the page as static HTML, every poster in it
+            for item in self.page.items:
+                if item.id not in self._posters:
+                    self._posters[item.id] = poster(item.cover_path, self.folder) or ""
+            display(self.saved(), raw=True, metadata=mark(self.key, final=True))
+            return
         bundle = self._repr_mimebundle_()
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         display(data, raw=True, metadata=mark(self.key, saved=self.saved()))
@@ -325,6 +333,17 @@ class Gallery(anywidget.AnyWidget):
             self.send({"kind": "video", "id": job_id, "ok": False})
             return
         self.send({"kind": "video", "id": job_id, "ok": True}, buffers=[path.read_bytes()])
+
+
+def _no_page() -> bool:
+    """Run by nbconvert or papermill (their requests allow no stdin): no page will draw a widget,
+    and what they save is what the kernel displayed. Voila asks the same way but has a page."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None or getattr(kernel, "_allow_stdin", True):
+        return False
+    return not os.environ.get("SERVER_SOFTWARE", "").startswith("voila/")
 
 
 def _int(value: Any, default: int) -> int:
