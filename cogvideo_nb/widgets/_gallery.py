@@ -20,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anywidget
 import traitlets
@@ -31,7 +33,18 @@ from IPython.display import display, update_display
 from .._config import hide_key_in
 from .._engine import Engine, get_engine
 from .._errors import CogVideoError
-from .._gallery import PAGE_SIZE, Filters, Page, browse, card_data, choices, gallery_html, poster, tile_html
+from .._gallery import (
+    PAGE_SIZE,
+    Filters,
+    Item,
+    Page,
+    browse,
+    card_data,
+    choices,
+    gallery_html,
+    poster,
+    tile_html,
+)
 from .._i18n import language, t, tn
 from .._jobs import Job, JobStatus
 from .._study import stitch_html
@@ -44,9 +57,10 @@ from ._words import heard_page, page_text
 
 __all__ = ["Gallery", "open_gallery"]
 
+T = TypeVar("T")
 _HERE = Path(__file__).parent
 _GALLERY_JS = (_HERE / "_gallery.js").read_text("utf-8")
-_BATCH = 6  # posters made per turn of the UI thread: cards' updates go between batches
+_TURN = 0.012  # s of posters per turn of the UI thread: clicks and cards' updates go between turns
 MAX_SELECTED = 24  # a grid, a stitch or a tile of more is no comparison
 
 
@@ -154,15 +168,13 @@ class Gallery(anywidget.AnyWidget):
         missing = [i for i in page.items if i.id not in self._posters]
         BRIDGE.post(lambda: self._fill(generation, missing, page))
 
-    def _fill(self, generation: int, missing: list[Any], page: Page) -> None:
+    def _fill(self, generation: int, missing: list[Item], page: Page) -> None:
         """Make a few missing posters, show them, and come back for the rest; then the next
         page's, ahead of a click. Stops when another page has been asked for."""
         if generation != self._generation:
             return
         if missing:
-            batch, rest = missing[:_BATCH], missing[_BATCH:]
-            for item in batch:
-                self._posters[item.id] = poster(item.cover_path, self.folder) or ""
+            rest = _turn(missing, lambda item: self._make(item))
             made = self._posters
             self.items = [
                 {**d, "poster": made.get(d["id"], d["poster"]), "poster_pending": d["id"] not in made}
@@ -177,9 +189,11 @@ class Gallery(anywidget.AnyWidget):
     def _ahead(self, generation: int, covers: list[Path | None]) -> None:
         if generation != self._generation or not covers:
             return
-        for cover in covers[:_BATCH]:
-            poster(cover, self.folder)
-        BRIDGE.post(lambda: self._ahead(generation, covers[_BATCH:]))
+        rest = _turn(covers, lambda cover: poster(cover, self.folder))
+        BRIDGE.post(lambda: self._ahead(generation, rest))
+
+    def _make(self, item: Item) -> None:
+        self._posters[item.id] = poster(item.cover_path, self.folder) or ""
 
     def saved(self) -> dict[str, str]:
         """The page as static HTML with the posters made so far: what a notebook saves of it."""
@@ -333,6 +347,18 @@ class Gallery(anywidget.AnyWidget):
             self.send({"kind": "video", "id": job_id, "ok": False})
             return
         self.send({"kind": "video", "id": job_id, "ok": True}, buffers=[path.read_bytes()])
+
+
+def _turn(todo: list[T], make: Callable[[T], Any]) -> list[T]:
+    """Make posters for one turn of the UI thread (at least one, then until :data:`_TURN` has
+    passed); returns what is left. A click waits behind one turn at most: a few emulator
+    covers, or one 1080p cover (~40 ms)."""
+    start = time.perf_counter()
+    for i, thing in enumerate(todo):
+        if i and time.perf_counter() - start > _TURN:
+            return todo[i:]
+        make(thing)
+    return []
 
 
 def _no_page() -> bool:
