@@ -88,6 +88,7 @@ __all__ = [
     "atranslate",
     "build_request",
     "enhance",
+    "gallery",
     "generate",
     "generate_many",
     "get_engine",
@@ -109,6 +110,17 @@ def load_ipython_extension(ipython: Any) -> None:
     from .magic import load_ipython_extension as _load
 
     _load(ipython)
+
+
+def gallery(**options: Any) -> Any:
+    """Every job of the output folder as a gallery of posters (a widget: make it a cell's last
+    line). Filters to open with: ``text``, ``model``, ``status`` ("active": in flight), ``rating``
+    ("unrated", or 1-5: that many stars or more), ``since``/``until`` (YYYY-MM-DD) and ``sort``
+    ("newest", "oldest", "rating"); settings as ``get_engine``'s (``output_dir=``). Loads the
+    notebook libraries, as ``%load_ext`` does."""
+    from .widgets._gallery import open_gallery
+
+    return open_gallery(**options)
 
 
 def __getattr__(name: str) -> Any:

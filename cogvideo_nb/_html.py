@@ -34,6 +34,7 @@ __all__ = [
     "grid_bar",
     "grid_html",
     "job_html",
+    "jpeg_thumbnail",
     "make_poster",
     "origin_bits",
     "params_text",
@@ -167,6 +168,16 @@ def warm_posters() -> None:
 
 @functools.lru_cache(maxsize=256)
 def _poster(path: str, _mtime: int, _size: int, width: int) -> Poster | None:
+    made = jpeg_thumbnail(Path(path), width)
+    if made is None:
+        return None
+    data, w, h = made
+    return Poster("data:image/jpeg;base64," + base64.b64encode(data).decode("ascii"), w, h)
+
+
+def jpeg_thumbnail(path: Path, width: int, quality: int = 80) -> tuple[bytes, int, int] | None:
+    """``path`` (a cover) as JPEG bytes at most ``width`` wide, and its own size; None when it
+    cannot be decoded or is too big to be a frame (a decompression bomb). Not cached."""
     import warnings
 
     from PIL import Image
@@ -184,10 +195,10 @@ def _poster(path: str, _mtime: int, _size: int, width: int) -> Poster | None:
                 img = img.convert("RGB")
                 img.thumbnail((width, img.height), reducing_gap=2.0)
                 buf = io.BytesIO()
-                img.save(buf, format="JPEG", quality=80)
+                img.save(buf, format="JPEG", quality=quality)
     except Exception:  # any undecodable cover: no poster, the video still shows
         return None
-    return Poster("data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), w, h)
+    return buf.getvalue(), w, h
 
 
 def poster_data_url(cover: Path | None, width: int = 480) -> str | None:

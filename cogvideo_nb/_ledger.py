@@ -34,7 +34,15 @@ from typing import Any
 from ._errors import ConfigError, ValidationError
 from ._i18n import t
 from ._jobs import Job, JobStatus
-from ._ledger_rows import SCHEMA_VERSION, encode, job_from_row, journaled, migrate, rating_from_row
+from ._ledger_rows import (
+    REQUEST_FIELDS,
+    SCHEMA_VERSION,
+    encode,
+    job_from_row,
+    journaled,
+    migrate,
+    rating_from_row,
+)
 from ._owners import LIVE_OWNERS, new_owner, owner_alive
 from ._ratings import Rating
 
@@ -43,6 +51,20 @@ __all__ = ["JOURNAL_DIR", "Ledger", "waits_in"]
 log = logging.getLogger("cogvideo_nb")
 JOURNAL_DIR = ".cogvideo-jobs"
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+# What a gallery tile needs of a row: no Job is built, and the request comes without its image.
+_LIGHT = (
+    "id, status, label, created_at, submitted_at, finished_at, run_seconds, model, rating, rating_note, "
+    "original_prompt, rewrite, continues, cover_path, video_path, error, note, emulated, task_id, "
+    "json_remove(request, '$.image_url') AS request, "
+    "COALESCE(json_type(request, '$.image_url') NOT IN ('null'), 0) AS has_image"
+)
+_ORDERS = {
+    "newest": "created_at DESC, id DESC",
+    "oldest": "created_at ASC, id ASC",
+    "rating": "rating IS NULL, rating DESC, created_at DESC, id DESC",
+}
+# A repeat sends the same request under another request id (user_id: who, not what).
+_SAME_REQUEST = tuple(sorted(REQUEST_FIELDS - {"request_id", "user_id"}))
 
 
 def waits_in(path: str | Path, limit: int = 2000) -> list[tuple[str, float]]:
@@ -442,6 +464,117 @@ class Ledger:
 
     def history(self, limit: int = 50) -> list[Job]:
         return self._select("ORDER BY created_at DESC LIMIT ?", (limit,))
+
+    # -- the gallery's reads: light rows (no Job, no image bytes), filtered and ordered in SQL ------
+    def browse(
+        self,
+        *,
+        text: str = "",
+        model: str = "",
+        statuses: Sequence[str] = (),
+        rating: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        order: str = "newest",
+        limit: int = 48,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of rows and how many match in all. ``text``: in the prompt, the user's own
+        prompt before a rewrite, the label, the note or the id (case-blind for ASCII); ``rating``:
+        at least that many stars, 0 for unrated; ``since``/``until``: created in [since, until);
+        ``order``: newest, oldest or rating (best first, unrated last, then newest). A row holds
+        the columns a tile shows, ``request`` without its image (a first frame can be megabytes of
+        Base64) and ``has_image``; nothing is read of a video."""
+        where, args = self._browse_where(text, model, statuses, rating, since, until)
+        by = _ORDERS.get(order)
+        if by is None:
+            raise ValidationError(t("unknown order {order}", order=repr(order)), field="order")
+        with self._lock:
+            total = int(self._exec(f"SELECT COUNT(*) FROM jobs{where}", args).fetchone()[0])  # noqa: S608
+            cur = self._exec(
+                f"SELECT {_LIGHT} FROM jobs{where} ORDER BY {by} LIMIT ? OFFSET ?",  # noqa: S608
+                (*args, max(0, limit), max(0, offset)),
+            )
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        return rows, total
+
+    @staticmethod
+    def _browse_where(
+        text: str,
+        model: str,
+        statuses: Sequence[str],
+        rating: int | None,
+        since: float | None,
+        until: float | None,
+    ) -> tuple[str, tuple[Any, ...]]:
+        terms: list[str] = []
+        args: list[Any] = []
+        if text.strip():
+            like = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            fields = ("json_extract(request, '$.prompt')", "original_prompt", "label", "rating_note", "id")
+            terms.append("(" + " OR ".join(f"{f} LIKE ? ESCAPE '\\'" for f in fields) + ")")
+            args += [like] * len(fields)
+        if model:
+            terms.append("model = ?")
+            args.append(model)
+        if statuses:
+            terms.append(f"status IN ({','.join('?' for _ in statuses)})")
+            args += list(statuses)
+        if rating == 0:
+            terms.append("rating IS NULL")
+        elif rating is not None:
+            terms.append("rating >= ?")
+            args.append(rating)
+        if since is not None:
+            terms.append("created_at >= ?")
+            args.append(since)
+        if until is not None:
+            terms.append("created_at < ?")
+            args.append(until)
+        return (" WHERE " + " AND ".join(terms) if terms else ""), tuple(args)
+
+    def models(self) -> list[str]:
+        """Every model this folder's jobs used, sorted (what a filter offers)."""
+        with self._lock:
+            rows = self._exec("SELECT DISTINCT model FROM jobs WHERE model IS NOT NULL ORDER BY model")
+            return [str(r[0]) for r in rows.fetchall()]
+
+    def runs_of(self, job_id: str) -> list[str]:
+        """Ids of every job that sent the same request as ``job_id`` (all but the request id:
+        ``--n 3``, a Retry), oldest first, itself included; [] when it is not in the ledger.
+        Compared field by field: a body's keys are stored in no fixed order."""
+        same = " AND ".join(
+            f"json_extract(a.request, '$.{f}') IS json_extract(b.request, '$.{f}')" for f in _SAME_REQUEST
+        )
+        with self._lock:
+            rows = self._exec(
+                "SELECT b.id FROM jobs a JOIN jobs b ON a.duration_key = b.duration_key "  # noqa: S608
+                f"AND {same} WHERE a.id = ? ORDER BY b.created_at, b.id",
+                (job_id,),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def continued_by(self, job_id: str) -> list[tuple[str, str]]:
+        """(id, prompt) of the jobs that start from this one's last frame, oldest first."""
+        with self._lock:
+            rows = self._exec(
+                "SELECT id, json_extract(request, '$.prompt') FROM jobs WHERE continues = ? "
+                "ORDER BY created_at",
+                (job_id,),
+            ).fetchall()
+        return [(str(i), str(p or "")) for i, p in rows]
+
+    def sent_prompt(self, prompt: str, before: float) -> str | None:
+        """The id of the latest job created by ``before`` that sent exactly ``prompt`` (the
+        unenhanced cell beside an enhanced one), or None."""
+        with self._lock:
+            row = self._exec(
+                "SELECT id FROM jobs WHERE json_extract(request, '$.prompt') = ? AND created_at <= ? "
+                "ORDER BY created_at DESC LIMIT 1",
+                (prompt, before),
+            ).fetchone()
+        return str(row[0]) if row else None
 
     def durations(self, limit: int = 2000) -> list[tuple[str, float]]:
         """(duration key, seconds) of finished runs, oldest first, to seed the poll policy."""

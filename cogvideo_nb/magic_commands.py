@@ -1,5 +1,6 @@
-"""``%cogvideo SUBCOMMAND``: status, history, show, resume, stop, wait, config; and for a prompt
-study, stitch, report and rate (their work lives in the pure ``_study``).
+"""``%cogvideo SUBCOMMAND``: status, history, show, resume, stop, wait, config; for a prompt
+study, stitch, report and rate (their work lives in the pure ``_study``); and the folder as a
+gallery (``_gallery``, its widget in ``widgets/_gallery``).
 
 Parsed with argparse subcommands: each has its own ``-h``, and a bad argument is a one-line
 ``UsageError`` that says what is valid. One id everywhere: the short id ``history`` shows (the
@@ -21,12 +22,14 @@ from IPython.core.error import UsageError
 from ._config import resolve_settings
 from ._engine import Engine, get_engine
 from ._errors import CogVideoError
+from ._gallery import SORTS
 from ._html import job_html, params_text, status_word
 from ._i18n import N_, language, t
 from ._i18n_argparse import Parser, argparse_message
 from ._jobs import Job, JobStatus
 from ._study import origin_html, rate_text, report_link, stitch_html
 from .widgets._bridge import BRIDGE
+from .widgets._gallery import open_gallery
 from .widgets._outputs import Outputs
 
 __all__ = ["PARSER", "run"]
@@ -103,9 +106,29 @@ def _build() -> _Parser:
     ra.add_argument("id")
     ra.add_argument("rating", type=int, choices=range(1, 6), metavar="1-5")
     ra.add_argument("note", nargs="*", help=N_("a short note"))
+    g = sub.add_parser(
+        "gallery", help=N_("every job of this folder as posters: filter, sort, open, compare, stitch, tile"),
+        description=N_("Every job of the output folder as a gallery of posters that play on hover, newest "
+                       "first; the options set the filters it opens with."),
+    )  # fmt: skip
+    g.add_argument("--text", default="", help=N_("only jobs whose prompt, note or id holds these words"))
+    g.add_argument("--model", default="", help=N_("only this model's jobs"))
+    g.add_argument(
+        "--status", default="", choices=["active", *(s.value for s in JobStatus)],
+        help=N_("only jobs in this state (active: in flight)"),
+    )  # fmt: skip
+    g.add_argument(
+        "--rating", default="", choices=["unrated", "1", "2", "3", "4", "5"],
+        help=N_("only unrated jobs, or those rated this many stars or more"),
+    )  # fmt: skip
+    day = "YYYY-MM-DD"
+    g.add_argument("--since", default="", metavar=day, help=N_("only jobs created on or after this day"))
+    g.add_argument("--until", default="", metavar=day, help=N_("only jobs created on or before this day"))
+    g.add_argument("--sort", default="newest", choices=list(SORTS), help=N_("the order (default newest)"))
     commands = {
         "status": _status, "history": _history, "show": _show, "resume": _resume, "stop": _stop,
         "wait": _wait, "config": _config, "stitch": _stitch, "report": _report, "rate": _rate,
+        "gallery": _gallery,
     }  # fmt: skip
     for name, parser in sub.choices.items():
         parser.set_defaults(func=commands[name])
@@ -222,6 +245,16 @@ def _rate(outputs: Outputs, args: Any) -> Any:
     if card is not None:  # the stars on its card follow
         BRIDGE.post(card.refresh_rating)
     return HTML(html.escape(text))
+
+
+def _gallery(outputs: Outputs, args: Any) -> Any:
+    try:
+        return open_gallery(
+            text=args.text, model=args.model, status=args.status, rating=args.rating, since=args.since,
+            until=args.until, sort=args.sort, outputs=outputs,
+        )  # fmt: skip
+    except CogVideoError as exc:
+        raise UsageError(t("{command}: {error}", command="%cogvideo gallery", error=exc)) from None
 
 
 def _resume(outputs: Outputs, args: Any) -> None:

@@ -105,3 +105,20 @@ def test_media_bench_quick_summary_matches_its_table() -> None:
     assert "job states: {'succeeded': 12}; cards 12, showing the player: 12" in output
     sizes = re.search(r"videos: 12, (\d+\.\d)-(\d+\.\d) MB each", output)
     assert sizes and float(sizes.group(1)) > 5, output  # real-size 1080p clips, not the small ones
+
+
+@pytest.mark.slow
+def test_gallery_bench_quick_summary_matches_its_table() -> None:
+    output = run_bench("gallery.py", "--quick", timeout=300)
+    jobs, first, warm, naive, speedup = numbers(
+        rf"gallery: jobs={NUMBER} first_page_ms={NUMBER} warm_ms={NUMBER} naive_ms={NUMBER} speedup={NUMBER}",
+        last(output),
+    )
+    assert jobs == 1000, output
+    cold = table_row(output, "first page, no poster made yet (cold)")[0]
+    disk = table_row(output, "first page, posters on disk (new kernel)")[0]
+    assert first == pytest.approx(max(cold, disk), abs=0.051)
+    assert warm == pytest.approx(table_row(output, "first page, same kernel again")[0], abs=0.051)
+    assert naive == pytest.approx(table_row(output, "naive: every job + every poster")[0], abs=0.051)
+    assert speedup == pytest.approx(naive / first, rel=0.01)  # of the unrounded times
+    assert "page: 48 tiles" in output

@@ -82,8 +82,8 @@ LAYERS: list[tuple[str, frozenset[str]]] = [
     ("client", frozenset({"_client", "_client_base", "_redact", "_files", "_enhance", "_translate"})),
     ("engine", ENGINE),
     # What a person reads, as plain text/HTML without a kernel: job cards, the study report, the
-    # study plans behind the magic's commands.
-    ("views", frozenset({"_html", "_report", "_study", "_dryrun", "_blind"})),
+    # study plans behind the magic's commands, blind comparison, the folder as a gallery.
+    ("views", frozenset({"_html", "_report", "_study", "_dryrun", "_blind", "_gallery"})),
     # Where a person drives it: the magic, the widgets, the command line, Python's functions
     # (``_api``) and the package's face.
     (
@@ -350,6 +350,8 @@ def test_public_names_are_pinned() -> None:
             "PaidJobsError", "enhance", "aenhance", "last_frame", "stitch", "tile", "rate", "report",
             # issue 22: bilingual prompt comparison
             "translate", "atranslate",
+            # issue 23: the folder as a gallery
+            "gallery",
         ]
     )  # fmt: skip
     for name in cogvideo_nb.__all__:
