@@ -22,6 +22,7 @@ from ._cost import is_paid, paid_summary
 from ._estimate import BEIJING, PlanTime, estimate
 from ._i18n import N_, t, tn
 from ._ledger import waits_in
+from ._models import MODELS
 from ._pipeline import Plan
 from ._polling import duration_key
 
@@ -109,6 +110,11 @@ def _lines(run: DryRun) -> list[str]:
         at = time.busy.astimezone(BEIJING).strftime("%H:%M")
         said.append(t("it would run into the platform's busy hours (15:00-18:00 Beijing time) from {at}: "
                       "throttling tightens then", at=at))  # fmt: skip
+    waits = [p for p in run.plans if MODELS[p.request.model].takes("off_peak") and not p.request.off_peak]
+    if waits:  # the platform prices Vidu's off-peak runs lower: a plan that can wait is cheaper
+        said.append(tn("{n} job could run off-peak, cheaper (--off-peak, Vidu models)",
+                       "{n} jobs could run off-peak, cheaper (--off-peak, Vidu models)",
+                       len(waits)))  # fmt: skip
     said.append(t("a dry run: nothing was sent"))
     return said
 

@@ -84,6 +84,11 @@ def test_the_estimate_comes_from_the_folders_history(tmp_path: Path) -> None:
     empty = planned(plans, output_dir=tmp_path / "new", concurrency=2)
     assert empty.time.median is None and "expected time: unknown" in str(empty)
     assert not (tmp_path / "new").exists()
+    assert "off-peak" not in str(empty)  # CogVideoX has no off-peak price
+    vidu = plan(["a fox", "an owl"], {"model": "viduq1-text"})
+    assert "2 jobs could run off-peak, cheaper" in str(planned(vidu, output_dir=tmp_path / "v"))
+    waiting = plan(["a fox"], {"model": "viduq1-text", "off_peak": True})
+    assert "off-peak" not in str(planned(waiting, output_dir=tmp_path / "v"))
 
 
 @pytest.mark.slow
