@@ -234,6 +234,26 @@ class Ledger:
         return count
 
     # -- writes ----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (BEGIN IMMEDIATE: a check and its write see no
+        other process in between), committed when the block ends, rolled back on any error; a
+        database error is a ConfigError. Holds the connection's lock throughout."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise ConfigError(
+                    t("could not write the ledger {path}: {reason}", path=self.path, reason=exc)
+                ) from None
+
     def record(self, job: Job, *, journal: bool = True) -> None:
         """Insert or update the job's row in one atomic statement; new rows are owned by us."""
         self._write(job, journal=journal)
@@ -272,28 +292,15 @@ class Ledger:
         process on this folder leave room under both caps: check and write in one transaction,
         so two kernels cannot both take the last slot."""
         sql, args, cols, body = self._upsert(job)
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    busy, busy_model = self._db.execute(
-                        "SELECT COUNT(*), COALESCE(SUM(model = ?), 0) FROM jobs "
-                        "WHERE status IN ('submitting', 'running') AND id != ? AND lease_until > ?",
-                        (job.request.model, job.id, time.time()),
-                    ).fetchone()
-                    if busy >= total or busy_model >= model_cap:
-                        self._db.execute("ROLLBACK")
-                        return False
-                    self._db.execute(sql, args)
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                    raise
-            except (sqlite3.Error, OSError) as exc:
-                raise ConfigError(
-                    t("could not write the ledger {path}: {reason}", path=self.path, reason=exc)
-                ) from None
+        with self._transaction() as db:
+            busy, busy_model = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(model = ?), 0) FROM jobs "
+                "WHERE status IN ('submitting', 'running') AND id != ? AND lease_until > ?",
+                (job.request.model, job.id, time.time()),
+            ).fetchone()
+            if busy >= total or busy_model >= model_cap:
+                return False  # nothing written: the transaction ends empty
+            db.execute(sql, args)
         if journaled(job):
             self._journal(cols, body)
         return True
@@ -351,24 +358,12 @@ class Ledger:
              r.note or None, r.created_at)
             for r in ratings
         ]  # fmt: skip
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.executemany(
-                        "INSERT INTO ratings (job_id, stars, rater, blind, session, letter, won, note, "
-                        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        rows,
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    with contextlib.suppress(sqlite3.Error):
-                        self._db.execute("ROLLBACK")
-                    raise
-            except (sqlite3.Error, OSError) as exc:
-                raise ConfigError(
-                    t("could not write the ledger {path}: {reason}", path=self.path, reason=exc)
-                ) from None
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO ratings (job_id, stars, rater, blind, session, letter, won, note, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def ratings(self, job_ids: Iterable[str] | None = None) -> list[Rating]:
         """The ratings table's rows (of these jobs, or all), oldest first."""

@@ -9,7 +9,7 @@
 
 const GALLERY_SLOT = (id) => `\u0000poster:${id}\u0000`; // _gallery.py's POSTER_SLOT
 const NO_POSTER = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
-const galleries = (window.__cvnbGalleries ||= new Map()); // key -> what to save of its outputs
+const galleries = (window.__cvnbSaved ||= new Map()); // key -> what to save of its outputs (cvnbHookSave)
 
 function gnode(tag, cls, text) {
   const n = document.createElement(tag);
@@ -36,33 +36,11 @@ function gallerySaved(model, T) {
   return { "text/html": html, "text/plain": `${T("Gallery")}: ${model.get("total")}` };
 }
 
-// Every output showing a gallery is saved as its page, whatever cvnbHookSave did before.
-function galleryHookSave(manager) {
-  const nb = cvnbNotebook(manager);
-  if (!nb || nb.__cvnbGallery) return;
-  const toJSON = nb.toJSON.bind(nb);
-  nb.__cvnbGallery = true;
-  nb.toJSON = () => {
-    const json = toJSON();
-    for (const cell of json.cells || []) {
-      if (!cell.outputs) continue;
-      cell.outputs = cell.outputs.map((out) => {
-        const mark = out.metadata && out.metadata.cogvideo_nb;
-        const saved = mark && galleries.get(mark.shows);
-        if (!saved) return out;
-        return { output_type: "display_data", data: saved(), metadata: { cogvideo_nb: { shows: mark.shows, final: true } } };
-      });
-    }
-    return json;
-  };
-}
-
 async function render({ model: proxy, el }) {
   const model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const T = cvnbWords(() => model); // every word from the kernel's catalogue
   cvnbTellLanguage(model);
   cvnbHookSave(proxy.widget_manager);
-  galleryHookSave(proxy.widget_manager);
   galleries.set(model.get("key"), () => gallerySaved(model, T));
 
   const root = gnode("div", "cvnb-gallery");

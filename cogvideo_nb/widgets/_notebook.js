@@ -74,12 +74,15 @@ function cvnbEnd(manager, key, bundle) {
   }, 0);
 }
 
-// What is saved of an output the kernel marked with `saved` (the form: a note instead of a widget
-// no reopened notebook can draw). Only the saved copy changes; the live page keeps its widget.
+// What is saved of a marked output: what a live view says it is now (the gallery: its current
+// page), registered by the key the output shows in `window.__cvnbSaved`; else the `saved` bundle
+// the kernel marked it with (the form: a note instead of a widget no reopened notebook can draw).
+// Only the saved copy changes; the live page keeps its widget.
 function cvnbHookSave(manager) {
   const nb = cvnbNotebook(manager);
   if (!nb || nb.__cvnbSave) return;
   const toJSON = nb.toJSON.bind(nb);
+  const live = (window.__cvnbSaved ||= new Map());
   nb.__cvnbSave = true;
   nb.toJSON = () => {
     const json = toJSON();
@@ -87,8 +90,11 @@ function cvnbHookSave(manager) {
       if (!cell.outputs) continue;
       cell.outputs = cell.outputs.map((out) => {
         const mark = out.metadata && out.metadata.cogvideo_nb;
-        if (!mark || !mark.saved) return out;
-        return { ...out, data: mark.saved, metadata: { cogvideo_nb: { shows: mark.shows, final: true } } };
+        const now = mark && live.get(mark.shows);
+        const data = now ? now() : mark && mark.saved;
+        if (!data) return out;
+        const metadata = { cogvideo_nb: { shows: mark.shows, final: true } };
+        return now ? { output_type: "display_data", data, metadata } : { ...out, data, metadata };
       });
     }
     return json;
