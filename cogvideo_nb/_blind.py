@@ -23,10 +23,9 @@ from ._diff import diff_parts
 from ._html import (
     BADGE,
     CARD_STYLE,
-    GRID_COLUMNS,
     MUTED,
     emulated_badge,
-    grid_bar,
+    grid_frame,
     job_html,
     make_poster,
     rel_url,
@@ -139,15 +138,6 @@ def link_videos(blind: Blind, jobs: Sequence[Job], folder: Path) -> None:
         blind.links[letter] = target
 
 
-def _title(title: str) -> str:
-    return (
-        '<div class="cvnb-static-title" style="font:600 13px system-ui,sans-serif;margin:4px 0">'
-        f"{html.escape(title)}</div>"
-        if title
-        else ""
-    )
-
-
 def _say(text: str) -> str:
     return (
         f'<div class="cvnb-blind-note" style="font:12px system-ui,sans-serif;color:{MUTED};margin:4px 0">'
@@ -207,11 +197,7 @@ def blind_html(
         "Blind comparison of {n} clips: prompts, parameters and file names stay hidden until Reveal.",
         n,
     )
-    return (
-        f'<div class="cvnb-static-grid cvnb-blind" data-cvnb-group="{html.escape(group)}">{_title(title)}'
-        f"{'' if running else grid_bar()}{_say(said)}"
-        f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:8px">{cells}</div></div>'
-    )
+    return grid_frame(cells, group=group, title=title, kind="cvnb-blind", bar=not running, note=_say(said))
 
 
 def blind_plain(blind: Blind, jobs: Sequence[Job]) -> str:
@@ -259,11 +245,7 @@ def revealed_html(blind: Blind, jobs: Sequence[Job], *, title: str = "", group: 
         )
     else:
         said = t("Revealed: nothing was rated in this pass, so nothing was recorded.")
-    return (
-        f'<div class="cvnb-static-grid cvnb-revealed" data-cvnb-group="{html.escape(group)}">{_title(title)}'
-        f"{grid_bar()}{_say(said)}"
-        f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:8px">{"".join(cells)}</div></div>'
-    )
+    return grid_frame("".join(cells), group=group, title=title, kind="cvnb-revealed", note=_say(said))
 
 
 def revealed_plain(blind: Blind, jobs: Sequence[Job]) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "diff_parts",
     "emulated_badge",
     "grid_bar",
+    "grid_frame",
     "grid_html",
     "job_html",
     "jpeg_thumbnail",
@@ -351,15 +352,24 @@ def grid_html(jobs: Sequence[Job], *, title: str = "", group: str = "") -> str:
     """A comparison grid as static HTML: at least two columns, what differs highlighted."""
     parts = diff_parts([j.prompt for j in jobs])
     cells = "".join(job_html(j, parts=p, group=group) for j, p in zip(jobs, parts, strict=True))
+    return grid_frame(cells, group=group, title=title)
+
+
+def grid_frame(
+    cells: str, *, group: str, title: str = "", kind: str = "", bar: bool = True, note: str = ""
+) -> str:
+    """What every static grid is inside (sighted, blind, revealed): its title, the saved bar,
+    a note (HTML, escaped by its maker), then the cells in columns. ``kind``: an extra class."""
     head = (
         '<div class="cvnb-static-title" style="font:600 13px system-ui,sans-serif;margin:4px 0">'
         f"{html.escape(title)}</div>"
         if title
         else ""
     )
+    classes = f"cvnb-static-grid {kind}".strip()
     return (
-        f'<div class="cvnb-static-grid" data-cvnb-group="{html.escape(group)}">{head}{grid_bar()}'
-        f'<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:8px">{cells}</div></div>'
+        f'<div class="{classes}" data-cvnb-group="{html.escape(group)}">{head}{grid_bar() if bar else ""}'
+        f'{note}<div style="display:grid;grid-template-columns:{GRID_COLUMNS};gap:8px">{cells}</div></div>'
     )
 
 

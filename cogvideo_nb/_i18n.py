@@ -120,8 +120,9 @@ def language(explicit: str | None = None) -> tuple[str, str]:
 
 
 def fallback_language() -> tuple[str, str]:
-    """The language when none is chosen: the page's, else the kernel's locale, else English (a
-    bad chosen language is refused in this one: it cannot be said in the language it fails to name)."""
+    """The language when none is chosen: the page's, else Lab's setting, else the kernel's
+    locale, else English (a bad chosen language is refused in this one: it cannot be said in the
+    language it fails to name)."""
     if "language" in _page:
         return _page["language"], REASONS[1]
     lab = _lab_setting()

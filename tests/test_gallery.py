@@ -357,10 +357,7 @@ def test_the_gallery_speaks_chinese(
     assert ["rating", "评分最高在前"] in offered["sort"] and ["", "任意模型"] in offered["model"]
     saved = gallery.saved()["text/html"]
     assert "作品集" in saved and "共 60 个任务" in saved
-    # page code shows no word of its own: every text, title and placeholder goes through T()
-    literal = re.findall(r"""(?:textContent|title|placeholder)\s*[+]?=\s*["'`][A-Za-z]""", source)
-    as_text = re.findall(r'gnode\("[a-z]+", "?[^",]*"?, "[A-Za-z]', source)
-    assert literal == [] and as_text == [], (literal, as_text)
+    # (page code shows no word of its own: test_i18n checks every page module, this one included)
 
 
 # -- %cogvideo gallery, cv.gallery(), and what a selection becomes ---------------------------------------

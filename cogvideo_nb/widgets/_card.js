@@ -15,13 +15,6 @@ const ACTIVE = ["queued", "submitting", "running", "downloading"];
 // The word a person reads for each status (a message of the catalogue); "detached" is code.
 const STATUS_WORD = { detached: "stopped waiting" };
 
-function node(tag, cls, text) {
-  const n = document.createElement(tag);
-  if (cls) n.className = cls;
-  if (text !== undefined) n.textContent = text;
-  return n;
-}
-
 function fmt(seconds, T) {
   if (seconds == null || !isFinite(seconds)) return "";
   const s = Math.max(0, Math.round(seconds));
@@ -57,54 +50,54 @@ async function render({ model: proxy, el }) {
   let model = (await proxy.widget_manager.get_model(proxy.get("mid")).catch(() => null)) || proxy;
   const T = cvnbWords(() => model); // every word from the kernel's catalogue
   cvnbTellLanguage(model);
-  const root = node("div", "cvnb-card");
-  const head = node("div", "cvnb-head");
-  const label = node("span", "cvnb-label");
-  const badge = node("span", "cvnb-badge");
-  const emu = node("span", "cvnb-emulated", T("EMULATED"));
+  const root = cvnbNode("div", "cvnb-card");
+  const head = cvnbNode("div", "cvnb-head");
+  const label = cvnbNode("span", "cvnb-label");
+  const badge = cvnbNode("span", "cvnb-badge");
+  const emu = cvnbNode("span", "cvnb-emulated", T("EMULATED"));
   emu.title = T("made by the bundled local emulator, not the real service");
-  const params = node("span", "cvnb-params");
-  const ident = node("code", "cvnb-id");
+  const params = cvnbNode("span", "cvnb-params");
+  const ident = cvnbNode("code", "cvnb-id");
   ident.title = T("this job's id: %cogvideo show / resume / stop take it");
   head.append(label, badge, emu, params, ident);
-  const prompt = node("div", "cvnb-prompt");
-  const progress = node("div", "cvnb-progress");
-  const bar = node("div", "cvnb-bar");
+  const prompt = cvnbNode("div", "cvnb-prompt");
+  const progress = cvnbNode("div", "cvnb-progress");
+  const bar = cvnbNode("div", "cvnb-bar");
   progress.append(bar);
-  const line = node("div", "cvnb-line");
-  const times = node("span", "cvnb-times");
-  const note = node("span", "cvnb-note");
+  const line = cvnbNode("div", "cvnb-line");
+  const times = cvnbNode("span", "cvnb-times");
+  const note = cvnbNode("span", "cvnb-note");
   line.append(times, note);
-  const error = node("div", "cvnb-error");
-  const gone = node("div", "cvnb-gone",
+  const error = cvnbNode("div", "cvnb-error");
+  const gone = cvnbNode("div", "cvnb-gone",
     T("The kernel that ran this job is gone. In the new kernel, %load_ext cogvideo_nb offers Resume."));
-  const media = node("div", "cvnb-media");
-  const meta = node("div", "cvnb-meta");
-  const link = node("div", "cvnb-continues");
-  const linkA = node("a");
+  const media = cvnbNode("div", "cvnb-media");
+  const meta = cvnbNode("div", "cvnb-meta");
+  const link = cvnbNode("div", "cvnb-continues");
+  const linkA = cvnbNode("a");
   link.append(T("continues") + " ", linkA);
   // A rating: five stars and a short note, saved in the ledger (what %cogvideo report shows).
-  const rate = node("div", "cvnb-rate");
+  const rate = cvnbNode("div", "cvnb-rate");
   const stars = [1, 2, 3, 4, 5].map((i) => {
-    const b = node("button", "cvnb-star", "☆");
+    const b = cvnbNode("button", "cvnb-star", "☆");
     b.title = T("{i} of 5", { i });
     b.dataset.value = String(i);
     return b;
   });
-  const noteIn = node("input", "cvnb-note-input");
+  const noteIn = cvnbNode("input", "cvnb-note-input");
   noteIn.placeholder = T("a short note: what works, what does not");
   noteIn.maxLength = 500;
-  const saveNote = node("button", "cvnb-note-save", T("Save note"));
-  const rateMsg = node("span", "cvnb-rate-msg");
+  const saveNote = cvnbNode("button", "cvnb-note-save", T("Save note"));
+  const rateMsg = cvnbNode("span", "cvnb-rate-msg");
   rate.append(...stars, noteIn, saveNote, rateMsg);
-  const buttons = node("div", "cvnb-buttons");
-  const stop = node("button", "cvnb-stop", T("Stop waiting"));
+  const buttons = cvnbNode("div", "cvnb-buttons");
+  const stop = cvnbNode("button", "cvnb-stop", T("Stop waiting"));
   stop.title = T("CogVideoX cannot cancel a task: this stops waiting; Resume picks the same task up again");
-  const resume = node("button", "cvnb-resume", T("Resume"));
+  const resume = cvnbNode("button", "cvnb-resume", T("Resume"));
   resume.title = T("wait for the same task again (no new task, no new cost)");
-  const retry = node("button", "cvnb-retry", T("Retry (new task)"));
+  const retry = cvnbNode("button", "cvnb-retry", T("Retry (new task)"));
   retry.title = T("send the request again: a new task, generated (and paid) again");
-  const ask = node("span", "cvnb-ask");
+  const ask = cvnbNode("span", "cvnb-ask");
   buttons.append(stop, resume, retry, ask);
   root.append(head, link, prompt, progress, line, error, gone, media, meta, rate, buttons);
   el.append(root);
@@ -140,7 +133,7 @@ async function render({ model: proxy, el }) {
     prompt.replaceChildren();
     const parts = model.get("prompt_parts");
     if (parts && parts.length) {
-      for (const [text, differs] of parts) prompt.append(node(differs ? "mark" : "span", null, text));
+      for (const [text, differs] of parts) prompt.append(cvnbNode(differs ? "mark" : "span", null, text));
     } else {
       prompt.textContent = model.get("prompt");
     }
@@ -196,7 +189,7 @@ async function render({ model: proxy, el }) {
     // At most twice the clip's own width: a small clip is not blown up to fill a wide page.
     v.addEventListener("loadedmetadata", () => { if (v.videoWidth) v.style.maxWidth = `${2 * v.videoWidth}px`; });
     entry.video = v;
-    const save = node("a", "cvnb-save", T("save {name}", { name }));
+    const save = cvnbNode("a", "cvnb-save", T("save {name}", { name }));
     save.download = name;
     media.replaceChildren(v, save);
     const url = serverUrl(model.get("video_path"), model.get("video_rel"));

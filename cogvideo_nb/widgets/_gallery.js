@@ -11,13 +11,6 @@ const GALLERY_SLOT = (id) => `\u0000poster:${id}\u0000`; // _gallery.py's POSTER
 const NO_POSTER = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
 const galleries = (window.__cvnbSaved ||= new Map()); // key -> what to save of its outputs (cvnbHookSave)
 
-function gnode(tag, cls, text) {
-  const n = document.createElement(tag);
-  if (cls) n.className = cls;
-  if (text !== undefined) n.textContent = text;
-  return n;
-}
-
 // A file under the Jupyter server's root (the kernel gives its path there), as the server serves it.
 function galleryUrl(rel) {
   const cfgEl = document.getElementById("jupyter-config-data");
@@ -43,44 +36,44 @@ async function render({ model: proxy, el }) {
   cvnbHookSave(proxy.widget_manager);
   galleries.set(model.get("key"), () => gallerySaved(model, T));
 
-  const root = gnode("div", "cvnb-gallery");
-  const bar = gnode("div", "cvnb-gallery-bar");
-  const search = gnode("input", "cvnb-gallery-text");
+  const root = cvnbNode("div", "cvnb-gallery");
+  const bar = cvnbNode("div", "cvnb-gallery-bar");
+  const search = cvnbNode("input", "cvnb-gallery-text");
   search.type = "search";
   search.placeholder = T("words of a prompt, a note or an id");
   const selects = {};
   for (const name of ["model", "status", "rating", "sort"]) {
-    selects[name] = gnode("select", `cvnb-gallery-${name}`);
+    selects[name] = cvnbNode("select", `cvnb-gallery-${name}`);
     selects[name].title = { model: T("model"), status: T("status"), rating: T("rating"), sort: T("order") }[name];
   }
-  const since = gnode("input", "cvnb-gallery-since");
+  const since = cvnbNode("input", "cvnb-gallery-since");
   since.type = "date";
   since.title = T("created on or after");
-  const until = gnode("input", "cvnb-gallery-until");
+  const until = cvnbNode("input", "cvnb-gallery-until");
   until.type = "date";
   until.title = T("created on or before");
-  const refresh = gnode("button", "cvnb-gallery-refresh", T("Refresh"));
+  const refresh = cvnbNode("button", "cvnb-gallery-refresh", T("Refresh"));
   refresh.title = T("read the ledger again: new jobs, new ratings");
-  bar.append(search, selects.model, selects.status, selects.rating, since, gnode("span", null, "–"), until,
+  bar.append(search, selects.model, selects.status, selects.rating, since, cvnbNode("span", null, "–"), until,
              selects.sort, refresh);
-  const pager = gnode("div", "cvnb-gallery-pager");
-  const summary = gnode("span", "cvnb-gallery-summary");
-  const prev = gnode("button", "cvnb-gallery-prev", "‹ " + T("Previous"));
-  const next = gnode("button", "cvnb-gallery-next", T("Next") + " ›");
+  const pager = cvnbNode("div", "cvnb-gallery-pager");
+  const summary = cvnbNode("span", "cvnb-gallery-summary");
+  const prev = cvnbNode("button", "cvnb-gallery-prev", "‹ " + T("Previous"));
+  const next = cvnbNode("button", "cvnb-gallery-next", T("Next") + " ›");
   pager.append(prev, summary, next);
-  const picks = gnode("div", "cvnb-gallery-picks");
-  const picked = gnode("span", "cvnb-gallery-picked");
-  const asGrid = gnode("button", "cvnb-gallery-grid", T("Open as grid"));
+  const picks = cvnbNode("div", "cvnb-gallery-picks");
+  const picked = cvnbNode("span", "cvnb-gallery-picked");
+  const asGrid = cvnbNode("button", "cvnb-gallery-grid", T("Open as grid"));
   asGrid.title = T("the ticked jobs side by side, in the order ticked, below the gallery");
-  const stitch = gnode("button", "cvnb-gallery-stitch", T("Stitch"));
+  const stitch = cvnbNode("button", "cvnb-gallery-stitch", T("Stitch"));
   stitch.title = T("join the ticked clips, in the order ticked, into one MP4");
-  const tile = gnode("button", "cvnb-gallery-tile", T("Tile"));
+  const tile = cvnbNode("button", "cvnb-gallery-tile", T("Tile"));
   tile.title = T("the ticked clips side by side in one labelled MP4, plus a contact sheet");
-  const clear = gnode("button", "cvnb-gallery-clear", T("Clear"));
+  const clear = cvnbNode("button", "cvnb-gallery-clear", T("Clear"));
   picks.append(picked, asGrid, stitch, tile, clear);
-  const message = gnode("div", "cvnb-gallery-message");
-  const tiles = gnode("div", "cvnb-gallery-tiles");
-  const dialog = gnode("dialog", "cvnb-gallery-card");
+  const message = cvnbNode("div", "cvnb-gallery-message");
+  const tiles = cvnbNode("div", "cvnb-gallery-tiles");
+  const dialog = cvnbNode("dialog", "cvnb-gallery-card");
   root.append(bar, pager, picks, message, tiles, dialog);
   el.append(root);
 
@@ -115,7 +108,7 @@ async function render({ model: proxy, el }) {
     const filters = model.get("filters") || {};
     for (const [name, select] of Object.entries(selects)) {
       select.replaceChildren(...(offered[name] || []).map(([value, words]) => {
-        const o = gnode("option", null, words);
+        const o = cvnbNode("option", null, words);
         o.value = value;
         return o;
       }));
@@ -173,26 +166,26 @@ async function render({ model: proxy, el }) {
   function stars(n) { return n ? "★".repeat(n) : ""; }
 
   function makeTile(item) {
-    const t = gnode("div", "cvnb-tile");
+    const t = cvnbNode("div", "cvnb-tile");
     t.dataset.job = item.id;
     t.dataset.status = item.status;
-    const pic = gnode("div", "cvnb-tile-pic");
-    const img = gnode("img", "cvnb-tile-poster");
+    const pic = cvnbNode("div", "cvnb-tile-pic");
+    const img = cvnbNode("img", "cvnb-tile-poster");
     img.alt = "";
     img.loading = "lazy";
-    const pick = gnode("input", "cvnb-tile-pick");
+    const pick = cvnbNode("input", "cvnb-tile-pick");
     pick.type = "checkbox";
     pick.title = T("tick to compare, stitch or tile");
-    const order = gnode("span", "cvnb-tile-order");
-    const status = gnode("span", "cvnb-tile-status");
+    const order = cvnbNode("span", "cvnb-tile-order");
+    const status = cvnbNode("span", "cvnb-tile-status");
     pic.append(img, pick, order, status);
-    const head = gnode("div", "cvnb-tile-head");
-    const ident = gnode("code", "cvnb-tile-id", item.short_id);
-    const rated = gnode("span", "cvnb-tile-stars");
-    const label = gnode("span", "cvnb-tile-label");
+    const head = cvnbNode("div", "cvnb-tile-head");
+    const ident = cvnbNode("code", "cvnb-tile-id", item.short_id);
+    const rated = cvnbNode("span", "cvnb-tile-stars");
+    const label = cvnbNode("span", "cvnb-tile-label");
     head.append(ident, rated, label);
-    const prompt = gnode("div", "cvnb-tile-prompt");
-    const meta = gnode("div", "cvnb-tile-meta");
+    const prompt = cvnbNode("div", "cvnb-tile-prompt");
+    const meta = cvnbNode("div", "cvnb-tile-meta");
     t.append(pic, head, prompt, meta);
     t.cvnbDraw = (it) => {
       t.cvnbItem = it;
@@ -224,7 +217,7 @@ async function render({ model: proxy, el }) {
       const url = galleryUrl(t.cvnbItem.video_rel);
       if (!url) return;
       timer = setTimeout(() => {
-        video = gnode("video", "cvnb-tile-video");
+        video = cvnbNode("video", "cvnb-tile-video");
         video.muted = true; video.loop = true; video.playsInline = true; video.autoplay = true;
         video.setAttribute("muted", ""); video.setAttribute("playsinline", "");
         video.src = url;
@@ -271,19 +264,19 @@ async function render({ model: proxy, el }) {
     releaseVideo();
     dialog.dataset.job = d.id;
     dialog.dataset.seq = String(d.seq);
-    const close = gnode("button", "cvnb-card-close", "×");
+    const close = cvnbNode("button", "cvnb-card-close", "×");
     close.title = T("Close");
     close.addEventListener("click", () => dialog.close());
-    const head = gnode("div", "cvnb-head");
-    if (d.label) head.append(gnode("span", "cvnb-label", d.label));
-    const badge = gnode("span", "cvnb-badge", d.status_word);
+    const head = cvnbNode("div", "cvnb-head");
+    if (d.label) head.append(cvnbNode("span", "cvnb-label", d.label));
+    const badge = cvnbNode("span", "cvnb-badge", d.status_word);
     badge.dataset.status = d.status;
     head.append(badge);
-    if (d.emulated) head.append(gnode("span", "cvnb-emulated", T("EMULATED")));
-    head.append(gnode("span", "cvnb-params", d.params), gnode("code", "cvnb-id", d.short_id), close);
-    const media = gnode("div", "cvnb-card-media");
+    if (d.emulated) head.append(cvnbNode("span", "cvnb-emulated", T("EMULATED")));
+    head.append(cvnbNode("span", "cvnb-params", d.params), cvnbNode("code", "cvnb-id", d.short_id), close);
+    const media = cvnbNode("div", "cvnb-card-media");
     if (d.video_name) {
-      const v = gnode("video", "cvnb-card-video");
+      const v = cvnbNode("video", "cvnb-card-video");
       v.controls = true; v.muted = true; v.playsInline = true; v.preload = "metadata";
       if (d.poster) v.poster = d.poster;
       const url = galleryUrl(d.video_rel);
@@ -291,14 +284,14 @@ async function render({ model: proxy, el }) {
       if (url) { v.addEventListener("error", fallback, { once: true }); v.src = url; } else fallback();
       media.append(v);
     } else if (d.poster) {
-      media.append(Object.assign(gnode("img", "cvnb-card-poster"), { src: d.poster, alt: "" }));
+      media.append(Object.assign(cvnbNode("img", "cvnb-card-poster"), { src: d.poster, alt: "" }));
     }
-    const prompt = gnode("div", "cvnb-prompt", d.prompt);
-    const lineage = gnode("ul", "cvnb-card-lineage");
+    const prompt = cvnbNode("div", "cvnb-prompt", d.prompt);
+    const lineage = cvnbNode("ul", "cvnb-card-lineage");
     for (const link of d.lineage || []) {
-      const li = gnode("li");
+      const li = cvnbNode("li");
       if (link.job) {
-        const a = gnode("a", null, link.said);
+        const a = cvnbNode("a", null, link.said);
         a.href = "#";
         a.addEventListener("click", (e) => { e.preventDefault(); send({ action: "open", id: link.job }); });
         li.append(a);
@@ -308,14 +301,14 @@ async function render({ model: proxy, el }) {
       lineage.append(li);
     }
     lineage.hidden = !(d.lineage || []).length;
-    const error = gnode("div", "cvnb-error", d.error || "");
+    const error = cvnbNode("div", "cvnb-error", d.error || "");
     error.hidden = !d.error;
-    const when = gnode("div", "cvnb-meta",
+    const when = cvnbNode("div", "cvnb-meta",
       [T("created {when}", { when: d.created }), d.took ? T("took {time}", { time: d.took }) : "", d.meta]
         .filter(Boolean).join(" · "));
-    const rate = gnode("div", "cvnb-rate");
+    const rate = cvnbNode("div", "cvnb-rate");
     const starButtons = [1, 2, 3, 4, 5].map((i) => {
-      const b = gnode("button", "cvnb-star", "☆");
+      const b = cvnbNode("button", "cvnb-star", "☆");
       b.title = T("{i} of 5", { i });
       b.addEventListener("click", () => {
         const current = (model.get("detail") || {}).rating || 0;
@@ -323,14 +316,14 @@ async function render({ model: proxy, el }) {
       });
       return b;
     });
-    const noteIn = gnode("input", "cvnb-note-input");
+    const noteIn = cvnbNode("input", "cvnb-note-input");
     noteIn.placeholder = T("a short note: what works, what does not");
     noteIn.maxLength = 500;
-    const save = gnode("button", "cvnb-note-save", T("Save note"));
+    const save = cvnbNode("button", "cvnb-note-save", T("Save note"));
     const sendNote = () => send({ action: "rate", id: d.id, rating: (model.get("detail") || {}).rating || 0, note: noteIn.value });
     save.addEventListener("click", sendNote);
     noteIn.addEventListener("keydown", (e) => { if (e.key === "Enter") sendNote(); });
-    const rateMsg = gnode("span", "cvnb-rate-msg");
+    const rateMsg = cvnbNode("span", "cvnb-rate-msg");
     rate.append(...starButtons, noteIn, save, rateMsg);
     rate.hidden = d.status !== "succeeded";
     dialog.cvnbRating = { starButtons, noteIn, rateMsg };

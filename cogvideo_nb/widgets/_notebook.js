@@ -20,6 +20,14 @@ function cvnbWords(current) {
   };
 }
 
+// An element with a class and, if given, its text (a word from T(): page code says none of its own).
+function cvnbNode(tag, cls, text) {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  if (text !== undefined) n.textContent = text;
+  return n;
+}
+
 // The language the page is shown in (JupyterLab and Notebook 7 set <html lang> from Settings >
 // Language), told to the kernel once per widget manager (one kernel in one page): what the kernel
 // says next is in it. Only in a page with a notebook model: Voila's template says "en" regardless.
