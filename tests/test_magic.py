@@ -41,6 +41,9 @@ def ip(
     shell.run_line_magic("config", f"CogVideoMagics.output_dir = {str(tmp_path / 'out')!r}")
     magics(shell).outputs.clear()  # the shell is a singleton shared by these tests
     yield shell
+    # A card's last update (its output ending as HTML) runs on the UI thread after its job ends:
+    # drained here, it lands in its own test, not in the next test's captured output.
+    BRIDGE.flush()
     for name in ("base_url", "output_dir", "concurrency"):
         shell.run_line_magic("config", f"CogVideoMagics.{name} = None")
 
